@@ -1,0 +1,126 @@
+"""files -> pages -> articles -> chunks -> embeddings -> store, idempotently.
+
+Chunk ids are content hashes, so the store is updated by difference per page:
+chunks already stored are left alone (and not re-embedded), new ones are added,
+and chunks of the page that are no longer produced are removed *after* the new
+ones are in. An interrupted run therefore leaves at worst a superset, and
+running it again ends complete with no duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from ingest.articles import segment_page
+from ingest.chunks import chunk_article
+from ingest.pages import FileResult, Problem, discover, read_file
+from rag.embedding import Embedder
+from rag.records import Article, Chunk
+from rag.store import ChunkStore
+
+__all__ = ["IngestReport", "ingest_paths", "articles_from_result"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class IngestReport:
+    files_read: int = 0
+    files_skipped: int = 0
+    skipped: list[Problem] = field(default_factory=list)
+    articles: int = 0
+    chunks_added: int = 0
+    chunks_unchanged: int = 0
+    chunks_removed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.skipped
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["skipped"] = [{"file": p.file, "line": p.line, "reason": p.reason} for p in self.skipped]
+        d["seconds"] = round(self.seconds, 3)
+        return d
+
+
+def articles_from_result(res: FileResult) -> list[Article]:
+    """The articles of one read file: segmented pages plus pre-segmented JSONL rows."""
+    out = list(res.articles)
+    for page in res.pages:
+        out.extend(segment_page(page))
+    return out
+
+
+def ingest_paths(
+    paths: Iterable[Path],
+    store: ChunkStore,
+    embedder: Embedder,
+    *,
+    batch_size: int = 32,
+    progress: Callable[[int, int], Progress] | None = None,
+) -> IngestReport:
+    """Ingest files and folders into ``store``.
+
+    Args:
+        paths: files or folders (searched recursively).
+        store: where chunks go; must have been opened for ``embedder``.
+        embedder: turns chunk texts into vectors.
+        batch_size: chunks embedded and written per step.
+        progress: factory ``(total, initial) -> advance(n)`` for a progress display.
+
+    Returns:
+        What was read, skipped (with reasons), added, kept and removed.
+    """
+    t0 = time.perf_counter()
+    rep = IngestReport()
+    by_page: dict[str, list[Chunk]] = {}
+    manifests: dict = {}
+    owner: dict[str, Path] = {}
+    for path in discover([Path(p) for p in paths]):
+        res = read_file(path, manifests)
+        rep.skipped.extend(res.problems)
+        if res.skipped:
+            rep.files_skipped += 1
+            log.warning("skipped %s", res.problems[0])
+            continue
+        rep.files_read += 1
+        for art in articles_from_result(res):
+            rep.articles += 1
+            # a page key seen again from another file replaces it, as a re-ingest would
+            if owner.setdefault(art.page_key, path) != path:
+                owner[art.page_key] = path
+                by_page.pop(art.page_key, None)
+            by_page.setdefault(art.page_key, []).extend(chunk_article(art))
+    for key, chunks in by_page.items():
+        by_page[key] = list({c.chunk_id: c for c in chunks}.values())
+
+    existing = store.ids_by_page(list(by_page))
+    to_add: list[Chunk] = []
+    stale: list[str] = []
+    for key, chunks in by_page.items():
+        have = existing.get(key, set())
+        new_ids = {c.chunk_id for c in chunks}
+        rep.chunks_unchanged += len(new_ids & have)
+        to_add.extend(c for c in chunks if c.chunk_id not in have)
+        stale.extend(sorted(have - new_ids))
+
+    advance = progress(len(to_add), 0) if progress else (lambda n: None)
+    for i in range(0, len(to_add), batch_size):
+        part = to_add[i : i + batch_size]
+        vecs = embedder.embed_documents([c.embed_text for c in part])
+        store.add(part, vecs)
+        rep.chunks_added += len(part)
+        advance(len(part))
+    if stale:
+        store.delete(stale)
+        rep.chunks_removed = len(stale)
+    rep.seconds = time.perf_counter() - t0
+    return rep

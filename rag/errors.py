@@ -1,0 +1,62 @@
+"""Domain errors. Each message says what went wrong and what to do next."""
+
+from __future__ import annotations
+
+__all__ = [
+    "NewsragError",
+    "ConfigError",
+    "InputError",
+    "ModelNotAvailable",
+    "IndexMissing",
+    "EmbedderMismatch",
+    "StoreUnavailable",
+]
+
+
+class NewsragError(Exception):
+    """Base class; the CLI maps these to exit codes, the library only raises."""
+
+    exit_code = 1
+    zh = "操作失败"
+
+
+class ConfigError(NewsragError):
+    """A setting has a value newsrag cannot use."""
+
+    exit_code = 2
+    zh = "设置有误"
+
+
+class InputError(NewsragError):
+    """A file or value given by the user cannot be read."""
+
+    exit_code = 2
+    zh = "输入无法读取"
+
+
+class ModelNotAvailable(NewsragError):
+    """A model's files are missing or an optional package is not installed."""
+
+    exit_code = 3
+    zh = "模型不可用"
+
+
+class IndexMissing(NewsragError):
+    """No index exists where one was expected."""
+
+    exit_code = 4
+    zh = "还没有索引"
+
+
+class EmbedderMismatch(NewsragError):
+    """The index was built with a different embedder than the one configured."""
+
+    exit_code = 5
+    zh = "索引与当前嵌入模型不一致"
+
+
+class StoreUnavailable(NewsragError):
+    """The vector store could not be opened or reached."""
+
+    exit_code = 6
+    zh = "无法打开向量库"

@@ -1,0 +1,139 @@
+"""Frozen records that flow one way: Page -> Article -> Chunk -> (store) -> Hit."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["IssueDate", "Line", "Page", "Article", "Chunk", "Hit"]
+
+
+@dataclass(frozen=True)
+class IssueDate:
+    """An issue date that may be unknown.
+
+    ``iso`` is ``YYYY-MM-DD`` when the day is known. When it is not, ``iso`` is
+    empty and ``not_before`` may carry the earliest possible day, so nothing
+    downstream ever has to invent a date.
+    """
+
+    iso: str = ""
+    not_before: str = ""
+
+    @property
+    def known(self) -> bool:
+        return bool(self.iso)
+
+    def label_zh(self) -> str:
+        """Human label in Chinese, e.g. ``2023年12月1日`` or ``日期不详（不早于2023年12月1日）``."""
+        if self.iso:
+            return _zh_day(self.iso)
+        if self.not_before:
+            return f"日期不详（不早于{_zh_day(self.not_before)}）"
+        return "日期不详"
+
+
+def _zh_day(iso: str) -> str:
+    y, m, d = iso.split("-")
+    return f"{int(y)}年{int(m)}月{int(d)}日"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of page text.
+
+    ``block`` numbers the text block (column piece) the line sits in: in plain
+    text a blank line starts a new block. A PDF reader fills ``font_size`` and
+    ``bbox`` too, which segmentation uses when present.
+    """
+
+    text: str
+    block: int
+    font_size: float | None = None
+    bbox: tuple[float, float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One newspaper page as read from a file, before segmentation."""
+
+    paper: str
+    date: IssueDate
+    page: int | None
+    source: str  # file path as given to ingest, for messages and provenance
+    key: str  # stable identity of the page: re-ingesting the same key replaces it
+    lines: tuple[Line, ...]
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article: headline parts, byline, body text and continuation."""
+
+    article_id: str
+    source_id: str
+    paper: str
+    date: IssueDate
+    page: int | None
+    title: str
+    text: str
+    kicker: str = ""
+    subtitle: str = ""
+    byline: str = ""
+    continues_on_page: int | None = None
+    continued_from_page: int | None = None
+    page_key: str = ""
+    source: str = ""
+
+    @property
+    def headline(self) -> str:
+        """Everything printed above the body, in reading order."""
+        return " ".join(p for p in (self.kicker, self.title, self.subtitle) if p)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["date"] = self.date.iso or None
+        d["date_not_before"] = self.date.not_before or None
+        d["date_label"] = self.date.label_zh()
+        d["headline"] = self.headline
+        return d
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable window of one article.
+
+    ``text`` is the article text of the window; ``embed_text`` is what the
+    embedder sees (headline + text) so a chunk is findable by its subject.
+    """
+
+    chunk_id: str
+    article_id: str
+    source_id: str
+    page_key: str
+    index: int
+    text: str
+    embed_text: str
+    title: str
+    paper: str
+    date: IssueDate
+    page: int | None
+    byline: str = ""
+    continues_on_page: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk returned by a search, with its score (higher is better)."""
+
+    chunk_id: str
+    article_id: str
+    source_id: str
+    title: str
+    paper: str
+    date: IssueDate
+    page: int | None
+    text: str
+    score: float
+    byline: str = ""
+    continues_on_page: int | None = None

@@ -1,0 +1,270 @@
+"""Chunk stores: the interface, Chroma (embedded or server) and an in-memory store.
+
+Embeddings are always passed in explicitly; Chroma's default embedding
+function (which downloads a model) is never used. The embedder that built a
+collection is recorded in its metadata and checked on every open.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+
+from rag.errors import EmbedderMismatch, IndexMissing, StoreUnavailable
+from rag.records import Chunk, Hit, IssueDate
+from rag.settings import Settings
+
+__all__ = ["ChunkStore", "InMemoryStore", "ChromaStore", "open_store", "chunk_metadata", "Where"]
+
+Where = dict[str, Any]
+
+
+def chunk_metadata(c: Chunk) -> dict[str, Any]:
+    """Flat metadata for a chunk; absent values are left out (Chroma has no null)."""
+    md: dict[str, Any] = {
+        "article_id": c.article_id,
+        "source_id": c.source_id,
+        "page_key": c.page_key,
+        "chunk_index": c.index,
+        "title": c.title,
+        "paper": c.paper,
+        "date": c.date.iso,
+        "date_not_before": c.date.not_before,
+        "byline": c.byline,
+        "headline": c.metadata.get("headline", c.title),
+        "source": c.metadata.get("source", ""),
+    }
+    if c.date.iso:
+        md["date_int"] = int(c.date.iso.replace("-", ""))
+    if c.page is not None:
+        md["page"] = c.page
+    if c.continues_on_page is not None:
+        md["continues_on_page"] = c.continues_on_page
+    return md
+
+
+def _hit(chunk_id: str, text: str, md: dict[str, Any], score: float) -> Hit:
+    return Hit(
+        chunk_id=chunk_id,
+        article_id=md.get("article_id", ""),
+        source_id=md.get("source_id", ""),
+        title=md.get("title", ""),
+        paper=md.get("paper", ""),
+        date=IssueDate(md.get("date", ""), md.get("date_not_before", "")),
+        page=md.get("page"),
+        text=text,
+        score=score,
+        byline=md.get("byline", ""),
+        continues_on_page=md.get("continues_on_page"),
+    )
+
+
+class ChunkStore(ABC):
+    """Where chunks and their vectors live. Every backend passes tests/test_store_contract.py."""
+
+    embedder_name: str
+
+    @abstractmethod
+    def ids_by_page(self, page_keys: Sequence[str]) -> dict[str, set[str]]:
+        """Chunk ids currently stored for each page key (keys with none are absent)."""
+
+    @abstractmethod
+    def add(self, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
+        """Insert or overwrite chunks with their vectors."""
+
+    @abstractmethod
+    def delete(self, ids: Iterable[str]) -> None:
+        """Remove chunks by id; unknown ids are ignored."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """Number of stored chunks."""
+
+    @abstractmethod
+    def query(self, embedding: np.ndarray, k: int, where: Where | None = None) -> list[Hit]:
+        """Nearest chunks by cosine similarity, best first; ``where`` is a Chroma-style filter."""
+
+
+class InMemoryStore(ChunkStore):
+    """A dict and a matrix; for tests and throwaway indexes."""
+
+    def __init__(self, embedder_name: str = "fake") -> None:
+        self.embedder_name = embedder_name
+        self._rows: dict[str, tuple[str, dict[str, Any], np.ndarray]] = {}
+
+    def ids_by_page(self, page_keys: Sequence[str]) -> dict[str, set[str]]:
+        wanted = set(page_keys)
+        out: dict[str, set[str]] = {}
+        for cid, (_, md, _) in self._rows.items():
+            if md["page_key"] in wanted:
+                out.setdefault(md["page_key"], set()).add(cid)
+        return out
+
+    def add(self, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
+        for c, e in zip(chunks, embeddings):
+            self._rows[c.chunk_id] = (c.text, chunk_metadata(c), np.asarray(e, dtype=np.float32))
+
+    def delete(self, ids: Iterable[str]) -> None:
+        for i in ids:
+            self._rows.pop(i, None)
+
+    def count(self) -> int:
+        return len(self._rows)
+
+    def query(self, embedding: np.ndarray, k: int, where: Where | None = None) -> list[Hit]:
+        rows = [(cid, r) for cid, r in self._rows.items() if _matches(r[1], where)]
+        if not rows:
+            return []
+        mat = np.stack([r[2] for _, r in rows])
+        scores = mat @ np.asarray(embedding, dtype=np.float32)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [_hit(rows[i][0], rows[i][1][0], rows[i][1][1], float(scores[i])) for i in order]
+
+
+def _matches(md: dict[str, Any], where: Where | None) -> bool:
+    """Evaluate the subset of Chroma's filter language newsrag uses."""
+    if not where:
+        return True
+    for key, cond in where.items():
+        if key == "$and":
+            if not all(_matches(md, w) for w in cond):
+                return False
+            continue
+        if key == "$or":
+            if not any(_matches(md, w) for w in cond):
+                return False
+            continue
+        val = md.get(key)
+        ops = cond if isinstance(cond, dict) else {"$eq": cond}
+        for op, arg in ops.items():
+            ok = {
+                "$eq": lambda: val == arg,
+                "$ne": lambda: val != arg,
+                "$in": lambda: val in arg,
+                "$nin": lambda: val not in arg,
+                "$gte": lambda: val is not None and val >= arg,
+                "$lte": lambda: val is not None and val <= arg,
+                "$gt": lambda: val is not None and val > arg,
+                "$lt": lambda: val is not None and val < arg,
+            }[op]()
+            if not ok:
+                return False
+    return True
+
+
+class ChromaStore(ChunkStore):
+    """A Chroma collection, embedded (PersistentClient) or on a server (HttpClient)."""
+
+    _BATCH = 500
+
+    def __init__(self, client: Any, collection: str, embedder_name: str, create: bool = True, where: str = "") -> None:
+        self.embedder_name = embedder_name
+        self._where = where
+        try:
+            existing = {c.name if hasattr(c, "name") else c for c in client.list_collections()}
+        except Exception as exc:  # connection errors come in many types
+            raise StoreUnavailable(f"cannot reach the Chroma store at {where}: {exc}") from exc
+        if collection in existing:
+            col = client.get_collection(collection, embedding_function=None)
+            built_with = (col.metadata or {}).get("embedder")
+            if built_with != embedder_name:
+                raise EmbedderMismatch(
+                    f"the index at {where} was built with embedder {built_with!r}, but "
+                    f"{embedder_name!r} is configured. Set NEWSRAG_EMBEDDER to match the index, "
+                    "or point NEWSRAG_HOME at a new folder and ingest again."
+                )
+        elif create:
+            col = client.create_collection(
+                collection,
+                embedding_function=None,
+                metadata={"embedder": embedder_name},
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+        else:
+            raise IndexMissing(f"no index at {where}: run `newsrag ingest` first")
+        self._col = col
+
+    def ids_by_page(self, page_keys: Sequence[str]) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        keys = list(dict.fromkeys(page_keys))
+        for i in range(0, len(keys), self._BATCH):
+            part = keys[i : i + self._BATCH]
+            got = self._col.get(where={"page_key": {"$in": part}}, include=["metadatas"])
+            for cid, md in zip(got["ids"], got["metadatas"] or []):
+                out.setdefault(md["page_key"], set()).add(cid)
+        return out
+
+    def add(self, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
+        for i in range(0, len(chunks), self._BATCH):
+            part = chunks[i : i + self._BATCH]
+            self._col.upsert(
+                ids=[c.chunk_id for c in part],
+                embeddings=np.asarray(embeddings[i : i + self._BATCH], dtype=np.float32),
+                documents=[c.text for c in part],
+                metadatas=[chunk_metadata(c) for c in part],
+            )
+
+    def delete(self, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        for i in range(0, len(ids), self._BATCH):
+            self._col.delete(ids=ids[i : i + self._BATCH])
+
+    def count(self) -> int:
+        return self._col.count()
+
+    def query(self, embedding: np.ndarray, k: int, where: Where | None = None) -> list[Hit]:
+        n = self.count()
+        if n == 0:
+            return []
+        res = self._col.query(
+            query_embeddings=[np.asarray(embedding, dtype=np.float32)],
+            n_results=min(k, n),
+            where=where or None,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            _hit(cid, doc, md, 1.0 - float(dist))
+            for cid, doc, md, dist in zip(
+                res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0]
+            )
+        ]
+
+
+def open_store(settings: Settings, embedder_name: str, create: bool = True) -> ChromaStore:
+    """Open the configured Chroma store: a server if NEWSRAG_CHROMA_URL is set,
+    else a PersistentClient under NEWSRAG_HOME.
+
+    Raises:
+        IndexMissing: ``create`` is False and there is no index yet.
+        EmbedderMismatch: the index was built with another embedder.
+        StoreUnavailable: the server cannot be reached.
+    """
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        u = urlparse(settings.chroma_url)
+        try:
+            client = chromadb.HttpClient(
+                host=u.hostname or "127.0.0.1",
+                port=u.port or (443 if u.scheme == "https" else 8000),
+                ssl=u.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as exc:
+            raise StoreUnavailable(
+                f"cannot reach the Chroma server at {settings.chroma_url}: {exc}. "
+                "Start it with `chroma run --host 127.0.0.1 --port 8000` or unset NEWSRAG_CHROMA_URL."
+            ) from exc
+        return ChromaStore(client, settings.collection, embedder_name, create, where=settings.chroma_url)
+    path = Path(settings.home) / "chroma"
+    if not create and not path.exists():
+        raise IndexMissing(f"no index at {settings.home}: run `newsrag ingest` first")
+    path.mkdir(parents=True, exist_ok=True)
+    client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    return ChromaStore(client, settings.collection, embedder_name, create, where=str(settings.home))
