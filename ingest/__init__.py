@@ -1,0 +1,18 @@
+"""Files -> pages -> articles -> chunks -> store."""
+
+from ingest.articles import segment_page
+from ingest.chunks import chunk_article, split_sentences
+from ingest.pages import FileResult, Problem, read_file
+from ingest.pipeline import IngestReport, articles_from_result, ingest_paths
+
+__all__ = [
+    "FileResult",
+    "IngestReport",
+    "Problem",
+    "articles_from_result",
+    "chunk_article",
+    "ingest_paths",
+    "read_file",
+    "segment_page",
+    "split_sentences",
+]

@@ -13,9 +13,9 @@ import hashlib
 import json
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from rag.records import Article, IssueDate, Line, Page
 

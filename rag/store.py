@@ -8,8 +8,9 @@ collection is recorded in its metadata and checked on every open.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
@@ -125,6 +126,18 @@ class InMemoryStore(ChunkStore):
         return [_hit(rows[i][0], rows[i][1][0], rows[i][1][1], float(scores[i])) for i in order]
 
 
+_OPS = {
+    "$eq": lambda v, a: v == a,
+    "$ne": lambda v, a: v != a,
+    "$in": lambda v, a: v in a,
+    "$nin": lambda v, a: v not in a,
+    "$gte": lambda v, a: v is not None and v >= a,
+    "$lte": lambda v, a: v is not None and v <= a,
+    "$gt": lambda v, a: v is not None and v > a,
+    "$lt": lambda v, a: v is not None and v < a,
+}
+
+
 def _matches(md: dict[str, Any], where: Where | None) -> bool:
     """Evaluate the subset of Chroma's filter language newsrag uses."""
     if not where:
@@ -140,19 +153,8 @@ def _matches(md: dict[str, Any], where: Where | None) -> bool:
             continue
         val = md.get(key)
         ops = cond if isinstance(cond, dict) else {"$eq": cond}
-        for op, arg in ops.items():
-            ok = {
-                "$eq": lambda: val == arg,
-                "$ne": lambda: val != arg,
-                "$in": lambda: val in arg,
-                "$nin": lambda: val not in arg,
-                "$gte": lambda: val is not None and val >= arg,
-                "$lte": lambda: val is not None and val <= arg,
-                "$gt": lambda: val is not None and val > arg,
-                "$lt": lambda: val is not None and val < arg,
-            }[op]()
-            if not ok:
-                return False
+        if not all(_OPS[op](val, arg) for op, arg in ops.items()):
+            return False
     return True
 
 

@@ -1,0 +1,44 @@
+# Two commands do all set-up on a fresh machine (Python 3.11, gcc, make):
+#   make run   - install, fetch the default model, ingest corpus/, answer an example question
+#   make test  - install, fetch the default model, run the whole test suite
+# Both are idempotent: a second run reuses the venv and the verified model cache.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.newsrag-installed
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+EXAMPLE_QUESTION ?= 渝中区网格员技能大比武有几支代表队进入决赛？
+
+.PHONY: run test install models lint bench-ingest clean-index
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, pinned: its CPU build is served locally, and an unpinned torch
+# pulled in by sentence-transformers would download gigabytes of CUDA.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet --upgrade pip setuptools wheel
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+models: install
+	$(BIN)/newsrag models fetch
+
+run: models
+	$(BIN)/newsrag ingest corpus/
+	$(BIN)/newsrag search "$(EXAMPLE_QUESTION)" --top-k 3
+
+test: models
+	$(BIN)/ruff check rag ingest ui tests bench
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check rag ingest ui tests bench
+
+clean-index:
+	rm -rf .newsrag

