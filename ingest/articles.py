@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 from rag.records import Article, Line, Page
+from rag.text import bigrams
 
-__all__ = ["segment_page", "bigrams"]
+__all__ = ["segment_page"]
 
 # Openings that start an article body.
 _OPENING = re.compile(
@@ -47,12 +47,6 @@ _KICKER_END = re.compile(r"(?:强调|指出|表示|要求|寄语|提出|时说|�
 _SUBTITLE = re.compile(r"(?:出席|主持并讲话|讲话|发言|致辞|主持|参加|陪同|调研|观摩|见证)$|^[—－-]{1,2}")
 _PAIRS = (("“", "”"), ("‘", "’"), ("《", "》"), ("（", "）"), ("(", ")"), ("「", "」"))
 _MAX_HEADLINE_CHARS = 40
-
-
-def bigrams(text: str) -> set[str]:
-    """Character bigrams over CJK, letters and digits (punctuation and spaces dropped)."""
-    t = "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch.isalnum())
-    return {t[i : i + 2] for i in range(len(t) - 1)} or ({t} if t else set())
 
 
 def _overlap(line: str, target: set[str]) -> float:

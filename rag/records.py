@@ -137,3 +137,5 @@ class Hit:
     score: float
     byline: str = ""
     continues_on_page: int | None = None
+    headline: str = ""
+    chunk_index: int = 0

@@ -61,6 +61,8 @@ def _hit(chunk_id: str, text: str, md: dict[str, Any], score: float) -> Hit:
         score=score,
         byline=md.get("byline", ""),
         continues_on_page=md.get("continues_on_page"),
+        headline=md.get("headline", ""),
+        chunk_index=md.get("chunk_index", 0),
     )
 
 
@@ -84,6 +86,14 @@ class ChunkStore(ABC):
     @abstractmethod
     def count(self) -> int:
         """Number of stored chunks."""
+
+    @abstractmethod
+    def all_ids(self) -> set[str]:
+        """Every stored chunk id."""
+
+    @abstractmethod
+    def get(self, ids: Sequence[str]) -> list[Hit]:
+        """Stored chunks by id, in the order asked (unknown ids left out), score 0."""
 
     @abstractmethod
     def query(self, embedding: np.ndarray, k: int, where: Where | None = None) -> list[Hit]:
@@ -115,6 +125,12 @@ class InMemoryStore(ChunkStore):
 
     def count(self) -> int:
         return len(self._rows)
+
+    def all_ids(self) -> set[str]:
+        return set(self._rows)
+
+    def get(self, ids: Sequence[str]) -> list[Hit]:
+        return [_hit(i, self._rows[i][0], self._rows[i][1], 0.0) for i in ids if i in self._rows]
 
     def query(self, embedding: np.ndarray, k: int, where: Where | None = None) -> list[Hit]:
         rows = [(cid, r) for cid, r in self._rows.items() if _matches(r[1], where)]
@@ -217,6 +233,22 @@ class ChromaStore(ChunkStore):
 
     def count(self) -> int:
         return self._col.count()
+
+    def all_ids(self) -> set[str]:
+        out: set[str] = set()
+        total = self.count()
+        for off in range(0, total, 5000):
+            out.update(self._col.get(include=[], limit=5000, offset=off)["ids"])
+        return out
+
+    def get(self, ids: Sequence[str]) -> list[Hit]:
+        found: dict[str, Hit] = {}
+        ids = list(ids)
+        for i in range(0, len(ids), self._BATCH):
+            got = self._col.get(ids=ids[i : i + self._BATCH], include=["documents", "metadatas"])
+            for cid, doc, md in zip(got["ids"], got["documents"], got["metadatas"]):
+                found[cid] = _hit(cid, doc, md, 0.0)
+        return [found[i] for i in ids if i in found]
 
     def query(self, embedding: np.ndarray, k: int, where: Where | None = None) -> list[Hit]:
         n = self.count()

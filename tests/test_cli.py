@@ -126,3 +126,25 @@ def test_bad_setting(env, monkeypatch):
 def test_help_has_examples():
     for cmd in ("ingest", "articles", "search"):
         assert "Example" in run(cmd, "--help").stdout
+
+
+def test_eval_through_the_cli(env, tmp_path):
+    run("ingest")
+    hits = json.loads(run("search", "宪法宣传周活动启动", "--top-k", "1", "--json").stdout)
+    gold = hits[0]["source_id"]
+    qa = tmp_path / "qa.jsonl"
+    rows = [{"id": str(i), "question": "宪法宣传周活动启动", "answer": ["12月1日"], "source_doc_ids": [gold], "type": "seed"} for i in range(4)]
+    qa.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    r = run("eval", str(qa), "--json", "--split", "test", "--report", str(tmp_path / "rep"))
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)
+    assert s["n"] == 1 and s["hit@1"] == 1.0 and s["by_type"]["seed"]["mrr@10"] == 1.0
+    assert (tmp_path / "rep" / "report.md").is_file() and (tmp_path / "rep" / "hit_at_k.png").is_file()
+
+
+def test_search_filters_through_the_cli(env):
+    run("ingest")
+    r = run("search", "宪法", "--page", "2", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout) == []
+    bad = run("search", "宪法", "--date-from", "12/01/2023")
+    assert bad.exit_code == 2 and "12/01/2023" in bad.stderr

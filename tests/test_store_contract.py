@@ -101,3 +101,12 @@ def test_embeddings_are_stored_as_given(tmp_path):
     store.add(chunks, v)
     got = store._col.get(ids=[chunks[0].chunk_id], include=["embeddings"])
     assert np.allclose(got["embeddings"][0], v[0])
+
+
+def test_all_ids_and_get(store):
+    chunks, emb = _chunks(), FakeEmbedder()
+    store.add(chunks, emb.embed_documents([c.embed_text for c in chunks]))
+    assert store.all_ids() == {c.chunk_id for c in chunks}
+    got = store.get([chunks[2].chunk_id, "missing", chunks[0].chunk_id])
+    assert [h.chunk_id for h in got] == [chunks[2].chunk_id, chunks[0].chunk_id]
+    assert got[1].headline == "网格员大比武" and got[1].text == "11支代表队参加决赛。"

@@ -71,8 +71,8 @@ def ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool, batch_siz
       newsrag ingest corpus/ ../shared/eval-data/rgb_zh_corpus.jsonl --json
     """
     from ingest.pipeline import ingest_paths
+    from rag.archive import open_archive
     from rag.embedding import make_embedder
-    from rag.store import open_store
 
     if not paths:
         default = Path("corpus")
@@ -80,7 +80,7 @@ def ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool, batch_siz
             raise InputError("no PATH given and no corpus/ folder here: give the pages to ingest, e.g. `newsrag ingest pages/`")
         paths = (default,)
     embedder = make_embedder(settings)
-    store = open_store(settings, embedder.name, create=True)
+    store = open_archive(settings, embedder.name, create=True)
 
     def progress(total: int, initial: int):
         from tqdm import tqdm
@@ -144,55 +144,114 @@ def articles(file: Path, as_json: bool) -> None:
         sys.exit(EXIT_SKIPPED)
 
 
+def _filters(date_from, date_to, paper, page):
+    from rag.retrieval import SearchFilters
+
+    return SearchFilters(date_from=date_from, date_to=date_to, paper=paper, page=page)
+
+
+def _filter_options(fn):
+    fn = click.option("--page", type=int, default=None, help="Only this page, e.g. 1 for front pages.")(fn)
+    fn = click.option("--paper", default=None, help="Only this paper, e.g. 渝中报.")(fn)
+    fn = click.option("--date-to", default=None, help="Latest issue date, YYYY-MM-DD.")(fn)
+    fn = click.option("--date-from", default=None, help="Earliest issue date, YYYY-MM-DD.")(fn)
+    return fn
+
+
+def _hit_json(h) -> dict:
+    return {
+        "chunk_id": h.chunk_id,
+        "article_id": h.article_id,
+        "source_id": h.source_id,
+        "title": h.title,
+        "headline": h.headline,
+        "paper": h.paper,
+        "date": h.date.iso or None,
+        "date_label": h.date.label_zh(),
+        "page": h.page,
+        "continues_on_page": h.continues_on_page,
+        "text": h.text,
+        "score": round(h.score, 6),
+    }
+
+
 @main.command()
 @click.argument("query")
 @click.option("--top-k", default=5, show_default=True, type=int, help="How many hits to show.")
+@_filter_options
 @click.option("--json", "as_json", is_flag=True, help="Print hits as JSON.")
 @click.pass_obj
 @_domain_errors
-def search(settings: Settings, query: str, top_k: int, as_json: bool) -> None:
-    """Search the archive and print ranked hits.
+def search(settings: Settings, query: str, top_k: int, date_from, date_to, paper, page, as_json: bool) -> None:
+    """Search the archive (dense + keyword, fused) and print ranked hits.
 
     \b
     Example:
-      newsrag search "网格员技能大比武" --top-k 3
+      newsrag search "网格员技能大比武" --top-k 3 --page 1
     """
-    from rag.embedding import make_embedder
-    from rag.errors import ConfigError
-    from rag.store import open_store
+    from rag.retrieval import open_retriever
 
     if not query.strip():
         raise InputError("the question is empty: type what you are looking for")
     if top_k <= 0:
-        raise ConfigError(f"--top-k must be > 0, got {top_k}")
-    embedder = make_embedder(settings)
-    store = open_store(settings, embedder.name, create=False)
-    hits = store.query(embedder.embed_query(query), top_k)
+        raise InputError(f"--top-k must be > 0, got {top_k}")
+    filters = _filters(date_from, date_to, paper, page)
+    hits = open_retriever(settings).search(query, top_k, filters)
     if as_json:
-        _dump(
-            [
-                {
-                    "chunk_id": h.chunk_id,
-                    "article_id": h.article_id,
-                    "source_id": h.source_id,
-                    "title": h.title,
-                    "paper": h.paper,
-                    "date": h.date.iso or None,
-                    "date_label": h.date.label_zh(),
-                    "page": h.page,
-                    "text": h.text,
-                    "score": round(h.score, 4),
-                }
-                for h in hits
-            ]
-        )
+        _dump([_hit_json(h) for h in hits])
         return
     if not hits:
         click.echo("没有找到相关内容。")
     for i, h in enumerate(hits, 1):
-        page = f"第{h.page}版" if h.page else "版次不详"
-        click.echo(f"[{i}] {h.title or '（无标题）'} — {h.paper} {h.date.label_zh()} {page}  ({h.score:.3f})")
+        where = f"第{h.page}版" if h.page else "版次不详"
+        click.echo(f"[{i}] {h.title or '（无标题）'} — {h.paper} {h.date.label_zh()} {where}")
         click.echo(f"    {h.text[:120]}")
+
+
+@main.command("eval")
+@click.argument("qa_file", type=click.Path(path_type=Path))
+@click.option("--top-k", default=10, show_default=True, type=click.IntRange(1, 100), help="Hits retrieved per question.")
+@click.option("--split", type=click.Choice(["all", "dev", "test"]), default="all", show_default=True,
+              help="test = every 4th question (positions 4, 8, …); dev = the others.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@click.option("--report", "report_dir", type=click.Path(path_type=Path), default=None,
+              help="Write report.md (per-question table) and hit_at_k.png into this folder.")
+@_filter_options
+@click.pass_obj
+@_domain_errors
+def eval_cmd(settings: Settings, qa_file: Path, top_k: int, split: str, as_json: bool, report_dir, date_from, date_to, paper, page) -> None:
+    """Measure retrieval on a question file: hit@1/5/10, MRR@10, per type, latency.
+
+    A hit is any gold source_doc_id among the hits' source ids.
+
+    \b
+    Example:
+      newsrag ingest ../shared/eval-data/rgb_zh_corpus.jsonl
+      newsrag eval ../shared/eval-data/rgb_zh_qa.jsonl --split test --report eval-report/
+    """
+    from tqdm import tqdm
+
+    from rag.evaluation import evaluate, load_questions, split_questions, write_report
+    from rag.retrieval import open_retriever
+
+    questions = split_questions(load_questions(qa_file), split)
+    retriever = open_retriever(settings)
+    filters = _filters(date_from, date_to, paper, page)
+    with tqdm(total=len(questions), unit="q", desc="评测 eval", file=sys.stderr) as bar:
+        result = evaluate(lambda q, k: retriever.search(q, k, filters), questions, top_k, progress=bar.update)
+    summary = result.summary()
+    if report_dir:
+        path = write_report(result, report_dir, title=f"newsrag retrieval: {qa_file.name} ({split})")
+        click.echo(f"报告 report: {path}", err=True)
+    if as_json:
+        _dump(summary)
+        return
+    click.echo(f"问题 questions: {summary['n']}  ({split})")
+    for key in ("hit@1", "hit@5", "hit@10", "mrr@10"):
+        click.echo(f"  {key:7s} {summary[key]:.3f}")
+    for t, m in summary["by_type"].items():
+        click.echo(f"  {t}: n={m['n']} hit@5={m['hit@5']:.3f} mrr@10={m['mrr@10']:.3f}")
+    click.echo(f"  latency p50 {summary['latency_ms']['p50']} ms, p95 {summary['latency_ms']['p95']} ms")
 
 
 @main.group()

@@ -1,0 +1,106 @@
+"""The archive: the vector store and the keyword index, kept consistent.
+
+Every add and delete goes to both. An interrupted run can leave them apart
+(the vector store is written first); ``sync`` repairs that from the vector
+store's own documents, and ``open_archive`` runs it whenever the counts differ.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from rag.keyword import KeywordIndex
+from rag.records import Chunk, Hit
+from rag.settings import Settings
+from rag.store import ChunkStore, Where, open_store
+
+__all__ = ["Archive", "open_archive"]
+
+log = logging.getLogger(__name__)
+
+
+def _chunk_from_hit(h: Hit) -> Chunk:
+    return Chunk(
+        chunk_id=h.chunk_id,
+        article_id=h.article_id,
+        source_id=h.source_id,
+        page_key="",
+        index=h.chunk_index,
+        text=h.text,
+        embed_text=f"{h.headline}\n{h.text}" if h.headline else h.text,
+        title=h.title,
+        paper=h.paper,
+        date=h.date,
+        page=h.page,
+    )
+
+
+class Archive(ChunkStore):
+    """A ChunkStore that also maintains a KeywordIndex over the same chunks."""
+
+    def __init__(self, store: ChunkStore, keyword: KeywordIndex) -> None:
+        self.store = store
+        self.keyword = keyword
+        self.embedder_name = store.embedder_name
+
+    def ids_by_page(self, page_keys: Sequence[str]) -> dict[str, set[str]]:
+        return self.store.ids_by_page(page_keys)
+
+    def add(self, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
+        self.store.add(chunks, embeddings)
+        self.keyword.add(chunks)
+
+    def delete(self, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        self.store.delete(ids)
+        self.keyword.delete(ids)
+
+    def delete_pages(self, page_keys: Sequence[str]) -> int:
+        """Remove every chunk of the given pages; returns how many were removed."""
+        ids = [i for s in self.store.ids_by_page(page_keys).values() for i in s]
+        self.delete(ids)
+        return len(ids)
+
+    def count(self) -> int:
+        return self.store.count()
+
+    def all_ids(self) -> set[str]:
+        return self.store.all_ids()
+
+    def get(self, ids: Sequence[str]) -> list[Hit]:
+        return self.store.get(ids)
+
+    def query(self, embedding: np.ndarray, k: int, where: Where | None = None) -> list[Hit]:
+        return self.store.query(embedding, k, where)
+
+    def sync(self) -> tuple[int, int]:
+        """Make the keyword index hold exactly the vector store's chunks.
+
+        Returns:
+            (chunks added to the keyword index, chunks removed from it).
+        """
+        have, want = self.keyword.ids(), self.store.all_ids()
+        missing, extra = sorted(want - have), sorted(have - want)
+        for i in range(0, len(missing), 500):
+            self.keyword.add([_chunk_from_hit(h) for h in self.store.get(missing[i : i + 500])])
+        self.keyword.delete(extra)
+        if missing or extra:
+            log.info("keyword index synced: %d added, %d removed", len(missing), len(extra))
+        return len(missing), len(extra)
+
+
+def open_archive(settings: Settings, embedder_name: str, create: bool = True) -> Archive:
+    """Open the vector store and its keyword index (``NEWSRAG_HOME/keyword.sqlite``)."""
+    store = open_store(settings, embedder_name, create=create)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    suffix = "" if settings.collection == "newsrag" else f"-{settings.collection}"
+    keyword = KeywordIndex(settings.home / f"keyword{suffix}.sqlite")
+    archive = Archive(store, keyword)
+    if keyword.count() != store.count():
+        archive.sync()
+    return archive
+
+

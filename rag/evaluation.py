@@ -1,0 +1,191 @@
+"""Retrieval metrics over a question set (RGB format), and a report staff can read."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.errors import InputError
+from rag.records import Hit
+
+__all__ = ["Question", "QuestionResult", "EvalResult", "load_questions", "split_questions", "evaluate", "write_report"]
+
+KS = (1, 5, 10)
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    answer: object
+    gold: frozenset[str]
+    type: str = ""
+
+
+@dataclass
+class QuestionResult:
+    question: Question
+    found: list[str]  # source ids of the hits, in rank order
+    titles: list[str]
+    rank: int | None  # 1-based rank of the first gold hit, None if absent
+    latency_ms: float
+
+
+@dataclass
+class EvalResult:
+    results: list[QuestionResult] = field(default_factory=list)
+    top_k: int = 10
+
+    @staticmethod
+    def _metrics(rs: Sequence[QuestionResult], top_k: int) -> dict:
+        n = len(rs)
+        out: dict = {"n": n}
+        for k in KS:
+            out[f"hit@{k}"] = round(sum(1 for r in rs if r.rank and r.rank <= k) / n, 4) if n else 0.0
+        out["mrr@10"] = round(sum(1 / r.rank for r in rs if r.rank and r.rank <= 10) / n, 4) if n else 0.0
+        return out
+
+    def summary(self) -> dict:
+        out = self._metrics(self.results, self.top_k)
+        types = sorted({r.question.type for r in self.results if r.question.type})
+        out["by_type"] = {t: self._metrics([r for r in self.results if r.question.type == t], self.top_k) for t in types}
+        lat = sorted(r.latency_ms for r in self.results)
+        out["latency_ms"] = {
+            "p50": round(statistics.median(lat), 1) if lat else 0.0,
+            "p95": round(lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))], 1) if lat else 0.0,
+        }
+        return out
+
+    def hit_curve(self, max_k: int = 10) -> list[float]:
+        n = len(self.results) or 1
+        return [sum(1 for r in self.results if r.rank and r.rank <= k) / n for k in range(1, max_k + 1)]
+
+
+def load_questions(path: Path) -> list[Question]:
+    """Read a question file: one JSON object per line with id, question, answer, source_doc_ids.
+
+    Raises:
+        InputError: the file is missing, or a line is malformed (named by line number).
+    """
+    try:
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read question file {path}: {exc}") from exc
+    out: list[Question] = []
+    for n, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+            q = str(obj["question"]).strip()
+            gold = obj.get("source_doc_ids") or []
+            if not q or not isinstance(gold, list):
+                raise ValueError("empty question or source_doc_ids is not a list")
+            out.append(Question(str(obj.get("id", n)), q, obj.get("answer"), frozenset(map(str, gold)), str(obj.get("type") or "")))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{path}:{n}: not a question line ({exc}); expected id, question, answer, source_doc_ids") from exc
+    if not out:
+        raise InputError(f"{path} holds no questions")
+    return out
+
+
+def split_questions(questions: list[Question], split: str) -> list[Question]:
+    """``test`` is every 4th question (positions 4, 8, 12, … counted from 1); ``dev`` the rest."""
+    if split == "all":
+        return questions
+    if split == "test":
+        return [q for i, q in enumerate(questions, 1) if i % 4 == 0]
+    if split == "dev":
+        return [q for i, q in enumerate(questions, 1) if i % 4 != 0]
+    raise InputError(f"split must be all, dev or test, got {split!r}")
+
+
+def evaluate(
+    search: Callable[[str, int], list[Hit]],
+    questions: Sequence[Question],
+    top_k: int = 10,
+    progress: Callable[[int], None] | None = None,
+) -> EvalResult:
+    """Run every question through ``search(question, top_k)`` and record where gold appears.
+
+    One untimed warm-up query runs first, so latency figures are warm.
+    """
+    if questions:
+        search(questions[0].question, top_k)
+    res = EvalResult(top_k=top_k)
+    for q in questions:
+        t0 = time.perf_counter()
+        hits = search(q.question, top_k)
+        ms = (time.perf_counter() - t0) * 1000
+        found = [h.source_id for h in hits]
+        rank = next((i for i, s in enumerate(found, 1) if s in q.gold), None)
+        res.results.append(QuestionResult(q, found, [h.title or h.text[:30] for h in hits], rank, ms))
+        if progress:
+            progress(1)
+    return res
+
+
+def _md_escape(s: str) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def write_report(result: EvalResult, folder: Path, title: str = "newsrag retrieval evaluation") -> Path:
+    """Write ``report.md`` (scores + a per-question table) and ``hit_at_k.png`` into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    s = result.summary()
+    curve = result.hit_curve(10)
+    png = folder / "hit_at_k.png"
+    _plot(curve, png)
+    lines = [
+        f"# {title}",
+        "",
+        f"{s['n']} questions, top {result.top_k}.",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        *[f"| {k} | {s[k]} |" for k in ("hit@1", "hit@5", "hit@10", "mrr@10")],
+        f"| latency p50 / p95 (ms) | {s['latency_ms']['p50']} / {s['latency_ms']['p95']} |",
+        "",
+    ]
+    if s["by_type"]:
+        lines += ["| type | n | hit@1 | hit@5 | hit@10 | mrr@10 |", "|---|---|---|---|---|---|"]
+        lines += [f"| {t} | {m['n']} | {m['hit@1']} | {m['hit@5']} | {m['hit@10']} | {m['mrr@10']} |" for t, m in s["by_type"].items()]
+        lines.append("")
+    lines += [f"![hit@k for k = 1..10]({png.name})", "", "## Per question", ""]
+    lines += ["| # | question | gold | found (top 3) | rank |", "|---|---|---|---|---|"]
+    for i, r in enumerate(result.results, 1):
+        gold = ", ".join(sorted(r.question.gold)[:3]) + (" …" if len(r.question.gold) > 3 else "")
+        found = "; ".join(f"{sid} {_md_escape(t)[:24]}" for sid, t in list(zip(r.found, r.titles))[:3])
+        rank = r.rank if r.rank else "**miss**"
+        lines.append(f"| {i} | {_md_escape(r.question.question)} | {gold} | {_md_escape(found)} | {rank} |")
+    out = folder / "report.md"
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "summary.json").write_text(json.dumps(s, ensure_ascii=False, indent=2), encoding="utf-8")
+    return out
+
+
+def _plot(curve: list[float], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    ks = list(range(1, len(curve) + 1))
+    ax.plot(ks, curve, marker="o")
+    for k, v in zip(ks, curve):
+        ax.annotate(f"{v:.2f}", (k, v), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    ax.set_xlabel("k")
+    ax.set_ylabel("hit@k")
+    ax.set_xticks(ks)
+    ax.set_ylim(0, 1.05)
+    ax.grid(alpha=0.3)
+    ax.set_title("hit@k")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,59 @@
+"""The hybrid retriever as a LangChain ``BaseRetriever``, for chains of our own and of users.
+
+    from rag.lc_retriever import NewsragRetriever
+    docs = NewsragRetriever(retriever=open_retriever(Settings.from_env()), top_k=4).invoke("宪法宣传周")
+
+Kept out of ``rag/__init__`` so that ``import rag`` does not import LangChain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+
+from rag.records import Hit
+from rag.retrieval import HybridRetriever, SearchFilters
+
+__all__ = ["NewsragRetriever", "hit_to_document"]
+
+
+def hit_to_document(h: Hit) -> Document:
+    """A LangChain Document whose metadata carries everything a citation needs."""
+    return Document(
+        page_content=h.text,
+        id=h.chunk_id,
+        metadata={
+            "chunk_id": h.chunk_id,
+            "article_id": h.article_id,
+            "source_id": h.source_id,
+            "title": h.title,
+            "headline": h.headline,
+            "paper": h.paper,
+            "date": h.date.iso or None,
+            "date_label": h.date.label_zh(),
+            "page": h.page,
+            "byline": h.byline,
+            "continues_on_page": h.continues_on_page,
+            "score": h.score,
+        },
+    )
+
+
+class NewsragRetriever(BaseRetriever):
+    """Hybrid (dense + keyword) newspaper search; ``filters`` may be overridden per call
+    with ``invoke(query, filters=SearchFilters(...))``."""
+
+    retriever: Any  # HybridRetriever; Any keeps pydantic from inspecting it
+    top_k: int = 4
+    filters: SearchFilters | None = None
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, filters: SearchFilters | None = None
+    ) -> list[Document]:
+        r: HybridRetriever = self.retriever
+        return [hit_to_document(h) for h in r.search(query, self.top_k, filters or self.filters)]

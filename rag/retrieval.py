@@ -1,0 +1,192 @@
+"""Hybrid search: dense (Chroma) + keyword (BM25 over jieba), fused, filtered, deduplicated.
+
+Defaults were tuned on the RGB-zh dev split (300 questions; the test split,
+every 4th question, was only measured at the end): see bench/tune_retrieval.py
+and the README's "Retrieval" section for the figures behind each number.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date
+
+from rag.archive import Archive
+from rag.embedding import Embedder
+from rag.errors import InputError
+from rag.records import Hit
+from rag.store import Where
+from rag.text import bigrams, normalize
+
+__all__ = ["SearchFilters", "HybridRetriever", "open_retriever", "MAX_TOP_K", "MAX_QUERY_CHARS"]
+
+MAX_TOP_K = 100
+# Longer questions are cut: the embedder reads ~512 tokens at most, and a pasted
+# article as a "question" should still search, not fail.
+MAX_QUERY_CHARS = 1000
+
+
+def _date_int(value: str | None, name: str) -> int | None:
+    if value in (None, ""):
+        return None
+    m = re.fullmatch(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*", str(value))
+    try:
+        if not m:
+            raise ValueError
+        d = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        raise InputError(f"{name} must be a date like 2023-12-01, got {value!r}") from None
+    return d.year * 10000 + d.month * 100 + d.day
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrict a search; applied inside both legs. Dates are ISO strings.
+
+    Chunks with an unknown date never pass a date filter.
+    """
+
+    date_from: str | None = None
+    date_to: str | None = None
+    paper: str | None = None
+    page: int | None = None
+
+    def __post_init__(self) -> None:
+        lo, hi = _date_int(self.date_from, "date_from"), _date_int(self.date_to, "date_to")
+        if lo and hi and lo > hi:
+            raise InputError(f"date_from {self.date_from} is after date_to {self.date_to}")
+        if self.page is not None and (not isinstance(self.page, int) or self.page <= 0):
+            raise InputError(f"page must be a positive number, got {self.page!r}")
+
+    def keyword(self) -> dict:
+        return {
+            "paper": self.paper or None,
+            "page": self.page,
+            "date_from": _date_int(self.date_from, "date_from"),
+            "date_to": _date_int(self.date_to, "date_to"),
+        }
+
+    def chroma_where(self) -> Where | None:
+        f = self.keyword()
+        clauses: list[Where] = []
+        if f["paper"]:
+            clauses.append({"paper": f["paper"]})
+        if f["page"] is not None:
+            clauses.append({"page": f["page"]})
+        if f["date_from"] is not None:
+            clauses.append({"date_int": {"$gte": f["date_from"]}})
+        if f["date_to"] is not None:
+            clauses.append({"date_int": {"$lte": f["date_to"]}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+@dataclass
+class Timings:
+    embed_ms: float = 0.0
+    dense_ms: float = 0.0
+    keyword_ms: float = 0.0
+    fuse_ms: float = 0.0
+
+
+@dataclass
+class HybridRetriever:
+    """Search an Archive with both legs and reciprocal rank fusion.
+
+    Attributes:
+        rrf_k: the RRF constant; smaller trusts the top ranks of each leg more.
+        dense_weight / keyword_weight: each leg's weight in the fused score.
+        candidates: how many hits each leg contributes before fusion.
+        per_article: chunks of one article kept in the top results; more
+            are moved below other articles, near-duplicates are dropped.
+    """
+
+    embedder: Embedder
+    archive: Archive
+    rrf_k: float = 60.0
+    dense_weight: float = 1.0
+    keyword_weight: float = 1.0
+    candidates: int = 50
+    per_article: int = 2
+    last_timings: Timings = field(default_factory=Timings)
+
+    def search(self, query: str, top_k: int = 5, filters: SearchFilters | None = None) -> list[Hit]:
+        """Ranked hits for a question.
+
+        Raises:
+            InputError: the question is empty, or top_k is out of range.
+        """
+        if not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
+            raise InputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k!r}")
+        q = normalize(query or "").strip()[:MAX_QUERY_CHARS]
+        if not q:
+            raise InputError("the question is empty: type what you are looking for")
+        filters = filters or SearchFilters()
+        t = Timings()
+        n = max(self.candidates, top_k)
+        dense: list[Hit] = []
+        if self.dense_weight > 0:
+            t0 = time.perf_counter()
+            vec = self.embedder.embed_query(q)
+            t1 = time.perf_counter()
+            dense = self.archive.query(vec, n, filters.chroma_where())
+            t.embed_ms, t.dense_ms = (t1 - t0) * 1000, (time.perf_counter() - t1) * 1000
+        keyword: list[tuple[str, float]] = []
+        if self.keyword_weight > 0:
+            t0 = time.perf_counter()
+            keyword = self.archive.keyword.search(q, n, filters.keyword())
+            t.keyword_ms = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        fused = self.fuse(dense, keyword)
+        hits = self._dedupe(fused)[:top_k]
+        t.fuse_ms = (time.perf_counter() - t0) * 1000
+        self.last_timings = t
+        return hits
+
+    def fuse(self, dense: list[Hit], keyword: list[tuple[str, float]]) -> list[Hit]:
+        """Weighted reciprocal rank fusion; hits only the keyword leg found are fetched."""
+        scores: dict[str, float] = {}
+        for rank, h in enumerate(dense, 1):
+            scores[h.chunk_id] = scores.get(h.chunk_id, 0.0) + self.dense_weight / (self.rrf_k + rank)
+        for rank, (cid, _) in enumerate(keyword, 1):
+            scores[cid] = scores.get(cid, 0.0) + self.keyword_weight / (self.rrf_k + rank)
+        known = {h.chunk_id: h for h in dense}
+        missing = [cid for cid, _ in keyword if cid not in known]
+        known.update({h.chunk_id: h for h in self.archive.get(missing)})
+        order = sorted((cid for cid in scores if cid in known), key=lambda c: -scores[c])
+        return [_with_score(known[c], scores[c]) for c in order]
+
+    def _dedupe(self, hits: list[Hit]) -> list[Hit]:
+        kept: list[Hit] = []
+        overflow: list[Hit] = []
+        seen: dict[str, list[set[str]]] = {}
+        for h in hits:
+            grams = bigrams(h.text)
+            prior = seen.setdefault(h.article_id, [])
+            if any(_jaccard(grams, g) > 0.8 for g in prior):
+                continue  # a near-copy of a window already shown
+            prior.append(grams)
+            (kept if len(prior) <= self.per_article else overflow).append(h)
+        return kept + overflow
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def _with_score(h: Hit, score: float) -> Hit:
+    from dataclasses import replace
+
+    return replace(h, score=score)
+
+
+def open_retriever(settings, **overrides) -> HybridRetriever:
+    """The retriever the CLI and the app use: configured embedder, archive under settings."""
+    from rag.archive import open_archive
+    from rag.embedding import make_embedder
+
+    embedder = make_embedder(settings)
+    archive = open_archive(settings, embedder.name, create=False)
+    return HybridRetriever(embedder, archive, **overrides)

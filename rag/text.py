@@ -1,0 +1,67 @@
+"""Text normalisation shared by indexing and querying.
+
+Questions arrive as people type them: traditional characters, full-width
+digits and punctuation. Both sides of every comparison go through the same
+normalisation, so 「臺灣２０２３年」 finds 台湾2023年.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import unicodedata
+
+__all__ = ["normalize", "tokenize", "bigrams", "STOPWORDS"]
+
+# Function words and question words: frequent in questions, useless for matching.
+STOPWORDS = frozenset(
+    "的 了 是 在 和 与 及 或 等 也 就 都 而 对 为 以 将 把 被 从 于 之 其 这 那 有 个 吗 呢 啊 吧 么 "
+    "什么 哪 哪些 哪个 哪里 怎么 怎样 如何 多少 几 谁 请问 是否 为什么 什么样 还是 一个 我们 你们 他们 "
+    "哪一天 哪天 哪年 何时 时候 吗 呀 嘛 着 过 得 地 所 并 又 还 但 不".split()
+)
+
+_TOKEN = re.compile(r"[a-z]+(?:['’][a-z]+)*|\d+(?:[.,]\d+)*%?|[\u3400-\u4dbf\u4e00-\u9fff]+")
+
+
+@functools.lru_cache(maxsize=1)
+def _t2s():
+    from opencc import OpenCC  # opencc-python-reimplemented: pure Python, ships its dictionaries
+
+    return OpenCC("t2s")
+
+
+@functools.lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width to half-width), traditional to simplified, lower case."""
+    return _t2s().convert(unicodedata.normalize("NFKC", text)).lower()
+
+
+def tokenize(text: str, bigrams: bool = False) -> list[str]:
+    """Keyword tokens: jieba search-mode words for Chinese, numbers (``0.5%``, ``2023``)
+    and Latin words whole, stopwords dropped; optionally Chinese character bigrams too."""
+    jb = _jieba()
+    out: list[str] = []
+    for m in _TOKEN.finditer(normalize(text)):
+        s = m.group()
+        if s[0].isascii():
+            out.append(s)
+            continue
+        out.extend(w for w in jb.cut_for_search(s) if w not in STOPWORDS)
+        if bigrams:
+            out.extend(s[i : i + 2] for i in range(len(s) - 1))
+    return out
+
+
+def bigrams(text: str) -> set[str]:
+    """Character bigrams over letters and digits (punctuation and spaces dropped)."""
+    t = "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch.isalnum())
+    return {t[i : i + 2] for i in range(len(t) - 1)} or ({t} if t else set())
