@@ -10,6 +10,7 @@ __all__ = [
     "IndexMissing",
     "EmbedderMismatch",
     "StoreUnavailable",
+    "ChatUnavailable",
 ]
 
 
@@ -60,3 +61,10 @@ class StoreUnavailable(NewsragError):
 
     exit_code = 6
     zh = "无法打开向量库"
+
+
+class ChatUnavailable(NewsragError):
+    """The chat model cannot be loaded or its endpoint cannot be reached."""
+
+    exit_code = 7
+    zh = "对话模型不可用"

@@ -109,6 +109,14 @@ class KeywordIndex:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM docs").fetchone()[0]
 
+    def newest_date(self):
+        """The newest issue date in the index (a datetime.date), or None if no chunk has one."""
+        from datetime import date
+
+        with self._lock:
+            (d,) = self._db.execute("SELECT MAX(date_int) FROM docs").fetchone()
+        return date(d // 10000, d // 100 % 100, d % 100) if d else None
+
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk_id, BM25 score) best first; only documents passing ``filters``."""
         terms = list(dict.fromkeys(tokenize(query, self.bigrams)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["IssueDate", "Line", "Page", "Article", "Chunk", "Hit"]
+__all__ = ["IssueDate", "Line", "Page", "Article", "Chunk", "Hit", "Citation", "Answer"]
 
 
 @dataclass(frozen=True)
@@ -139,3 +139,61 @@ class Hit:
     continues_on_page: int | None = None
     headline: str = ""
     chunk_index: int = 0
+    page_key: str = ""
+    relevance: float | None = None  # cosine similarity from the dense leg, when it found this chunk
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where one claim of an answer comes from. ``n`` numbers sources from 1."""
+
+    n: int
+    paper: str
+    date: IssueDate
+    page: int | None
+    title: str
+    article_id: str
+    source_id: str
+    quote: str  # the source sentence that supports the claim
+    text: str = ""  # the whole retrieved passage, for showing the quote in context
+    continues_on_page: int | None = None
+    continuation_note: str = ""  # e.g. "下转2版：本库未收第2版"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "paper": self.paper,
+            "date": self.date.iso or None,
+            "date_label": self.date.label_zh(),
+            "page": self.page,
+            "title": self.title,
+            "article_id": self.article_id,
+            "source_id": self.source_id,
+            "quote": self.quote,
+            "continues_on_page": self.continues_on_page,
+            "continuation_note": self.continuation_note,
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer with its citations. ``supported`` is False when no claim could be
+    tied to a source: such an answer is flagged, never presented as sourced."""
+
+    question: str
+    text: str
+    refused: bool
+    citations: tuple[Citation, ...] = ()
+    supported: bool = True
+    standalone_question: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.text,
+            "refused": self.refused,
+            "supported": self.supported,
+            "citations": [c.to_dict() for c in self.citations],
+            "standalone_question": self.standalone_question,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from rag.archive import Archive
@@ -155,8 +155,9 @@ class HybridRetriever:
         known = {h.chunk_id: h for h in dense}
         missing = [cid for cid, _ in keyword if cid not in known]
         known.update({h.chunk_id: h for h in self.archive.get(missing)})
+        cosine = {h.chunk_id: h.score for h in dense}
         order = sorted((cid for cid in scores if cid in known), key=lambda c: -scores[c])
-        return [_with_score(known[c], scores[c]) for c in order]
+        return [replace(known[c], score=scores[c], relevance=cosine.get(c)) for c in order]
 
     def _dedupe(self, hits: list[Hit]) -> list[Hit]:
         kept: list[Hit] = []
@@ -174,12 +175,6 @@ class HybridRetriever:
 
 def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
-
-
-def _with_score(h: Hit, score: float) -> Hit:
-    from dataclasses import replace
-
-    return replace(h, score=score)
 
 
 def open_retriever(settings, **overrides) -> HybridRetriever:

@@ -27,6 +27,13 @@ class Settings:
         model_cache: where assembled model files are kept
             (``NEWSRAG_MODEL_CACHE``, default ``~/.cache/newsrag``).
         collection: Chroma collection name (``NEWSRAG_COLLECTION``).
+        llm: ``local`` (GGUF with llama-cpp-python, default), ``openai`` (any
+            OpenAI-compatible endpoint) or ``extractive`` (no LLM) (``NEWSRAG_LLM``).
+        llm_model: GGUF path for ``local``; empty means the Qwen2.5-Coder-1.5B
+            copy fetched by ``newsrag models fetch`` (``NEWSRAG_LLM_MODEL``).
+        openai_base_url / openai_model / openai_api_key: the endpoint for
+            ``openai`` (``NEWSRAG_OPENAI_BASE_URL``, ``NEWSRAG_OPENAI_MODEL``,
+            ``NEWSRAG_OPENAI_API_KEY`` or ``OPENAI_API_KEY``).
     """
 
     home: Path = Path(".newsrag")
@@ -34,6 +41,11 @@ class Settings:
     chroma_url: str = ""
     model_cache: Path = Path("~/.cache/newsrag").expanduser()
     collection: str = "newsrag"
+    llm: str = "local"
+    llm_model: str = ""
+    openai_base_url: str = ""
+    openai_model: str = ""
+    openai_api_key: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -53,4 +65,16 @@ class Settings:
             s = replace(s, model_cache=Path(v).expanduser())
         if v := env.get("NEWSRAG_COLLECTION", "").strip():
             s = replace(s, collection=v)
+        if v := env.get("NEWSRAG_LLM", "").strip().lower():
+            if v not in ("local", "openai", "extractive"):
+                raise ConfigError(f"NEWSRAG_LLM must be local, openai or extractive, got {v!r}")
+            s = replace(s, llm=v)
+        if v := env.get("NEWSRAG_LLM_MODEL", "").strip():
+            s = replace(s, llm_model=str(Path(v).expanduser()))
+        if v := env.get("NEWSRAG_OPENAI_BASE_URL", "").strip():
+            s = replace(s, openai_base_url=v.rstrip("/"))
+        if v := env.get("NEWSRAG_OPENAI_MODEL", "").strip():
+            s = replace(s, openai_model=v)
+        if v := (env.get("NEWSRAG_OPENAI_API_KEY", "") or env.get("OPENAI_API_KEY", "")).strip():
+            s = replace(s, openai_api_key=v)
         return s

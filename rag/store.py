@@ -63,6 +63,7 @@ def _hit(chunk_id: str, text: str, md: dict[str, Any], score: float) -> Hit:
         continues_on_page=md.get("continues_on_page"),
         headline=md.get("headline", ""),
         chunk_index=md.get("chunk_index", 0),
+        page_key=md.get("page_key", ""),
     )
 
 

@@ -208,6 +208,52 @@ def search(settings: Settings, query: str, top_k: int, date_from, date_to, paper
         click.echo(f"    {h.text[:120]}")
 
 
+@main.command()
+@click.argument("question")
+@_filter_options
+@click.option("--json", "as_json", is_flag=True, help="Print the answer, citations and timings as JSON.")
+@click.pass_obj
+@_domain_errors
+def ask(settings: Settings, question: str, date_from, date_to, paper, page, as_json: bool) -> None:
+    """Answer a question from the archive, citing issue, page and article.
+
+    The chat model is chosen by NEWSRAG_LLM (local GGUF by default; openai; extractive).
+
+    \b
+    Example:
+      newsrag ask "渝中区宪法宣传周活动哪天启动？"
+    """
+    from rag.answering import AnswerChain
+    from rag.records import Answer
+
+    if not question.strip():
+        raise InputError("the question is empty: type what you want to know")
+    chain = AnswerChain.from_settings(settings)
+    filters = _filters(date_from, date_to, paper, page)
+    answer = None
+    for item in chain.stream(question, filters=filters):
+        if isinstance(item, Answer):
+            answer = item
+        elif not as_json:
+            click.echo(item, nl=False)
+    assert answer is not None
+    if as_json:
+        _dump(answer.to_dict())
+        return
+    click.echo()
+    if answer.refused:
+        click.echo("（未找到答案 not found in the archive）")
+        return
+    if not answer.supported:
+        click.echo("⚠ 此回答没有找到可核对的出处，请谨慎使用。 (no claim could be tied to a source)")
+    click.echo(f"答：{answer.text}")
+    for c in answer.citations:
+        where = f"第{c.page}版" if c.page else "版次不详"
+        note = f"  {c.continuation_note}" if c.continuation_note else ""
+        click.echo(f"[{c.n}] {c.paper} {c.date.label_zh()} {where} 《{c.title}》{note}")
+        click.echo(f"    “{c.quote}”")
+
+
 @main.command("eval")
 @click.argument("qa_file", type=click.Path(path_type=Path))
 @click.option("--top-k", default=10, show_default=True, type=click.IntRange(1, 100), help="Hits retrieved per question.")
@@ -263,7 +309,7 @@ def models() -> None:
 @click.pass_obj
 @_domain_errors
 def models_fetch(settings: Settings) -> None:
-    """Assemble and sha256-verify the default embedder (EmbeddingGemma-300M).
+    """Assemble and sha256-verify the default models: EmbeddingGemma-300M and Qwen2.5-Coder-1.5B (GGUF).
 
     Idempotent: a verified copy in NEWSRAG_MODEL_CACHE is reused.
 
@@ -271,10 +317,13 @@ def models_fetch(settings: Settings) -> None:
     Example:
       newsrag models fetch
     """
-    from rag.model_files import EMBEDDINGGEMMA, ensure_model
+    from rag.model_files import EMBEDDINGGEMMA, QWEN_CODER_1_5B, ensure_model
 
-    path = ensure_model(EMBEDDINGGEMMA, settings.model_cache, log=lambda m: click.echo(m, err=True))
-    click.echo(f"EmbeddingGemma-300M: {path}")
+    def log(m: str) -> None:
+        click.echo(m, err=True)
+
+    click.echo(f"EmbeddingGemma-300M: {ensure_model(EMBEDDINGGEMMA, settings.model_cache, log=log)}")
+    click.echo(f"Qwen2.5-Coder-1.5B-Instruct Q4_K_M: {ensure_model(QWEN_CODER_1_5B, settings.model_cache, log=log)}")
 
 
 if __name__ == "__main__":  # pragma: no cover
