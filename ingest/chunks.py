@@ -9,12 +9,17 @@ from rag.records import Article, Chunk
 
 __all__ = ["split_sentences", "chunk_article", "CHUNK_CHARS", "OVERLAP_CHARS", "chunk_id"]
 
-# Target size in characters. Chinese news sentences here run 30-120 characters;
-# RGB gold passages have a median of 209 and CRUD articles 679. bench/chunk_size.py
-# measured hit@5 on the RGB dev split for 150/300/500/800 (see README "Chunking"):
-# 300 keeps one or two facts per chunk (so a hit quotes the right sentence) while
-# matching the longer windows on recall, and keeps EmbeddingGemma input short
-# (its cost grows with length).
+# Target size in characters, chosen by bench/chunk_size.py on the seed page with our 32
+# questions (tests/fixtures/seed_qa.jsonl), EmbeddingGemma, default hybrid retrieval:
+#   size  answer in top-1 chunk  answer in top-3 chunks  top-3 context chars
+#    150         0.844                 0.969                   324
+#    300         0.875                 1.000                   703
+#    500         0.938                 1.000                  1049
+#    800         0.969                 1.000                  1527
+# 300 is the smallest size that puts every answer in the top 3, at half the context
+# (= prompt time for a 2-core local model) of 500. Embedding cost is per character
+# (~1,200 chars/s for EmbeddingGemma at any length), so size does not change ingest time.
+# RGB passages are short (95% under 300 chars), so they are mostly one chunk each.
 CHUNK_CHARS = 300
 # Overlap: the last sentence of a chunk is repeated at the start of the next when
 # it is short, so a fact split across a boundary is still found with its context.

@@ -18,7 +18,14 @@ from datetime import date, timedelta
 from langchain_core.runnables import RunnableLambda
 
 from rag.chat_models import ChatModel
-from rag.citations import SUPPORT_THRESHOLD, best_support, parse_markers, split_sentences, strip_markers
+from rag.citations import (
+    SUPPORT_THRESHOLD,
+    best_support,
+    parse_markers,
+    split_sentences,
+    strip_markers,
+    unsourced_numbers,
+)
 from rag.records import Answer, Citation, Hit
 from rag.retrieval import HybridRetriever, SearchFilters
 from rag.text import tokenize
@@ -156,6 +163,7 @@ class _State:
     sources: list[Hit] = field(default_factory=list)
     messages: list[dict] = field(default_factory=list)
     refuse_early: bool = False
+    exclude: frozenset[str] = frozenset()  # source ids kept out of the context (evaluation)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -206,9 +214,18 @@ class AnswerChain:
 
     # --- public API -------------------------------------------------------------------
 
-    def ask(self, question: str, history: Sequence[Turn] = (), filters: SearchFilters | None = None) -> Answer:
-        """Answer one question (blocking)."""
-        return self.runnable.invoke({"question": question, "history": history, "filters": filters})
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        filters: SearchFilters | None = None,
+        exclude_sources: frozenset[str] = frozenset(),
+    ) -> Answer:
+        """Answer one question (blocking). ``exclude_sources`` keeps those source ids
+        out of the context (used to test refusal when the gold passages are gone)."""
+        return self.runnable.invoke(
+            {"question": question, "history": history, "filters": filters, "exclude_sources": exclude_sources}
+        )
 
     def stream(
         self, question: str, history: Sequence[Turn] = (), filters: SearchFilters | None = None
@@ -221,7 +238,7 @@ class AnswerChain:
 
     def _rewrite(self, inp: dict) -> _State:
         t0 = time.perf_counter()
-        st = _State(inp["question"], inp.get("history") or (), inp.get("filters"))
+        st = _State(inp["question"], inp.get("history") or (), inp.get("filters"), exclude=frozenset(inp.get("exclude_sources") or ()))
         st.standalone = rewrite_question(st.question, st.history)
         if st.filters is None or st.filters == SearchFilters():
             st.filters = resolve_relative_dates(st.standalone, self.reference_date) or st.filters
@@ -230,7 +247,9 @@ class AnswerChain:
 
     def _retrieve(self, st: _State) -> _State:
         t0 = time.perf_counter()
-        st.hits = self.retriever.search(st.standalone, self.retrieve_k, st.filters)
+        k = self.retrieve_k + min(len(st.exclude), 20)
+        st.hits = [h for h in self.retriever.search(st.standalone, k, st.filters) if h.source_id not in st.exclude]
+        st.hits = st.hits[: self.retrieve_k]
         st.timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
         q = {t for t in tokenize(st.standalone) if len(t) > 1 or t.isdigit()}
         coverage = max((len(q & set(tokenize(h.headline + h.text))) / len(q) for h in st.hits), default=0.0) if q else 0.0
@@ -324,6 +343,11 @@ class AnswerChain:
                     cited.setdefault(n, quote)
             out_sentences.append(body + "".join(f"[{n}]" for n in keep))
         text = "".join(out_sentences)
+        if not cited and unsourced_numbers(raw, texts):
+            # Nothing in the answer is supported and it states figures no source has:
+            # an invention. The honest reply is the refusal, not a flagged guess.
+            timings["discarded_unsupported"] = 1.0
+            return Answer(st.question, refusal, True, standalone_question=st.standalone, timings_ms=timings)
         citations = tuple(self._citation(n, st.sources[n - 1], quote) for n, quote in sorted(cited.items()))
         return Answer(
             st.question, text, False, citations, supported=bool(citations),

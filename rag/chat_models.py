@@ -129,18 +129,19 @@ class OpenAICompatibleChat(ChatModel):
         )
 
     def stream(self, messages: Sequence[Message], max_tokens: int = 256) -> Iterator[str]:
+        import openai
+        from langchain_core.exceptions import ModelError
+
         chat = self._chat(max_tokens)
         try:
             for chunk in chat.stream([(m["role"], m["content"]) for m in messages]):
                 if chunk.content:
                     yield str(chunk.content)
-        except Exception as exc:  # openai raises its own connection/HTTP error types
-            if type(exc).__name__ in ("APIConnectionError", "APITimeoutError", "ConnectError", "NotFoundError", "APIStatusError", "AuthenticationError"):
-                raise ChatUnavailable(
-                    f"the chat endpoint {self.base_url} (model {self.model!r}) failed: {exc}. "
-                    "Check NEWSRAG_OPENAI_BASE_URL / NEWSRAG_OPENAI_MODEL, or set NEWSRAG_LLM=extractive"
-                ) from exc
-            raise
+        except (openai.APIError, ModelError) as exc:
+            raise ChatUnavailable(
+                f"the chat endpoint {self.base_url} (model {self.model!r}) failed: {exc}. "
+                "Check NEWSRAG_OPENAI_BASE_URL / NEWSRAG_OPENAI_MODEL, or set NEWSRAG_LLM=extractive"
+            ) from exc
 
 
 class ExtractiveChat(ChatModel):

@@ -23,6 +23,7 @@ __all__ = [
     "best_support",
     "best_sentences",
     "trim_to_answer",
+    "unsourced_numbers",
     "SUPPORT_THRESHOLD",
 ]
 
@@ -145,3 +146,10 @@ def trim_to_answer(question: str, sentence: str, max_chars: int = 60) -> str:
         return sentence
     kept = "".join(c for c, sc in zip(clauses, scores) if sc >= 0.4 * top).rstrip("，,；;：: ")
     return kept + "。" if not re.search(r"[。！？!?”」]$", kept) else kept
+
+
+def unsourced_numbers(claim: str, sources: Mapping[int, str]) -> set[str]:
+    """Numbers stated in the claim that no source states anywhere."""
+    stated = set(_NUMBER.findall(normalize(strip_markers(claim))))
+    known = {n for text in sources.values() for n in _NUMBER.findall(normalize(text))}
+    return stated - known

@@ -12,7 +12,17 @@ from pathlib import Path
 from rag.errors import InputError
 from rag.records import Hit
 
-__all__ = ["Question", "QuestionResult", "EvalResult", "load_questions", "split_questions", "evaluate", "write_report"]
+__all__ = [
+    "Question",
+    "QuestionResult",
+    "EvalResult",
+    "load_questions",
+    "split_questions",
+    "evaluate",
+    "write_report",
+    "answer_matches",
+    "evaluate_answers",
+]
 
 KS = (1, 5, 10)
 
@@ -189,3 +199,77 @@ def _plot(curve: list[float], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+# --- answer quality --------------------------------------------------------------------------
+
+_QUOTES = str.maketrans({"“": "", "”": "", "‘": "", "’": "", '"': "", "'": "", "「": "", "」": "", "《": "", "》": ""})
+
+
+def _norm_answer(text: str) -> str:
+    from rag.text import normalize
+
+    return "".join(normalize(text).translate(_QUOTES).split())
+
+
+def answer_matches(answer: str, gold: object) -> bool:
+    """The RGB rule: every element of ``gold`` appears in the answer; an element that is
+    itself a list is satisfied by any one of its alternatives. Quotes, spaces, case,
+    full-width forms and traditional characters are normalised first."""
+    text = _norm_answer(answer)
+    elements = gold if isinstance(gold, list) else [gold]
+    if not elements:
+        return False
+    for el in elements:
+        options = el if isinstance(el, list) else [el]
+        if not any(_norm_answer(str(o)) in text for o in options if str(o).strip()):
+            return False
+    return True
+
+
+def evaluate_answers(chain, questions: Sequence[Question], remove_gold: bool = True, progress=None) -> dict:
+    """Answer quality on a question set (see ``answer_matches``).
+
+    Returns accuracy, the share of answers citing a gold passage, the refusal
+    rate when the gold passages are removed from the results (the honest
+    answer then is a refusal), and first-token / total latency medians.
+    """
+    rows = []
+    for q in questions:
+        a = chain.ask(q.question)
+        row = {
+            "id": q.id,
+            "question": q.question,
+            "expected": q.answer,
+            "answer": a.text,
+            "refused": a.refused,
+            "correct": (not a.refused) and answer_matches(a.text, q.answer),
+            "cited": bool(a.citations),
+            "cites_gold": any(c.source_id in q.gold for c in a.citations),
+            "first_token_ms": a.timings_ms.get("first_token_ms", 0.0) + a.timings_ms.get("retrieve_ms", 0.0),
+            "total_ms": sum(a.timings_ms.values()),
+        }
+        if remove_gold:
+            b = chain.ask(q.question, exclude_sources=q.gold)
+            row["refused_without_gold"] = b.refused
+            row["answer_without_gold"] = b.text
+        rows.append(row)
+        if progress:
+            progress(1)
+    n = len(rows) or 1
+    answered = [r for r in rows if not r["refused"]] or [{}]
+    out = {
+        "n": len(rows),
+        "accuracy": round(sum(r["correct"] for r in rows) / n, 4),
+        "refused": round(sum(r["refused"] for r in rows) / n, 4),
+        "answers_with_citation": round(sum(r.get("cited", False) for r in answered) / len(answered), 4),
+        "answers_citing_gold": round(sum(r.get("cites_gold", False) for r in answered) / len(answered), 4),
+        "latency_ms": {
+            "first_token_p50": round(statistics.median(r["first_token_ms"] for r in rows), 1) if rows else 0.0,
+            "total_p50": round(statistics.median(r["total_ms"] for r in rows), 1) if rows else 0.0,
+        },
+        "rows": rows,
+    }
+    if remove_gold:
+        out["refusal_without_gold"] = round(sum(r["refused_without_gold"] for r in rows) / n, 4)
+    return out

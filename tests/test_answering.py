@@ -85,8 +85,13 @@ def test_a_marker_pointing_at_the_wrong_source_is_moved_or_dropped(seed_retrieve
 
 
 def test_unsupported_answer_is_flagged(seed_retriever):
-    ans = _chain(seed_retriever, "该活动共吸引了5000名市民参加。").ask("网格员技能大比武决赛有几支代表队？")
+    ans = _chain(seed_retriever, "这次活动办得很成功，大家都很满意。").ask("网格员技能大比武决赛有几支代表队？")
     assert not ans.refused and not ans.supported and ans.citations == ()
+
+
+def test_unsupported_answer_with_invented_figures_becomes_a_refusal(seed_retriever):
+    ans = _chain(seed_retriever, "星辰花园小区外立面维修花了约10万元。").ask("星辰花园小区外立面维修花了多少钱？")
+    assert ans.refused and ans.text == REFUSAL_ZH
 
 
 def test_model_refusal_becomes_the_fixed_sentence(seed_retriever):

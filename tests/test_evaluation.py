@@ -76,3 +76,41 @@ def test_report_has_table_and_plot(tmp_path):
     png = (tmp_path / "rep" / "hit_at_k.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
     assert json.loads((tmp_path / "rep" / "summary.json").read_text())["n"] == 2
+
+
+@pytest.mark.parametrize(
+    "answer,gold,ok",
+    [
+        ("2023年12月1日启动。", ["12月1日"], True),
+        ("共有 11 支代表队", ["11支"], True),
+        ("“法律明白人”获奖", ["法律明白人"], True),
+        ("臺灣經濟成長", ["台湾"], True),
+        ("甲和乙", ["甲", "乙"], True),
+        ("只有甲", ["甲", "乙"], False),
+        ("答案是B", [["A", "B"]], True),
+        ("无", [], False),
+    ],
+)
+def test_rgb_answer_rule(answer, gold, ok):
+    from rag.evaluation import answer_matches
+
+    assert answer_matches(answer, gold) is ok
+
+
+def test_evaluate_answers_counts(tmp_path):
+    from rag.evaluation import evaluate_answers
+    from rag.records import Answer, Citation
+
+    class Chain:
+        def ask(self, question, exclude_sources=frozenset()):
+            if exclude_sources:
+                return Answer(question, "抱歉", True)
+            cite = Citation(1, "", IssueDate(), 1, "t", "a", "g1" if question == "q1" else "x", "quote")
+            return Answer(question, "答案是12月1日[1]", False, (cite,), timings_ms={"retrieve_ms": 5, "first_token_ms": 10})
+
+    qs = [_q(1, {"g1"}), _q(2, {"g2"})]
+    qs = [Question(q.id, q.question, ["12月1日"] if q.id == "1" else ["没有"], q.gold, q.type) for q in qs]
+    out = evaluate_answers(Chain(), qs)
+    assert out["accuracy"] == 0.5 and out["answers_citing_gold"] == 0.5
+    assert out["refusal_without_gold"] == 1.0 and out["answers_with_citation"] == 1.0
+    assert out["latency_ms"]["first_token_p50"] == 15

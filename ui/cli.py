@@ -260,12 +260,13 @@ def ask(settings: Settings, question: str, date_from, date_to, paper, page, as_j
 @click.option("--split", type=click.Choice(["all", "dev", "test"]), default="all", show_default=True,
               help="test = every 4th question (positions 4, 8, …); dev = the others.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@click.option("--answers", is_flag=True, help="Also generate answers and score them (RGB rule, citations, refusal without gold).")
 @click.option("--report", "report_dir", type=click.Path(path_type=Path), default=None,
               help="Write report.md (per-question table) and hit_at_k.png into this folder.")
 @_filter_options
 @click.pass_obj
 @_domain_errors
-def eval_cmd(settings: Settings, qa_file: Path, top_k: int, split: str, as_json: bool, report_dir, date_from, date_to, paper, page) -> None:
+def eval_cmd(settings: Settings, qa_file: Path, top_k: int, split: str, as_json: bool, answers: bool, report_dir, date_from, date_to, paper, page) -> None:
     """Measure retrieval on a question file: hit@1/5/10, MRR@10, per type, latency.
 
     A hit is any gold source_doc_id among the hits' source ids.
@@ -286,6 +287,19 @@ def eval_cmd(settings: Settings, qa_file: Path, top_k: int, split: str, as_json:
     with tqdm(total=len(questions), unit="q", desc="评测 eval", file=sys.stderr) as bar:
         result = evaluate(lambda q, k: retriever.search(q, k, filters), questions, top_k, progress=bar.update)
     summary = result.summary()
+    if answers:
+        from rag.answering import AnswerChain
+        from rag.evaluation import evaluate_answers
+
+        chain = AnswerChain.from_settings(settings)
+        with tqdm(total=len(questions), unit="q", desc="回答 answers", file=sys.stderr) as bar:
+            ans = evaluate_answers(chain, questions, progress=bar.update)
+        summary["answers"] = {k: v for k, v in ans.items() if k != "rows"}
+        if report_dir:
+            Path(report_dir).mkdir(parents=True, exist_ok=True)
+            (Path(report_dir) / "answers.jsonl").write_text(
+                "\n".join(json.dumps(r, ensure_ascii=False) for r in ans["rows"]) + "\n", encoding="utf-8"
+            )
     if report_dir:
         path = write_report(result, report_dir, title=f"newsrag retrieval: {qa_file.name} ({split})")
         click.echo(f"报告 report: {path}", err=True)
@@ -298,6 +312,11 @@ def eval_cmd(settings: Settings, qa_file: Path, top_k: int, split: str, as_json:
     for t, m in summary["by_type"].items():
         click.echo(f"  {t}: n={m['n']} hit@5={m['hit@5']:.3f} mrr@10={m['mrr@10']:.3f}")
     click.echo(f"  latency p50 {summary['latency_ms']['p50']} ms, p95 {summary['latency_ms']['p95']} ms")
+    if "answers" in summary:
+        a = summary["answers"]
+        click.echo(f"答案 answers: accuracy {a['accuracy']:.3f}, refused {a['refused']:.3f}, with citation {a['answers_with_citation']:.3f}, "
+                   f"citing gold {a['answers_citing_gold']:.3f}, refusal without gold {a.get('refusal_without_gold', 0):.3f}")
+        click.echo(f"  first token p50 {a['latency_ms']['first_token_p50']} ms, total p50 {a['latency_ms']['total_p50']} ms")
 
 
 @main.group()

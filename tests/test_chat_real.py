@@ -1,0 +1,99 @@
+"""Real chat models: the default local GGUF model, and an OpenAI-compatible HTTP server
+(llama-cpp-python's own, on 127.0.0.1) spoken to through the openai backend."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from ingest.pipeline import ingest_paths
+from rag.answering import AnswerChain
+from rag.archive import Archive
+from rag.chat_models import LlamaCppChat, OpenAICompatibleChat, default_gguf
+from rag.embedding import make_embedder
+from rag.errors import ChatUnavailable
+from rag.keyword import KeywordIndex
+from rag.retrieval import HybridRetriever
+from rag.settings import Settings
+from rag.store import InMemoryStore
+
+from .conftest import SEED_PAGE, _free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def gguf():
+    path = default_gguf(Settings.from_env())
+    if not path.is_file():
+        pytest.fail(f"the default chat model is not fetched ({path}): run `make test`, which runs `newsrag models fetch`")
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is installed by `make install`")
+    return path
+
+
+@pytest.fixture(scope="module")
+def seed_retriever():
+    settings = Settings.from_env()
+    embedder = make_embedder(Settings(embedder="embeddinggemma", model_cache=settings.model_cache))
+    arch = Archive(InMemoryStore(embedder.name), KeywordIndex())
+    ingest_paths([SEED_PAGE.parent], arch, embedder)
+    return HybridRetriever(embedder, arch)
+
+
+def test_default_local_model_answers_a_seed_fact_with_the_right_page(gguf, seed_retriever):
+    chain = AnswerChain(seed_retriever, LlamaCppChat(gguf))
+    ans = chain.ask("星辰花园小区建于哪一年？")
+    assert not ans.refused and "1998" in ans.text
+    assert ans.citations and ans.citations[0].page == 1
+    assert ans.citations[0].title == "区人大常委会开展“主任接待日”活动"
+    assert ans.citations[0].continuation_note == "下转4版：本库未收第4版"
+
+
+def test_default_local_model_refuses_what_the_page_does_not_say(gguf, seed_retriever):
+    chain = AnswerChain(seed_retriever, LlamaCppChat(gguf))
+    assert chain.ask("星辰花园小区外立面维修花了多少钱？").refused
+
+
+@pytest.fixture(scope="module")
+def llama_server(gguf):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "2048", "--model_alias", "qwen-local"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/v1/models", timeout=2):
+                break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail("llama_cpp.server exited early")
+            time.sleep(0.5)
+    else:
+        proc.terminate()
+        pytest.fail("llama_cpp.server did not start within 120 s")
+    yield f"{url}/v1"
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_openai_compatible_backend_against_a_real_server(llama_server, seed_retriever):
+    chat = OpenAICompatibleChat(llama_server, "qwen-local")
+    pieces = list(chat.stream([{"role": "user", "content": "用一个词回答：中国的首都是哪里？"}], max_tokens=16))
+    assert len(pieces) >= 1 and "北京" in "".join(pieces)
+    ans = AnswerChain(seed_retriever, chat).ask("星辰花园小区建于哪一年？")
+    assert "1998" in ans.text and ans.citations and ans.citations[0].page == 1
+
+
+def test_unreachable_endpoint_is_a_clear_error():
+    port = _free_port()
+    chat = OpenAICompatibleChat(f"http://127.0.0.1:{port}/v1", "none", timeout=3)
+    with pytest.raises(ChatUnavailable, match="NEWSRAG_OPENAI_BASE_URL"):
+        list(chat.stream([{"role": "user", "content": "x"}]))
