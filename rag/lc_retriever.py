@@ -22,24 +22,9 @@ __all__ = ["NewsragRetriever", "hit_to_document"]
 
 def hit_to_document(h: Hit) -> Document:
     """A LangChain Document whose metadata carries everything a citation needs."""
-    return Document(
-        page_content=h.text,
-        id=h.chunk_id,
-        metadata={
-            "chunk_id": h.chunk_id,
-            "article_id": h.article_id,
-            "source_id": h.source_id,
-            "title": h.title,
-            "headline": h.headline,
-            "paper": h.paper,
-            "date": h.date.iso or None,
-            "date_label": h.date.label_zh(),
-            "page": h.page,
-            "byline": h.byline,
-            "continues_on_page": h.continues_on_page,
-            "score": h.score,
-        },
-    )
+    metadata = h.to_dict()
+    del metadata["text"]  # it is the page_content
+    return Document(page_content=h.text, id=h.chunk_id, metadata=metadata)
 
 
 class NewsragRetriever(BaseRetriever):

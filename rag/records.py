@@ -142,6 +142,24 @@ class Hit:
     page_key: str = ""
     relevance: float | None = None  # cosine similarity from the dense leg, when it found this chunk
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, as printed by `newsrag search --json` and put on LangChain Documents."""
+        return {
+            "chunk_id": self.chunk_id,
+            "article_id": self.article_id,
+            "source_id": self.source_id,
+            "title": self.title,
+            "headline": self.headline,
+            "paper": self.paper,
+            "date": self.date.iso or None,
+            "date_label": self.date.label_zh(),
+            "page": self.page,
+            "byline": self.byline,
+            "continues_on_page": self.continues_on_page,
+            "text": self.text,
+            "score": round(self.score, 6),
+        }
+
 
 @dataclass(frozen=True)
 class Citation:

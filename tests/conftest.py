@@ -58,6 +58,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_http(url: str, proc: subprocess.Popen, seconds: float, what: str) -> None:
+    """Wait until a server we started answers ``url``; fail the test if it dies or stays silent."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"{what} exited early")
+            time.sleep(0.3)
+    proc.terminate()
+    pytest.fail(f"{what} did not answer {url} within {seconds:.0f} s")
+
+
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory):
     """A real `chroma run` server on 127.0.0.1, for the server-mode contract tests."""
@@ -73,18 +88,7 @@ def chroma_server(tmp_path_factory):
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"chroma server exited early; see {data / 'server.log'}")
-            time.sleep(0.2)
-    else:
-        proc.terminate()
-        pytest.fail("chroma server did not answer its heartbeat within 30 s")
+    wait_for_http(f"{url}/api/v2/heartbeat", proc, 30, f"chroma server (log: {data / 'server.log'})")
     yield url
     proc.terminate()
     proc.wait(10)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
@@ -21,7 +19,7 @@ from rag.retrieval import HybridRetriever
 from rag.settings import Settings
 from rag.store import InMemoryStore
 
-from .conftest import SEED_PAGE, _free_port
+from .conftest import SEED_PAGE, _free_port, wait_for_http
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -67,18 +65,7 @@ def llama_server(gguf):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/v1/models", timeout=2):
-                break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail("llama_cpp.server exited early")
-            time.sleep(0.5)
-    else:
-        proc.terminate()
-        pytest.fail("llama_cpp.server did not start within 120 s")
+    wait_for_http(f"{url}/v1/models", proc, 120, "llama_cpp.server")
     yield f"{url}/v1"
     proc.terminate()
     proc.wait(10)

@@ -158,23 +158,6 @@ def _filter_options(fn):
     return fn
 
 
-def _hit_json(h) -> dict:
-    return {
-        "chunk_id": h.chunk_id,
-        "article_id": h.article_id,
-        "source_id": h.source_id,
-        "title": h.title,
-        "headline": h.headline,
-        "paper": h.paper,
-        "date": h.date.iso or None,
-        "date_label": h.date.label_zh(),
-        "page": h.page,
-        "continues_on_page": h.continues_on_page,
-        "text": h.text,
-        "score": round(h.score, 6),
-    }
-
-
 @main.command()
 @click.argument("query")
 @click.option("--top-k", default=5, show_default=True, type=int, help="How many hits to show.")
@@ -198,7 +181,7 @@ def search(settings: Settings, query: str, top_k: int, date_from, date_to, paper
     filters = _filters(date_from, date_to, paper, page)
     hits = open_retriever(settings).search(query, top_k, filters)
     if as_json:
-        _dump([_hit_json(h) for h in hits])
+        _dump([h.to_dict() for h in hits])
         return
     if not hits:
         click.echo("没有找到相关内容。")
