@@ -230,7 +230,10 @@ class AnswerChain:
     def stream(
         self, question: str, history: Sequence[Turn] = (), filters: SearchFilters | None = None
     ) -> Iterator[str | Answer]:
-        """Yield answer text as it is generated, then the final cited Answer."""
+        """Yield answer text as it is generated, then the final cited Answer.
+
+        Streamed text is provisional: the final Answer (markers checked, citations
+        attached, inventions withdrawn) is what to show once it arrives."""
         st = self.prepare.invoke({"question": question, "history": history, "filters": filters})
         yield from self._generate_stream(st)
 

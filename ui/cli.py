@@ -214,10 +214,12 @@ def ask(settings: Settings, question: str, date_from, date_to, paper, page, as_j
     chain = AnswerChain.from_settings(settings)
     filters = _filters(date_from, date_to, paper, page)
     answer = None
+    streamed = ""
     for item in chain.stream(question, filters=filters):
         if isinstance(item, Answer):
             answer = item
         elif not as_json:
+            streamed += item
             click.echo(item, nl=False)
     assert answer is not None
     if as_json:
@@ -225,6 +227,8 @@ def ask(settings: Settings, question: str, date_from, date_to, paper, page, as_j
         return
     click.echo()
     if answer.refused:
+        if streamed.strip() and answer.text not in streamed:
+            click.echo("（以上内容无法在来源中核实，已撤回 the text above could not be verified and is withdrawn）")
         click.echo("（未找到答案 not found in the archive）")
         return
     if not answer.supported:
