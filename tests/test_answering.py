@@ -253,3 +253,19 @@ def test_filters_pass_through(seed_retriever):
     fake = FakeChat(["NO_ANSWER"])
     ans = AnswerChain(seed_retriever, fake).ask("宪法宣传周", filters=SearchFilters(page=2))
     assert ans.refused and fake.calls == []  # nothing on page 2
+
+
+def test_paraphrase_accepted_by_embedding_similarity_when_words_differ(seed_retriever, monkeypatch):
+    chain = _chain(seed_retriever, "外墙金属构件生锈掉落，威胁行人安全。")
+    calls = []
+
+    def similar(claim, quote):
+        calls.append((claim, quote))
+        return True
+
+    monkeypatch.setattr(chain, "_similar", similar)
+    ans = chain.ask("星辰花园小区外立面有什么问题？")
+    assert calls and ans.citations and ans.supported
+    strict = _chain(seed_retriever, "外墙金属构件生锈掉落，威胁行人安全。")
+    monkeypatch.setattr(strict, "_similar", lambda c, q: False)
+    assert not strict.ask("星辰花园小区外立面有什么问题？").supported

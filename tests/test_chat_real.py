@@ -84,3 +84,28 @@ def test_unreachable_endpoint_is_a_clear_error():
     chat = OpenAICompatibleChat(f"http://127.0.0.1:{port}/v1", "none", timeout=3)
     with pytest.raises(ChatUnavailable, match="NEWSRAG_OPENAI_BASE_URL"):
         list(chat.stream([{"role": "user", "content": "x"}]))
+
+
+PARAPHRASES = [
+    ("网格员大比武的决赛一共有十一支队伍参赛。", "从社区预赛、街道复赛层层选拔脱颖而出的11支代表队站上决赛擂台，以赛促学、以比促干。"),
+    ("该小区是1998年建成的。", "位于长滨路主干道旁的星辰花园小区建于1998年。"),
+    ("宪法宣传周由区司法局等单位主办。", "本次活动由区委宣传部、区委政法委、区普法办、区人大监察和法制委、区政协社会法制委、区司法局主办。"),
+]
+OTHER_FACTS = [
+    ("网格员大比武的决赛一共有十一支队伍参赛。", "区委书记黄茂军出席并讲话。"),
+    ("该小区是1998年建成的。", "何积光来到小区，实地察看外立面破损情况。"),
+    ("宪法宣传周由区司法局等单位主办。", "现场设置了普法咨询点和法治互动区。"),
+]
+
+
+def test_paraphrase_threshold(seed_retriever):
+    from rag.answering import PARAPHRASE_COSINE
+
+    emb = seed_retriever.embedder
+    floor = PARAPHRASE_COSINE[emb.name]
+    for claim, quote in PARAPHRASES:
+        a, b = emb.embed_documents([claim, quote])
+        assert float(a @ b) >= floor, (claim, float(a @ b))
+    for claim, quote in OTHER_FACTS:
+        a, b = emb.embed_documents([claim, quote])
+        assert float(a @ b) < floor, (claim, float(a @ b))
