@@ -61,12 +61,14 @@ def main() -> None:
     archive: Archive = base.archive
     dense, kw_word, kw_bi, all_hits = {}, {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
+        word_index = KeywordIndex(Path(tmp) / "words.sqlite", bigrams=False)
+        Archive(archive.store, word_index).sync()
         bi_index = KeywordIndex(Path(tmp) / "bigrams.sqlite", bigrams=True)
         Archive(archive.store, bi_index).sync()
         for q in questions:
             text = normalize(q.question)
             dense[q.id] = archive.query(base.embedder.embed_query(text), args.candidates)
-            kw_word[q.id] = archive.keyword.search(text, args.candidates)
+            kw_word[q.id] = word_index.search(text, args.candidates)
             kw_bi[q.id] = bi_index.search(text, args.candidates)
             for h in dense[q.id]:
                 all_hits[h.chunk_id] = h

@@ -41,10 +41,13 @@ class KeywordIndex:
 
     Args:
         path: SQLite file, or ":memory:".
-        bigrams: also index Chinese character bigrams (measured: see README).
+        bigrams: also index Chinese character bigrams. On the RGB-zh dev split they
+            lower BM25 alone (MRR@10 0.609 vs 0.663) but raise the fusion with the dense
+            leg (0.792 vs 0.778 at the chosen weights): they match names jieba splits
+            differently in question and passage. So on by default.
     """
 
-    def __init__(self, path: str | Path = ":memory:", bigrams: bool = False, k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(self, path: str | Path = ":memory:", bigrams: bool = True, k1: float = 1.2, b: float = 0.75) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
