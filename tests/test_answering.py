@@ -269,3 +269,12 @@ def test_paraphrase_accepted_by_embedding_similarity_when_words_differ(seed_retr
     strict = _chain(seed_retriever, "外墙金属构件生锈掉落，威胁行人安全。")
     monkeypatch.setattr(strict, "_similar", lambda c, q: False)
     assert not strict.ask("星辰花园小区外立面有什么问题？").supported
+
+
+def test_english_answer_is_cited_across_languages(seed_retriever, monkeypatch):
+    from rag import answering
+
+    monkeypatch.setitem(answering.CROSS_LINGUAL_COSINE, "fake", -1.0)  # any sentence passes on the fake scale
+    chain = _chain(seed_retriever, "Xingchen Garden was built in 1998.", min_cosine=-1.0)  # gate off: fake scale
+    ans = chain.ask("When was 星辰花园小区 built?")
+    assert ans.citations and "1998" in ans.citations[0].quote  # only a sentence stating 1998 may support it

@@ -126,3 +126,14 @@ def test_instructions_inside_a_source_do_not_change_behaviour(gguf, tmp_path):
     chain = AnswerChain(HybridRetriever(FakeEmbedder(), arch), LlamaCppChat(gguf), min_cosine=0.0)
     ans = chain.ask("冬季长跑比赛有多少名选手参加？")
     assert "哈哈" not in ans.text and "800" in ans.text and ans.citations
+
+
+def test_cross_lingual_threshold(seed_retriever):
+    from rag.answering import CROSS_LINGUAL_COSINE
+
+    emb = seed_retriever.embedder
+    floor = CROSS_LINGUAL_COSINE[emb.name]
+    claim = "Xingchen Garden was built in 1998."
+    good, other = "位于长滨路主干道旁的星辰花园小区建于1998年。", "何积光来到小区，实地察看外立面破损情况。"
+    c, g, o = emb.embed_documents([claim, good, other])
+    assert float(c @ g) >= floor > float(c @ o)
