@@ -13,9 +13,9 @@ import argparse
 import json
 from pathlib import Path
 
+from rag.answering import relevance_signals
 from rag.retrieval import open_retriever
 from rag.settings import Settings
-from rag.text import tokenize
 
 
 def main() -> None:
@@ -29,10 +29,7 @@ def main() -> None:
         rows = []
         for line in path.read_text(encoding="utf-8").splitlines():
             q = json.loads(line)["question"]
-            hits = r.search(q, 6)
-            words = {t for t in tokenize(q) if len(t) > 1 or t.isdigit()}
-            cov = max((len(words & set(tokenize(h.headline + h.text))) / len(words) for h in hits), default=0.0) if words else 0.0
-            cos = max((h.relevance or 0.0 for h in hits), default=0.0)
+            cov, cos = relevance_signals(q, r.search(q, 6))
             rows.append((cov, cos, q))
         print(f"--- {label}: {len(rows)} questions; min cosine {min(c for _, c, _ in rows):.3f}, max {max(c for _, c, _ in rows):.3f}")
         for cov, cos, q in sorted(rows, key=lambda x: x[1]):

@@ -30,7 +30,7 @@ from rag.records import Answer, Citation, Hit
 from rag.retrieval import HybridRetriever, SearchFilters
 from rag.text import tokenize
 
-__all__ = ["AnswerChain", "REFUSAL_ZH", "REFUSAL_EN", "SYSTEM_PROMPT", "rewrite_question", "Turn"]
+__all__ = ["AnswerChain", "relevance_signals", "REFUSAL_ZH", "REFUSAL_EN", "SYSTEM_PROMPT", "rewrite_question", "Turn"]
 
 REFUSAL_ZH = "抱歉，报纸档案中没有找到能回答这个问题的内容。"
 REFUSAL_EN = "Sorry, the newspaper archive does not contain the answer to this question."
@@ -146,6 +146,15 @@ def resolve_relative_dates(question: str, reference: date | None) -> SearchFilte
                 date_to=(reference - timedelta(days=back_to)).isoformat(),
             )
     return None
+
+
+def relevance_signals(question: str, hits: Sequence[Hit]) -> tuple[float, float]:
+    """(share of the question's content words found in the best hit, best dense cosine):
+    the two signals of the relevance gate."""
+    q = {t for t in tokenize(question) if len(t) > 1 or t.isdigit()}
+    coverage = max((len(q & set(tokenize(h.headline + h.text))) / len(q) for h in hits), default=0.0) if q else 0.0
+    cosine = max((h.relevance or 0.0 for h in hits), default=0.0)
+    return coverage, cosine
 
 
 # --- the chain --------------------------------------------------------------------------------
@@ -268,9 +277,7 @@ class AnswerChain:
         st.hits = [h for h in self.retriever.search(st.standalone, k, st.filters) if h.source_id not in st.exclude]
         st.hits = st.hits[: self.retrieve_k]
         st.timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
-        q = {t for t in tokenize(st.standalone) if len(t) > 1 or t.isdigit()}
-        coverage = max((len(q & set(tokenize(h.headline + h.text))) / len(q) for h in st.hits), default=0.0) if q else 0.0
-        cosine = max((h.relevance or 0.0 for h in st.hits), default=0.0)
+        coverage, cosine = relevance_signals(st.standalone, st.hits)
         st.refuse_early = not st.hits or (coverage < self.min_coverage and cosine < self.min_cosine)
         return st
 

@@ -7,6 +7,7 @@ no LLM, and a scripted fake for tests.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from abc import ABC, abstractmethod
@@ -77,8 +78,6 @@ class LlamaCppChat(ChatModel):
                     "llama-cpp-python is not installed: run `make install`, or "
                     "pip install llama-cpp-python==0.3.36 (or set NEWSRAG_LLM=extractive)"
                 ) from exc
-            import os
-
             self._llm = Llama(
                 model_path=str(self.model_path),
                 n_ctx=self.n_ctx,
