@@ -353,24 +353,15 @@ class AnswerChain:
             body = strip_markers(sent).strip()
             if not body:
                 continue
-            # A model-written marker stands only if that source really supports the sentence.
-            keep = []
-            for n in claimed:
-                n2, quote, score = best_support(body, {n: texts[n]})
-                if score >= SUPPORT_THRESHOLD:
-                    keep.append(n)
-                    cited.setdefault(n, quote)
-            if not keep:
-                n, quote, score = best_support(body, texts)
-                if score >= SUPPORT_THRESHOLD or (score >= BORDERLINE and self._similar(body, quote)):
-                    keep.append(n)
-                    cited.setdefault(n, quote)
-                elif _is_english(body):
-                    n, quote = self._cross_lingual(body, texts)
-                    if n:
-                        keep.append(n)
-                        cited.setdefault(n, quote)
-            out_sentences.append(body + "".join(f"[{n}]" for n in keep))
+            # A model-written marker stands only if that source really supports the sentence;
+            # otherwise the sentence is matched against every source.
+            found = [(n, quote) for n in claimed
+                     for _, quote, score in [best_support(body, {n: texts[n]})] if score >= SUPPORT_THRESHOLD]
+            if not found and (match := self._best_source(body, texts)):
+                found = [match]
+            for n, quote in found:
+                cited.setdefault(n, quote)
+            out_sentences.append(body + "".join(f"[{n}]" for n, _ in found))
         text = "".join(out_sentences)
         if not cited and unsourced_numbers(raw, texts):
             # Nothing in the answer is supported and it states figures no source has:
@@ -382,6 +373,18 @@ class AnswerChain:
             st.question, text, False, citations, supported=bool(citations),
             standalone_question=st.standalone, timings_ms=timings,
         )
+
+    def _best_source(self, claim: str, texts: dict[int, str]) -> tuple[int, str] | None:
+        """(source number, supporting sentence) for a claim: word overlap, then embedding
+        similarity for borderline paraphrases, then cross-lingual matching for English."""
+        n, quote, score = best_support(claim, texts)
+        if score >= SUPPORT_THRESHOLD or (score >= BORDERLINE and self._similar(claim, quote)):
+            return n, quote
+        if _is_english(claim):
+            n, quote = self._cross_lingual(claim, texts)
+            if n:
+                return n, quote
+        return None
 
     def _similar(self, claim: str, quote: str) -> bool:
         """Embedding check for paraphrases that share too few words to pass lexically."""
