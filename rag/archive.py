@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from rag.keyword import KeywordIndex
-from rag.records import Chunk, Hit
+from rag.records import Chunk, Hit, IssueDate, IssueSummary, join_windows
 from rag.settings import Settings
 from rag.store import ChunkStore, Where, open_store
 
@@ -76,6 +76,44 @@ class Archive(ChunkStore):
     def query(self, embedding: np.ndarray, k: int, where: Where | None = None) -> list[Hit]:
         return self.store.query(embedding, k, where)
 
+    def find(self, where: Where | None = None, with_text: bool = True) -> list[Hit]:
+        return self.store.find(where, with_text)
+
+    # --- what the archive holds ---------------------------------------------------------
+
+    def issues(self) -> list[IssueSummary]:
+        """Every issue in the archive, newest first."""
+        groups: dict[str, list[Hit]] = {}
+        for h in self.store.find(with_text=False):
+            groups.setdefault(_issue_key(h), []).append(h)
+        out = []
+        for key, hits in groups.items():
+            first = hits[0]
+            out.append(IssueSummary(
+                key=key,
+                paper=first.paper,
+                date=first.date,
+                pages=tuple(sorted({h.page for h in hits if h.page is not None})),
+                articles=len({h.article_id for h in hits}),
+                chunks=len(hits),
+                page_keys=tuple(sorted({h.page_key for h in hits})),
+            ))
+        return sorted(out, key=lambda i: (i.date.iso or i.date.not_before, i.paper, i.key), reverse=True)
+
+    def delete_issue(self, key: str) -> int:
+        """Remove every chunk of one issue (a key from ``issues``); returns how many."""
+        for issue in self.issues():
+            if issue.key == key:
+                return self.delete_pages(list(issue.page_keys))
+        return 0
+
+    def article(self, article_id: str) -> tuple[Hit, str] | None:
+        """The first chunk of an article (for its metadata) and its whole text."""
+        hits = sorted(self.store.find({"article_id": article_id}), key=lambda h: h.chunk_index)
+        if not hits:
+            return None
+        return hits[0], join_windows([h.text for h in hits])
+
     def sync(self) -> tuple[int, int]:
         """Make the keyword index hold exactly the vector store's chunks.
 
@@ -90,6 +128,14 @@ class Archive(ChunkStore):
         if missing or extra:
             log.info("keyword index synced: %d added, %d removed", len(missing), len(extra))
         return len(missing), len(extra)
+
+
+def _issue_key(h: Hit) -> str:
+    if h.page_key.startswith("page:"):
+        return h.page_key.rsplit("/", 1)[0]
+    if h.page_key.startswith("doc:"):
+        return f"doc:{h.paper}/{h.date.iso or h.date.not_before or IssueDate().label_zh()}"
+    return h.page_key
 
 
 def open_archive(settings: Settings, embedder_name: str, create: bool = True) -> Archive:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["IssueDate", "Line", "Page", "Article", "Chunk", "Hit", "Citation", "Answer"]
+__all__ = ["IssueDate", "Line", "Page", "Article", "Chunk", "Hit", "Citation", "Answer", "IssueSummary", "join_windows"]
 
 
 @dataclass(frozen=True)
@@ -215,3 +215,37 @@ class Answer:
             "standalone_question": self.standalone_question,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }
+
+
+@dataclass(frozen=True)
+class IssueSummary:
+    """One issue (or one ungrouped file or batch of documents) as the archive holds it.
+
+    ``key`` identifies it for deletion: ``page:<paper>/<issue>`` for pages read with
+    a manifest, ``file:<path>`` for a page file without one, ``doc:<paper>/<date>``
+    for ready-made JSONL articles grouped by paper and date.
+    """
+
+    key: str
+    paper: str
+    date: IssueDate
+    pages: tuple[int, ...]
+    articles: int
+    chunks: int
+    page_keys: tuple[str, ...]
+
+    def label_zh(self) -> str:
+        pages = "、".join(f"第{p}版" for p in self.pages) or "版次不详"
+        return f"{self.paper or '报名不详'} {self.date.label_zh()} {pages}"
+
+
+def join_windows(texts: list[str]) -> str:
+    """Rebuild an article from its overlapping chunk windows (in order): each window
+    repeats the end of the one before it, so the repeated part is dropped."""
+    out = ""
+    for t in texts:
+        k = min(len(out), len(t))
+        while k > 0 and not out.endswith(t[:k]):
+            k -= 1
+        out += t[k:]
+    return out

@@ -100,6 +100,13 @@ class ChunkStore(ABC):
     def query(self, embedding: np.ndarray, k: int, where: Where | None = None) -> list[Hit]:
         """Nearest chunks by cosine similarity, best first; ``where`` is a Chroma-style filter."""
 
+    @abstractmethod
+    def find(self, where: Where | None = None, with_text: bool = True) -> list[Hit]:
+        """Every chunk matching ``where`` (all when None), in no particular order, score 0.
+
+        ``with_text=False`` leaves ``text`` empty: listing pages needs only metadata.
+        """
+
 
 class InMemoryStore(ChunkStore):
     """A dict and a matrix; for tests and throwaway indexes."""
@@ -141,6 +148,9 @@ class InMemoryStore(ChunkStore):
         scores = mat @ np.asarray(embedding, dtype=np.float32)
         order = np.argsort(-scores, kind="stable")[:k]
         return [_hit(rows[i][0], rows[i][1][0], rows[i][1][1], float(scores[i])) for i in order]
+
+    def find(self, where: Where | None = None, with_text: bool = True) -> list[Hit]:
+        return [_hit(cid, r[0] if with_text else "", r[1], 0.0) for cid, r in self._rows.items() if _matches(r[1], where)]
 
 
 _OPS = {
@@ -250,6 +260,17 @@ class ChromaStore(ChunkStore):
             for cid, doc, md in zip(got["ids"], got["documents"], got["metadatas"]):
                 found[cid] = _hit(cid, doc, md, 0.0)
         return [found[i] for i in ids if i in found]
+
+    def find(self, where: Where | None = None, with_text: bool = True) -> list[Hit]:
+        include = ["documents", "metadatas"] if with_text else ["metadatas"]
+        out: list[Hit] = []
+        for off in range(0, self.count(), 5000):
+            got = self._col.get(where=where or None, include=include, limit=5000, offset=off)
+            docs = got["documents"] if with_text else [""] * len(got["ids"])
+            out.extend(_hit(cid, doc, md, 0.0) for cid, doc, md in zip(got["ids"], docs, got["metadatas"]))
+            if len(got["ids"]) < 5000:
+                break
+        return out
 
     def query(self, embedding: np.ndarray, k: int, where: Where | None = None) -> list[Hit]:
         n = self.count()

@@ -110,3 +110,13 @@ def test_all_ids_and_get(store):
     got = store.get([chunks[2].chunk_id, "missing", chunks[0].chunk_id])
     assert [h.chunk_id for h in got] == [chunks[2].chunk_id, chunks[0].chunk_id]
     assert got[1].headline == "网格员大比武" and got[1].text == "11支代表队参加决赛。"
+
+
+def test_find_by_metadata(store):
+    chunks, emb = _chunks(), FakeEmbedder()
+    store.add(chunks, emb.embed_documents([c.embed_text for c in chunks]))
+    assert {h.chunk_id for h in store.find()} == {c.chunk_id for c in chunks}
+    (h,) = store.find({"article_id": "a2"})
+    assert h.text == "宪法宣传周活动启动。" and h.page == 2 and h.score == 0.0
+    assert [h.text for h in store.find({"page": 1}, with_text=False)] == [""]
+    assert store.find({"article_id": "nope"}) == []
