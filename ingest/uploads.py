@@ -1,0 +1,198 @@
+"""Pages uploaded through the app: checked, ingested, and kept in a library folder.
+
+An uploaded file's name is never used as a path. Its page number is read from it
+(``page-03.txt``, ``第3版.txt``) and the name is kept only as the page's ``source``
+string. Files are written under generated names into a staging folder with a
+generated ``issue.toml``, ingested from there, and only the files that were
+ingested move into ``<library>/<paper hash>/<issue>/``; a bad file is reported and
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import tomllib
+import unicodedata
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.pages import MANIFEST_NAME, SUPPORTED_SUFFIXES, Problem, parse_date
+from ingest.pipeline import IngestReport, ingest_paths
+from rag.embedding import Embedder
+from rag.errors import InputError
+from rag.store import ChunkStore
+
+__all__ = ["MAX_UPLOAD_BYTES", "Upload", "UploadResult", "ingest_uploads", "remove_issue_copy"]
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+_PAGE_IN_NAME = re.compile(r"(?:page[-_ ]?|p|第)0*(\d{1,3})(?:版)?$|^0*(\d{1,3})$", re.I)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded file: the name the user's browser sent, and where its bytes are now."""
+
+    name: str
+    path: Path
+
+
+@dataclass
+class UploadResult:
+    """Per-file outcome (original name -> "已导入 …" or the reason it was skipped) and the ingest report."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    report: IngestReport = field(default_factory=IngestReport)
+
+    @property
+    def ok(self) -> bool:
+        return all(v.startswith("已导入") for v in self.files.values())
+
+
+def display_name(name: str) -> str:
+    """The last path component of a browser-sent name, without control characters, at most 120 characters."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
+    return base[:120] or "（无名文件）"
+
+
+def _toml_str(s: str) -> str:
+    return json.dumps(s, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+
+
+def _paper_dir(paper: str) -> str:
+    return "p-" + hashlib.sha1(paper.encode("utf-8")).hexdigest()[:10]
+
+
+def ingest_uploads(
+    uploads: Sequence[Upload],
+    *,
+    paper: str,
+    date: str,
+    library: Path,
+    store: ChunkStore,
+    embedder: Embedder,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    progress: Callable[[int, int], Callable[[int], None]] | None = None,
+) -> UploadResult:
+    """Ingest uploaded pages (.txt) and article files (.jsonl) as one issue.
+
+    Args:
+        uploads: the files, with the names the browser sent.
+        paper: the paper's name, required for .txt pages (e.g. 渝中报).
+        date: the issue date (2023-12-01) or empty when unknown.
+        library: where ingested files are kept, one folder per paper and issue.
+
+    Raises:
+        InputError: the paper or date is unusable (nothing is ingested then).
+    """
+    paper = (paper or "").strip()
+    issue_date = parse_date(date or "")
+    if issue_date is None:
+        raise InputError(f"日期应写成 2023-12-01 或留空 (the issue date must look like 2023-12-01, got {date!r})")
+    if not uploads:
+        raise InputError("没有选择文件 (no files were uploaded)")
+    issue = issue_date.iso or "undated"
+    result = UploadResult()
+    staging = Path(library) / ".staging" / uuid.uuid4().hex
+    staging.mkdir(parents=True)
+    try:
+        pages: dict[str, dict] = {}
+        staged: dict[Path, str] = {}
+        for up in uploads:
+            shown = display_name(up.name)
+            reason = _check(up, shown, paper, max_bytes)
+            if reason:
+                result.files[shown] = reason
+                continue
+            suffix = Path(shown).suffix.lower()
+            data = Path(up.path).read_bytes()
+            if suffix == ".txt":
+                page = _page_number(shown)
+                target = staging / f"page-{page:02d}.txt"
+                pages[target.name] = {"page": page, "source": shown}
+            else:
+                target = staging / f"articles-{hashlib.sha1(data).hexdigest()[:12]}.jsonl"
+            if target in staged:
+                result.files[staged[target]] = f"已被同版次的 {shown} 替换 (replaced by a later file for the same page)"
+            target.write_bytes(data)
+            staged[target] = shown
+        if not staged:
+            return result
+        if pages:
+            lines = [f"paper = {_toml_str(paper)}", f"issue = {_toml_str(issue)}", f"date = {_toml_str(issue_date.iso)}", ""]
+            for name, entry in sorted(pages.items()):
+                lines += [f"[pages.{_toml_str(name)}]", f"page = {entry['page']}", f"source = {_toml_str(entry['source'])}", ""]
+            (staging / MANIFEST_NAME).write_text("\n".join(lines), encoding="utf-8")
+        result.report = ingest_paths(sorted(staged), store, embedder, progress=progress)
+        problems: dict[str, list[Problem]] = {}
+        for p in result.report.skipped:
+            problems.setdefault(Path(p.file).name, []).append(p)
+        skipped = {name for name, ps in problems.items() if any(p.line is None for p in ps)}
+        keep = Path(library) / _paper_dir(paper or "articles") / issue
+        for target, shown in staged.items():
+            ps = problems.get(target.name, [])
+            if target.name in skipped:
+                result.files[shown] = "未导入：" + "；".join(p.reason for p in ps)
+                continue
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(target), keep / target.name)
+            result.files[shown] = "已导入" + (
+                f"（跳过 {len(ps)} 行：" + "；".join(f"第{p.line}行 {p.reason}" for p in ps[:5]) + "）" if ps else ""
+            )
+        if pages:
+            _merge_manifest(keep / MANIFEST_NAME, staging / MANIFEST_NAME, {t.name for t in staged if t.name not in skipped})
+        return result
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check(up: Upload, shown: str, paper: str, max_bytes: int) -> str:
+    suffix = Path(shown).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        return f"未导入：不支持的文件类型 {suffix or '(无扩展名)'}，只接受 .txt 版面和 .jsonl 文章 (unknown file type)"
+    try:
+        size = Path(up.path).stat().st_size
+    except OSError:
+        return "未导入：上传未完成，请重新上传 (the upload is incomplete)"
+    if size > max_bytes:
+        return f"未导入：文件过大（{size / 1048576:.1f} MB），上限 {max_bytes / 1048576:.0f} MB (file too large)"
+    if suffix == ".txt":
+        if not paper:
+            return "未导入：请先填写报名，版面文件需要它 (a paper name is needed for page files)"
+        if _page_number(shown) is None:
+            return "未导入：无法从文件名看出版次，请命名为 page-01.txt 或 第1版.txt (no page number in the file name)"
+    return ""
+
+
+def _page_number(name: str) -> int | None:
+    m = _PAGE_IN_NAME.search(Path(name).stem)
+    if not m:
+        return None
+    n = int(m.group(1) or m.group(2))
+    return n if n > 0 else None
+
+
+def _merge_manifest(path: Path, new: Path, kept: set[str]) -> None:
+    """Add the new pages' entries to the library issue's manifest, keeping earlier pages."""
+    fresh = tomllib.loads(new.read_text(encoding="utf-8"))
+    old = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    entries = dict(old.get("pages") or {})
+    entries.update({k: v for k, v in (fresh.get("pages") or {}).items() if k in kept})
+    lines = [f"paper = {_toml_str(fresh['paper'])}", f"issue = {_toml_str(fresh['issue'])}", f"date = {_toml_str(fresh['date'])}", ""]
+    for name, entry in sorted(entries.items()):
+        lines += [f"[pages.{_toml_str(name)}]", f"page = {int(entry['page'])}", f"source = {_toml_str(str(entry.get('source', '')))}", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def remove_issue_copy(library: Path, paper: str, issue: str) -> bool:
+    """Delete the library copy of an uploaded issue (after its chunks were deleted)."""
+    folder = Path(library) / _paper_dir(paper) / issue
+    if folder.is_dir() and (folder / MANIFEST_NAME).exists():
+        shutil.rmtree(folder)
+        return True
+    return False
