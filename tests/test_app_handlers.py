@@ -1,0 +1,228 @@
+"""The app's handlers and views with fake models (fast); the browser tests drive the real app."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import gradio as gr
+import pytest
+
+from ingest.pipeline import ingest_paths
+from ingest.uploads import Upload, display_name, ingest_uploads
+from rag.answering import AnswerChain
+from rag.archive import Archive
+from rag.chat_models import ExtractiveChat, FakeChat
+from rag.embedding import FakeEmbedder
+from rag.keyword import KeywordIndex
+from rag.records import Answer, Citation, IssueDate
+from rag.retrieval import HybridRetriever
+from rag.store import InMemoryStore
+from ui.chat_app import AppServices, NewsragApp, build_app
+from ui.feedback import FeedbackLog
+from ui.views import REFUSAL_NOTICE, highlight_terms, render_answer, snippet
+
+from .conftest import SEED_PAGE
+
+QUESTION = "渝中区宪法宣传周活动哪天启动？"
+
+
+def _app(tmp_path, chat=None, admin=("admin", "secret")) -> NewsragApp:
+    arch = Archive(InMemoryStore("fake"), KeywordIndex())
+    ingest_paths([SEED_PAGE.parent], arch, FakeEmbedder())
+    chain = AnswerChain(HybridRetriever(FakeEmbedder(), arch), chat or ExtractiveChat())
+    return NewsragApp(AppServices(chain, FeedbackLog(tmp_path / "feedback.jsonl"), tmp_path / "library", admin))
+
+
+def _run(gen):
+    return list(gen)
+
+
+# --- views ---------------------------------------------------------------------------------
+
+
+def _cite(n=1, text="<b>粗体</b>12月1日活动启动。其后还有一句。", quote="12月1日活动启动。"):
+    return Citation(n, "渝中报", IssueDate(), 1, "<script>alert(1)</script>标题", "a1", "s1", quote, text, 2, "下转2版：本库未收第2版")
+
+
+def test_answer_html_escapes_corpus_text_and_links_only_valid_markers():
+    a = Answer("q", "活动<img src=x onerror=alert(1)>在12月1日启动[1][7]。", False, (_cite(),))
+    html = render_answer(a)
+    assert "<img" not in html and "&lt;img" in html
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;标题" in html
+    assert "<b>" not in html and "&lt;b&gt;粗体&lt;/b&gt;" in html
+    assert 'class="nr-cite" href="#nr-' in html and "[7]" not in html
+    assert "<mark>12月1日活动启动。</mark>" in html
+    assert "第1版" in html and "日期不详（不早于" not in html and "日期不详" in html
+    assert "下转2版：本库未收第2版" in html
+
+
+def test_refusal_and_unsupported_answers_carry_a_notice():
+    assert REFUSAL_NOTICE in render_answer(Answer("q", "没有找到。", True))
+    assert "请谨慎使用" in render_answer(Answer("q", "某事。", False, (), supported=False))
+
+
+def test_highlight_matches_traditional_and_fullwidth_text_and_escapes():
+    out = highlight_terms("網格員<技能>比武１１支", "网格员 11")
+    assert "<mark>網格</mark>" in out and "&lt;技能&gt;" in out and "<mark>１１</mark>" in out
+    assert snippet("甲" * 200 + "网格员比武", "网格员").startswith("…")
+
+
+# --- chat ----------------------------------------------------------------------------------
+
+
+def test_respond_streams_then_renders_cited_answer_and_keeps_turns(tmp_path):
+    app = _app(tmp_path, FakeChat(["12月1日，宪法宣传周活动启动。", "11支代表队。"]))
+    steps = _run(app.respond(QUESTION, [], [], "", "", "全部版面"))
+    assert len(steps) >= 3  # placeholder, streamed pieces, final
+    assert any("▍" in s[0][-1]["content"] for s in steps[1:-1])
+    chat, turns, cleared = steps[-1]
+    assert cleared == "" and chat[0] == {"role": "user", "content": QUESTION}
+    assert "nr-card" in chat[1]["content"] and "第1版" in chat[1]["content"]
+    assert turns[0]["citations"][0]["page"] == 1 and not turns[0]["refused"]
+    # a follow-up gets the history
+    chat2, turns2, _ = _run(app.respond("那网格员比赛有几支队？", chat, turns, "", "", "全部版面"))[-1]
+    assert len(chat2) == 4 and len(turns2) == 2
+
+
+def test_respond_rejects_empty_question_and_bad_dates_in_chinese(tmp_path):
+    app = _app(tmp_path)
+    with pytest.raises(gr.Error, match="请先输入问题"):
+        _run(app.respond("  ", [], [], "", "", "全部版面"))
+    with pytest.raises(gr.Error, match="开始日期应写成"):
+        _run(app.respond(QUESTION, [], [], "12/01", "", "全部版面"))
+    with pytest.raises(gr.Error, match="开始日期晚于结束日期"):
+        _run(app.respond(QUESTION, [], [], "2023-12-31", "2023-12-01", "全部版面"))
+
+
+def test_rating_and_comment_append_to_the_feedback_log(tmp_path):
+    app = _app(tmp_path)
+    chat, turns, _ = _run(app.respond(QUESTION, [], [], "", "", "全部版面"))[-1]
+    status, rated = app.rate(SimpleNamespace(index=[1, 0], liked=False, value=chat[1]["content"]), turns)
+    assert "踩" in status and rated["rating"] == "down"
+    assert app.comment("  ", rated)[0] == "意见是空的。"
+    assert app.comment("日期不对", rated) == ("谢谢，意见已记录。", "")
+    assert app.comment("x", None)[0].startswith("请先在要评价的回答下")
+    lines = [json.loads(x) for x in (tmp_path / "feedback.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(x["rating"], x["comment"]) for x in lines] == [("down", ""), ("down", "日期不对")]
+    assert lines[0]["question"] == QUESTION and lines[0]["citations"][0]["page"] == 1
+    assert lines[0]["answer_id"] == lines[1]["answer_id"] and lines[0]["time"]
+    assert app.feedback_rows()[0][4] == "日期不对"
+
+
+# --- search --------------------------------------------------------------------------------
+
+
+def test_search_rows_are_articles_with_highlights_and_open_full_text(tmp_path):
+    app = _app(tmp_path)
+    rows, data, status = app.search("网格员技能大比武", "", "", "第1版", 5)
+    assert rows and "篇" in status and len({d["article_id"] for d in data}) == len(rows)
+    assert rows[0][1] == "第1版" and "<mark>" in rows[0][4] + rows[0][2]
+    html = app.open_article(SimpleNamespace(index=[0, 2]), data)
+    assert "nr-article" in html and "网格员" in html
+    with pytest.raises(gr.Error):
+        app.search("", "", "", "全部版面", 5)
+
+
+# --- admin ---------------------------------------------------------------------------------
+
+
+def test_admin_handlers_require_login(tmp_path):
+    app = _app(tmp_path)
+    assert app.login("admin", "wrong")[0] is False
+    assert app.login("admin", "secret")[0] is True
+    with pytest.raises(gr.Error, match="请先登录"):
+        app.issue_rows(False)
+    with pytest.raises(gr.Error, match="请先登录"):
+        app.upload(False, [str(SEED_PAGE)], "渝中报", "", progress=lambda *a, **k: None)
+    assert _app(tmp_path, admin=None).login("admin", "secret")[0] is False
+
+
+def test_upload_gbk_page_and_broken_file_then_delete_issue(tmp_path):
+    app = _app(tmp_path)
+    up = tmp_path / "up"
+    up.mkdir()
+    (up / "第2版.txt").write_bytes("本报讯（记者 张三）解放碑步行街今天举行迎新年灯会，共有三十组花灯展出。\n".encode("gbk"))
+    (up / "page-03.txt").write_bytes(bytes(range(256)) * 20)
+    (up / "notes.pdf").write_bytes(b"%PDF-1.4")
+    before = app.s.archive.count()
+    rows, status, issues, _ = app.upload(True, [str(p) for p in sorted(up.iterdir())], "渝中报", "2023-12-08",
+                                         progress=lambda *a, **k: None)
+    outcome = dict(rows)
+    assert outcome["第2版.txt"] == "已导入"
+    assert outcome["page-03.txt"].startswith("未导入") and outcome["notes.pdf"].startswith("未导入：不支持的文件类型")
+    assert app.s.archive.count() > before and "导入完成" in status
+    key = "page:渝中报/2023-12-08"
+    assert key in [r[0] for r in issues]
+    kept = list((tmp_path / "library").rglob("*.txt"))
+    assert [p.name for p in kept] == ["page-02.txt"]  # the broken file left nothing behind
+    assert app.s.chain.reference_date.isoformat() == "2023-12-08"
+    with pytest.raises(gr.Error, match="确认删除"):
+        app.delete_issue(True, key, False)
+    msg, issues, _, confirm = app.delete_issue(True, key, True)
+    assert msg.startswith("已删除") and key not in [r[0] for r in issues] and confirm is False
+    assert app.s.archive.count() == before and not list((tmp_path / "library").rglob("*.txt"))
+
+
+def test_uploads_never_use_the_sent_name_as_a_path(tmp_path):
+    src = tmp_path / "x.txt"
+    src.write_text("本报讯 某街道举行活动，居民参加。\n", encoding="utf-8")
+    arch = Archive(InMemoryStore("fake"), KeywordIndex())
+    res = ingest_uploads([Upload("../../../etc/page-04.txt", src)], paper="渝中报", date="", library=tmp_path / "lib",
+                         store=arch, embedder=FakeEmbedder())
+    assert res.files == {"page-04.txt": "已导入"}
+    (kept,) = (tmp_path / "lib").rglob("*.txt")
+    assert kept.is_relative_to(tmp_path / "lib") and kept.name == "page-04.txt"
+    assert display_name("C:\\Users\\a\\第1版.txt") == "第1版.txt" and display_name("a\x00b.txt") == "ab.txt"
+    # re-uploading the same page replaces it: nothing is duplicated
+    n = arch.count()
+    ingest_uploads([Upload("page-04.txt", src)], paper="渝中报", date="", library=tmp_path / "lib", store=arch, embedder=FakeEmbedder())
+    assert arch.count() == n
+
+
+def test_upload_limits_and_missing_fields(tmp_path):
+    src = tmp_path / "page-01.txt"
+    src.write_text("本报讯 内容。\n", encoding="utf-8")
+    arch = Archive(InMemoryStore("fake"), KeywordIndex())
+    kw = dict(library=tmp_path / "lib", store=arch, embedder=FakeEmbedder())
+    assert "文件过大" in ingest_uploads([Upload("page-01.txt", src)], paper="渝中报", date="", max_bytes=4, **kw).files["page-01.txt"]
+    assert "请先填写报名" in ingest_uploads([Upload("page-01.txt", src)], paper="", date="", **kw).files["page-01.txt"]
+    assert "版次" in ingest_uploads([Upload("notes.txt", src)], paper="渝中报", date="", **kw).files["notes.txt"]
+    from rag.errors import InputError
+
+    with pytest.raises(InputError, match="日期应写成"):
+        ingest_uploads([Upload("page-01.txt", src)], paper="渝中报", date="十二月", **kw)
+    assert arch.count() == 0
+
+
+# --- quality and wiring --------------------------------------------------------------------
+
+
+def test_quality_run_scores_a_question_file(tmp_path):
+    app = _app(tmp_path)
+    qa = tmp_path / "qa.jsonl"
+    src = next(h.source_id for h in app.s.archive.find() if "宪法宣传周" in h.title)
+    qa.write_text(json.dumps({"id": "1", "question": QUESTION, "answer": ["12月1日"], "source_doc_ids": [src]},
+                             ensure_ascii=False) + "\n", encoding="utf-8")
+
+    class _Progress:
+        def __call__(self, *a, **k):
+            pass
+
+        def tqdm(self, it, **k):
+            return it
+
+    rows, md, report = app.run_quality(str(qa), "", True, progress=_Progress())
+    assert rows[0][3] == 1 and rows[0][4] == "通过" and "12月1日" in rows[0][2]
+    assert "hit@5 1.000" in md and "回答正确率 1.000" in md and report.endswith(".zip")
+    with pytest.raises(gr.Error, match=".jsonl"):
+        app.run_quality(None, str(SEED_PAGE), False, progress=_Progress())
+
+
+def test_build_app_exposes_ask_and_search_api_and_hides_admin_without_login(tmp_path):
+    app = _app(tmp_path, admin=None)
+    demo = build_app(app.s)
+    names = {d.api_name for d in demo.fns.values() if d.api_visibility == "public"}
+    assert {"ask", "search"} <= names
+    assert all(not (d.api_name or "").startswith(("upload", "delete", "login")) for d in demo.fns.values()
+               if d.api_visibility == "public")

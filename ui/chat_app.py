@@ -1,0 +1,498 @@
+"""The Gradio app: 问答 (residents), 检索 (reporters), 质量评测 (staff), 档案管理 (admins).
+
+``AppServices`` holds what the app needs, built from Settings by ``open_services``
+or passed in by tests. The handlers are plain methods of ``NewsragApp`` so they can
+be tested without a browser; ``build_app`` only wires them to components.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ingest.uploads import Upload, ingest_uploads, remove_issue_copy
+from rag.answering import AnswerChain, Turn
+from rag.archive import Archive
+from rag.errors import InputError, NewsragError
+from rag.evaluation import answer_matches, evaluate, load_questions, write_report
+from rag.records import Answer
+from rag.retrieval import SearchFilters
+from rag.settings import Settings
+from ui.feedback import FeedbackLog
+from ui.views import CSS, answer_id, highlight_terms, render_answer, render_article, snippet
+
+__all__ = ["AppServices", "NewsragApp", "open_services", "build_app", "LLM_QUEUE"]
+
+log = logging.getLogger(__name__)
+
+# The local model runs one generation at a time on 2 cores: every event that calls it
+# shares this concurrency group with limit 1, and the queue shows the others their place.
+LLM_QUEUE = "llm"
+MAX_QUALITY_QUESTIONS = 500
+ALL_PAGES = "全部版面"
+
+
+@dataclass
+class AppServices:
+    """Everything the app uses; passed in, so tests can give fakes."""
+
+    chain: AnswerChain
+    feedback: FeedbackLog
+    library: Path
+    admin: tuple[str, str] | None = None
+    ingest_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def archive(self) -> Archive:
+        return self.chain.retriever.archive
+
+
+def open_services(settings: Settings) -> AppServices:
+    """The product's services: the configured retriever, chat model and feedback log."""
+    chain = AnswerChain.from_settings(settings)
+    admin = None
+    if settings.admin_user and settings.admin_password:
+        admin = (settings.admin_user, settings.admin_password)
+    return AppServices(
+        chain=chain,
+        feedback=FeedbackLog(settings.home / "feedback.jsonl"),
+        library=settings.home / "library",
+        admin=admin,
+    )
+
+
+def _user_error(exc: Exception) -> gr.Error:
+    if isinstance(exc, NewsragError):
+        return gr.Error(f"{exc.zh}：{exc}")
+    return gr.Error(f"出错了，请稍后再试 ({type(exc).__name__})")
+
+
+def _filters(date_from: str, date_to: str, page: str, paper: str = "") -> SearchFilters:
+    """Filters from the form; messages say which field is wrong, in Chinese first."""
+    for label, value in (("开始日期", date_from), ("结束日期", date_to)):
+        if value and value.strip():
+            try:
+                SearchFilters(date_from=value.strip())
+            except InputError:
+                raise InputError(f"{label}应写成 2023-12-01 这样的格式 ({label} must look like 2023-12-01, got {value!r})") from None
+    page_no = None
+    if page and page != ALL_PAGES:
+        page_no = int(str(page).removeprefix("第").removesuffix("版"))
+    try:
+        return SearchFilters((date_from or "").strip() or None, (date_to or "").strip() or None, (paper or "").strip() or None, page_no)
+    except InputError as exc:
+        raise InputError(f"开始日期晚于结束日期 ({exc})") from None
+
+
+class NewsragApp:
+    """The handlers behind every button of the app."""
+
+    def __init__(self, services: AppServices) -> None:
+        self.s = services
+
+    # --- what the archive holds -----------------------------------------------------
+
+    def page_choices(self) -> list[str]:
+        pages = sorted({p for i in self.s.archive.issues() for p in i.pages})
+        return [ALL_PAGES] + [f"第{p}版" for p in pages]
+
+    def example_questions(self, n: int = 4) -> list[str]:
+        """Questions about articles the archive really holds, front pages first."""
+        seen, out = set(), []
+        hits = sorted(self.s.archive.find(with_text=False), key=lambda h: (h.page or 99, h.article_id, h.chunk_index))
+        for h in hits:
+            title = (h.title or h.headline or "").strip()
+            if not title or h.article_id in seen or len(title) > 30:
+                continue
+            seen.add(h.article_id)
+            out.append(f"“{title}”说的是什么？")
+            if len(out) >= n:
+                break
+        return out
+
+    # --- chat -----------------------------------------------------------------------
+
+    def respond(self, message: str, chat: list, turns: list, date_from: str, date_to: str, page: str) -> Iterator[tuple]:
+        """Stream an answer into the chat. Yields (chat messages, turns, cleared input)."""
+        question = (message or "").strip()
+        if not question:
+            raise gr.Error("请先输入问题。")
+        try:
+            filters = _filters(date_from, date_to, page)
+        except InputError as exc:
+            raise _user_error(exc) from None
+        history = [Turn(t["question"], t["answer"]) for t in turns if not t.get("refused")]
+        chat = list(chat) + [{"role": "user", "content": question}, {"role": "assistant", "content": "……"}]
+        yield list(chat), turns, ""
+        streamed = ""
+        answer: Answer | None = None
+        try:
+            for item in self.s.chain.stream(question, history=history, filters=filters):
+                if isinstance(item, Answer):
+                    answer = item
+                    break
+                streamed += item
+                chat[-1] = {"role": "assistant", "content": _provisional(streamed)}
+                yield list(chat), turns, ""
+        except NewsragError as exc:
+            chat[-1] = {"role": "assistant", "content": f"⚠ {exc.zh}：{exc}"}
+            yield list(chat), turns, ""
+            raise _user_error(exc) from None
+        assert answer is not None
+        chat[-1] = {"role": "assistant", "content": render_answer(answer)}
+        turns = list(turns) + [{
+            "answer_id": answer_id(answer),
+            "question": question,
+            "answer": answer.text,
+            "refused": answer.refused,
+            "citations": [c.to_dict() for c in answer.citations],
+        }]
+        yield list(chat), turns, ""
+
+    def rate(self, data: gr.LikeData, turns: list) -> tuple[str, dict | None]:
+        """Log a thumbs up/down for the answer at the rated message; returns (status, rated turn)."""
+        idx = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        turn_no = (int(idx) - 1) // 2
+        if data.liked is None or not 0 <= turn_no < len(turns):
+            return "", None
+        t = turns[turn_no]
+        rating = "up" if data.liked else "down"
+        self.s.feedback.append(answer_id=t["answer_id"], question=t["question"], answer=t["answer"],
+                               citations=t["citations"], rating=rating)
+        return f"已记录你的{'赞' if rating == 'up' else '踩'}。可以在下面补充意见。", {**t, "rating": rating}
+
+    def comment(self, text: str, rated: dict | None) -> tuple[str, str]:
+        if not rated:
+            return "请先在要评价的回答下点赞或点踩。", text
+        if not (text or "").strip():
+            return "意见是空的。", text
+        self.s.feedback.append(answer_id=rated["answer_id"], question=rated["question"], answer=rated["answer"],
+                               citations=rated["citations"], rating=rated["rating"], comment=text)
+        return "谢谢，意见已记录。", ""
+
+    # --- search ---------------------------------------------------------------------
+
+    def search(self, query: str, date_from: str, date_to: str, page: str, top_k: float) -> tuple[list[list[str]], list[dict], str]:
+        """A table of articles (one row each), the row data, and a status line."""
+        if not (query or "").strip():
+            raise gr.Error("请输入要检索的内容。")
+        try:
+            hits = self.s.chain.retriever.search(query, int(top_k) * 2, _filters(date_from, date_to, page))
+        except NewsragError as exc:
+            raise _user_error(exc) from None
+        rows, data, seen = [], [], set()
+        for h in hits:
+            if h.article_id in seen:
+                continue
+            seen.add(h.article_id)
+            rows.append([h.date.label_zh(), f"第{h.page}版" if h.page else "版次不详",
+                         highlight_terms(h.title or h.headline or "（无标题）", query), _esc(h.byline), snippet(h.text, query)])
+            data.append({"article_id": h.article_id, "query": query})
+            if len(rows) >= int(top_k):
+                break
+        return rows, data, f"找到 {len(rows)} 篇相关文章。点击一行查看全文。" if rows else "没有找到相关文章。"
+
+    def open_article(self, evt: gr.SelectData, data: list[dict]) -> str:
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        if not data or not 0 <= int(row) < len(data):
+            return ""
+        found = self.s.archive.article(data[int(row)]["article_id"])
+        if found is None:
+            return "<p>这篇文章已不在档案中。</p>"
+        return render_article(found[0], found[1], data[int(row)]["query"])
+
+    # --- quality --------------------------------------------------------------------
+
+    def run_quality(self, upload: str | None, path: str, with_answers: bool, progress=gr.Progress()) -> tuple:  # noqa: B008 (how Gradio injects progress)
+        """Run a question file: table rows, scores (Markdown) and a zipped report."""
+        src = Path(upload) if upload else Path((path or "").strip()) if (path or "").strip() else None
+        if src is None:
+            raise gr.Error("请上传问题文件，或填写服务器上的路径。")
+        if src.suffix.lower() != ".jsonl":
+            raise gr.Error(f"问题文件应是 .jsonl（每行一个问题）：{src.name}")
+        try:
+            questions = load_questions(src)
+        except NewsragError as exc:
+            raise _user_error(exc) from None
+        if len(questions) > MAX_QUALITY_QUESTIONS:
+            raise gr.Error(f"问题太多（{len(questions)}），界面里一次最多 {MAX_QUALITY_QUESTIONS} 个；更多请用 `newsrag eval`。")
+        retr = self.s.chain.retriever
+        progress(0, desc="检索中")
+        result = evaluate(lambda q, k: retr.search(q, k), questions, 10)
+        answers: dict[str, Answer] = {}
+        if with_answers:
+            for q in progress.tqdm(questions, desc="生成回答"):
+                answers[q.id] = self.s.chain.ask(q.question)
+        rows = []
+        for r in result.results:
+            a = answers.get(r.question.id)
+            ok = r.rank is not None and r.rank <= 5
+            if a is not None:
+                ok = (not a.refused) and answer_matches(a.text, r.question.answer)
+            rows.append([r.question.question, _gold_text(r.question.answer), a.text if a else "", r.rank or "", "通过" if ok else "未通过"])
+        summary = result.summary()
+        if answers:
+            summary["answer_accuracy"] = round(sum(1 for row in rows if row[4] == "通过") / max(len(rows), 1), 4)
+        folder = Path(tempfile.mkdtemp(prefix="newsrag-quality-"))
+        write_report(result, folder, title=f"newsrag quality: {src.name}")
+        if answers:
+            (folder / "answers.jsonl").write_text(
+                "\n".join(json.dumps({"id": k, **v.to_dict()}, ensure_ascii=False) for k, v in answers.items()) + "\n",
+                encoding="utf-8")
+        archive = shutil.make_archive(str(folder), "zip", folder)
+        md = (f"**{summary['n']} 个问题** · hit@1 {summary['hit@1']:.3f} · hit@5 {summary['hit@5']:.3f} · "
+              f"hit@10 {summary['hit@10']:.3f} · MRR@10 {summary['mrr@10']:.3f} · "
+              f"检索延迟 p50 {summary['latency_ms']['p50']} ms")
+        if "answer_accuracy" in summary:
+            md += f" · 回答正确率 {summary['answer_accuracy']:.3f}"
+        return rows, md, archive
+
+    def feedback_rows(self) -> list[list[str]]:
+        return [[r.get("time", ""), r.get("rating", ""), r.get("question", ""), r.get("answer", ""), r.get("comment", "")]
+                for r in self.s.feedback.read()]
+
+    # --- admin ----------------------------------------------------------------------
+
+    def login(self, user: str, password: str) -> tuple[bool, Any, Any, str]:
+        if self.s.admin is None:
+            return False, gr.update(visible=False), gr.update(visible=True), "管理功能未开启。"
+        ok = hmac.compare_digest((user or "").encode(), self.s.admin[0].encode()) & hmac.compare_digest(
+            (password or "").encode(), self.s.admin[1].encode())
+        if not ok:
+            time.sleep(1.0)  # slows guessing
+            return False, gr.update(visible=False), gr.update(visible=True), "用户名或密码不对。"
+        return True, gr.update(visible=True), gr.update(visible=False), "已登录。"
+
+    def _require_admin(self, authed: bool) -> None:
+        if not (self.s.admin and authed):
+            raise gr.Error("请先登录管理账号。")
+
+    def upload(self, authed: bool, files: list | None, paper: str, date: str, progress=gr.Progress()) -> tuple:  # noqa: B008 (how Gradio injects progress)
+        self._require_admin(authed)
+        if not files:
+            raise gr.Error("请先选择要上传的文件。")
+        uploads = [Upload(name=Path(f).name, path=Path(f)) for f in files]
+
+        def bar(total: int, initial: int):
+            done = [initial]
+
+            def advance(n: int) -> None:
+                done[0] += n
+                progress(done[0] / max(total, 1), desc=f"嵌入 {done[0]}/{total}")
+
+            return advance
+
+        with self.s.ingest_lock:
+            try:
+                res = ingest_uploads(uploads, paper=paper, date=date, library=self.s.library,
+                                     store=self.s.archive, embedder=self.s.chain.retriever.embedder, progress=bar)
+            except NewsragError as exc:
+                raise _user_error(exc) from None
+        self.s.chain.reference_date = self.s.archive.keyword.newest_date()
+        rows = [[name, outcome] for name, outcome in res.files.items()]
+        rep = res.report
+        status = (f"导入完成：{rep.files_read} 个文件读入，{rep.files_skipped} 个跳过；"
+                  f"新增 {rep.chunks_added} 个片段，未变 {rep.chunks_unchanged}，移除 {rep.chunks_removed}。")
+        return rows, status, self.issue_rows(authed), gr.update(choices=self.issue_keys(authed))
+
+    def issue_rows(self, authed: bool) -> list[list]:
+        self._require_admin(authed)
+        return [[i.key, i.paper, i.date.label_zh(), "、".join(map(str, i.pages)) or "—", i.articles, i.chunks]
+                for i in self.s.archive.issues()]
+
+    def issue_keys(self, authed: bool) -> list[str]:
+        self._require_admin(authed)
+        return [i.key for i in self.s.archive.issues()]
+
+    def delete_issue(self, authed: bool, key: str, confirm: bool) -> tuple:
+        self._require_admin(authed)
+        if not key:
+            raise gr.Error("请先选择要删除的期次。")
+        if not confirm:
+            raise gr.Error("请勾选“确认删除”。删除后需要重新导入才能恢复。")
+        issue = next((i for i in self.s.archive.issues() if i.key == key), None)
+        if issue is None:
+            raise gr.Error(f"档案里没有这一期：{key}")
+        with self.s.ingest_lock:
+            removed = self.s.archive.delete_issue(key)
+            if key.startswith("page:"):
+                remove_issue_copy(self.s.library, issue.paper, key.rsplit("/", 1)[-1])
+        self.s.chain.reference_date = self.s.archive.keyword.newest_date()
+        return f"已删除 {issue.label_zh()}：{removed} 个片段。", self.issue_rows(authed), gr.update(choices=self.issue_keys(authed), value=None), False
+
+    # --- API ------------------------------------------------------------------------
+
+    def ask_api(self, question: str, date_from: str = "", date_to: str = "", page: int = 0) -> dict:
+        """Answer one question; returns the same JSON as `newsrag ask --json`.
+
+        Args:
+            question: the question, in Chinese or English.
+            date_from: earliest issue date (YYYY-MM-DD) or empty.
+            date_to: latest issue date or empty.
+            page: only this page (1 = front page); 0 for all pages.
+        """
+        if not (question or "").strip():
+            raise gr.Error("问题是空的，请输入要问的内容。")
+        try:
+            filters = _filters(date_from, date_to, f"第{int(page)}版" if page else ALL_PAGES)
+            return self.s.chain.ask(question, filters=filters).to_dict()
+        except NewsragError as exc:
+            raise _user_error(exc) from None
+
+    def search_api(self, query: str, top_k: int = 5, date_from: str = "", date_to: str = "", page: int = 0) -> list[dict]:
+        """Search the archive; returns the same JSON as `newsrag search --json`."""
+        try:
+            filters = _filters(date_from, date_to, f"第{int(page)}版" if page else ALL_PAGES)
+            return [h.to_dict() for h in self.s.chain.retriever.search(query, int(top_k), filters)]
+        except NewsragError as exc:
+            raise _user_error(exc) from None
+
+
+def _esc(s: str) -> str:
+    from html import escape
+
+    return escape(s or "")
+
+
+def _provisional(text: str) -> str:
+    return _esc(text) + " ▍"
+
+
+def _gold_text(gold: object) -> str:
+    if isinstance(gold, list):
+        return " / ".join(_gold_text(g) for g in gold)
+    return str(gold)
+
+
+def build_app(services: AppServices) -> gr.Blocks:
+    """The whole app, wired. Launch with ``launch_app`` (it sets the queue and CSS)."""
+    app = NewsragApp(services)
+    pages = app.page_choices()
+    with gr.Blocks(title="newsrag 报纸档案问答") as demo:
+        gr.Markdown("## 报纸档案问答\n每个回答都注明出自哪份报纸、哪一期、第几版、哪篇文章。")
+        with gr.Tab("问答", id="chat"):
+            turns = gr.State([])
+            rated = gr.State(None)
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=4, min_width=300):
+                    chatbot = gr.Chatbot(label="对话", height=520, elem_id="nr-chat", feedback_options=("Like", "Dislike"),
+                                         placeholder="问一个关于本地政策或新闻的问题，例如某项活动哪天开始。",
+                                         sanitize_html=True, buttons=["copy"])
+                    with gr.Row():
+                        question = gr.Textbox(label="你的问题", placeholder="输入问题后按回车", scale=5, elem_id="nr-question",
+                                              max_lines=4, submit_btn="提问")
+                    examples = app.example_questions()
+                    if examples:
+                        gr.Examples(examples=[[e] for e in examples], inputs=[question], label="可以这样问")
+                    with gr.Row():
+                        comment = gr.Textbox(label="补充意见（可选，点赞或点踩后填写）", scale=4, elem_id="nr-comment")
+                        send_comment = gr.Button("提交意见", scale=1)
+                    feedback_status = gr.Markdown("", elem_id="nr-feedback-status")
+                with gr.Column(scale=1, min_width=200):
+                    c_from = gr.Textbox(label="开始日期", placeholder="2023-12-01")
+                    c_to = gr.Textbox(label="结束日期", placeholder="2023-12-31")
+                    c_page = gr.Dropdown(pages, value=ALL_PAGES, label="版面")
+                    clear = gr.Button("清空对话", variant="secondary")
+            question.submit(app.respond, [question, chatbot, turns, c_from, c_to, c_page], [chatbot, turns, question],
+                            concurrency_id=LLM_QUEUE, concurrency_limit=1, api_visibility="private")
+            chatbot.like(app.rate, [turns], [feedback_status, rated], api_visibility="private")
+            send_comment.click(app.comment, [comment, rated], [feedback_status, comment], api_visibility="private")
+            clear.click(lambda: ([], [], None, ""), None, [chatbot, turns, rated, feedback_status], api_visibility="private")
+            chatbot.clear(lambda: ([], None, ""), None, [turns, rated, feedback_status], api_visibility="private")
+
+        with gr.Tab("检索", id="search"):
+            hits_state = gr.State([])
+            with gr.Row():
+                s_query = gr.Textbox(label="检索词", placeholder="人名、地名、事件或原话", scale=4, elem_id="nr-search-query")
+                s_go = gr.Button("检索", variant="primary", scale=1, elem_id="nr-search-go")
+            with gr.Row():
+                s_from = gr.Textbox(label="开始日期", placeholder="2023-12-01")
+                s_to = gr.Textbox(label="结束日期", placeholder="2023-12-31")
+                s_page = gr.Dropdown(pages, value=ALL_PAGES, label="版面")
+                s_k = gr.Slider(1, 50, value=10, step=1, label="最多显示几篇")
+            s_status = gr.Markdown("")
+            s_table = gr.Dataframe(headers=["日期", "版次", "标题", "作者", "摘要"], datatype=["str", "str", "html", "str", "html"],
+                                   interactive=False, wrap=True, elem_id="nr-search-results",
+                                   column_widths=["16%", "8%", "30%", "10%", "36%"])
+            s_article = gr.HTML(elem_id="nr-article")
+            gr.on([s_go.click, s_query.submit], app.search, [s_query, s_from, s_to, s_page, s_k], [s_table, hits_state, s_status],
+                  api_name="ui_search", api_visibility="private")
+            s_table.select(app.open_article, [hits_state], [s_article], api_visibility="private")
+
+        with gr.Tab("质量评测", id="quality"):
+            gr.Markdown("上传问题文件（与 `newsrag eval` 相同的 JSONL：id、question、answer、source_doc_ids），"
+                        "查看每个问题的检索名次和回答是否通过。")
+            with gr.Row():
+                q_file = gr.File(label="问题文件 (.jsonl)", file_types=[".jsonl"], type="filepath")
+                with gr.Column():
+                    q_path = gr.Textbox(label="或：服务器上的文件路径")
+                    q_answers = gr.Checkbox(label="同时生成回答（较慢，每题约 8 秒）", value=False)
+                    q_go = gr.Button("运行评测", variant="primary")
+            q_scores = gr.Markdown("")
+            q_table = gr.Dataframe(headers=["问题", "期望答案", "回答", "命中名次", "结果"], interactive=False, wrap=True)
+            q_report = gr.File(label="下载报告 (zip)")
+            q_go.click(app.run_quality, [q_file, q_path, q_answers], [q_table, q_scores, q_report],
+                       concurrency_id=LLM_QUEUE, concurrency_limit=1, api_visibility="private")
+            gr.Markdown("### 用户反馈")
+            f_refresh = gr.Button("刷新反馈")
+            f_table = gr.Dataframe(headers=["时间", "评价", "问题", "回答", "意见"], interactive=False, wrap=True)
+            f_refresh.click(app.feedback_rows, None, [f_table], api_visibility="private")
+            demo.load(app.feedback_rows, None, [f_table], api_visibility="private")
+
+        with gr.Tab("档案管理", id="admin", visible=services.admin is not None):
+            authed = gr.State(False)
+            with gr.Column(visible=True) as login_box:
+                a_user = gr.Textbox(label="管理员用户名")
+                a_pass = gr.Textbox(label="密码", type="password")
+                a_login = gr.Button("登录", variant="primary")
+            a_msg = gr.Markdown("")
+            with gr.Column(visible=False) as admin_box:
+                gr.Markdown("上传版面（.txt，文件名含版次，如 page-01.txt、第1版.txt；UTF-8 或 GBK）或文章（.jsonl）。"
+                            "同一期同一版再次上传会替换旧内容。")
+                with gr.Row():
+                    u_files = gr.File(label="文件", file_count="multiple", file_types=[".txt", ".jsonl"], type="filepath",
+                                      elem_id="nr-upload")
+                    with gr.Column():
+                        u_paper = gr.Textbox(label="报名", placeholder="渝中报", elem_id="nr-upload-paper")
+                        u_date = gr.Textbox(label="出版日期（不详可留空）", placeholder="2023-12-01", elem_id="nr-upload-date")
+                        u_go = gr.Button("导入", variant="primary", elem_id="nr-upload-go")
+                u_status = gr.Markdown("", elem_id="nr-upload-status")
+                u_table = gr.Dataframe(headers=["文件", "结果"], interactive=False, wrap=True, elem_id="nr-upload-results")
+                gr.Markdown("### 档案中的期次")
+                i_table = gr.Dataframe(headers=["编号", "报名", "日期", "版次", "文章数", "片段数"], interactive=False, wrap=True,
+                                       elem_id="nr-issues")
+                with gr.Row():
+                    i_key = gr.Dropdown([], label="选择期次", allow_custom_value=False)
+                    i_confirm = gr.Checkbox(label="确认删除", value=False)
+                    i_delete = gr.Button("删除这一期", variant="stop")
+                i_status = gr.Markdown("")
+            a_login.click(app.login, [a_user, a_pass], [authed, admin_box, login_box, a_msg], api_visibility="private").then(
+                lambda ok: (app.issue_rows(ok), gr.update(choices=app.issue_keys(ok))) if ok else (gr.skip(), gr.skip()),
+                [authed], [i_table, i_key], api_visibility="private")
+            u_go.click(app.upload, [authed, u_files, u_paper, u_date], [u_table, u_status, i_table, i_key],
+                       concurrency_id="ingest", concurrency_limit=1, api_visibility="private")
+            i_delete.click(app.delete_issue, [authed, i_key, i_confirm], [i_status, i_table, i_key, i_confirm],
+                           concurrency_id="ingest", concurrency_limit=1, api_visibility="private")
+
+        gr.api(app.ask_api, api_name="ask", concurrency_id=LLM_QUEUE, concurrency_limit=1)
+        gr.api(app.search_api, api_name="search")
+    return demo
+
+
+def launch_app(services: AppServices, host: str = "127.0.0.1", port: int = 7860, queue_size: int = 32, **kwargs) -> None:
+    """Serve the app. Blocks until stopped (``prevent_thread_lock=True`` in kwargs returns)."""
+    demo = build_app(services)
+    demo.queue(max_size=queue_size, default_concurrency_limit=4)
+    demo.launch(server_name=host, server_port=port, css=CSS, max_file_size="20mb", show_error=True,
+                footer_links=["api"], **kwargs)
