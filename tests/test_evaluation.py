@@ -114,3 +114,27 @@ def test_evaluate_answers_counts(tmp_path):
     assert out["accuracy"] == 0.5 and out["answers_citing_gold"] == 0.5
     assert out["refusal_without_gold"] == 1.0 and out["answers_with_citation"] == 1.0
     assert out["latency_ms"]["first_token_p50"] == 15
+
+
+def test_answer_rank_counts_answer_text_from_any_document():
+    from rag.evaluation import answer_rank
+
+    passages = ["香港GDP增长6.4%。", "无关。", "澳門增長１８％"]
+    assert answer_rank(["6.4%", "18%"], passages) == 3  # the second element first appears at rank 3
+    assert answer_rank([["6.4％", "六点四"]], passages) == 1  # alternatives; full-width normalised
+    assert answer_rank(["7%"], passages) is None
+    assert answer_rank("", passages) is None and answer_rank([], passages) is None
+
+
+def test_answer_at_k_hand_checked():
+    def hits(*texts):
+        return [Hit(f"c{i}", f"s{i}", f"s{i}", "", "", IssueDate(), None, t, 1.0) for i, t in enumerate(texts)]
+
+    qs = [Question("1", "a", ["甲"], frozenset({"gold"})), Question("2", "b", ["乙", "丙"], frozenset({"gold"})),
+          Question("3", "c", None, frozenset({"gold"}))]
+    results = {"a": hits("甲在此"), "b": hits("乙", "x", "x", "x", "x", "丙"), "c": hits("x")}
+    s = evaluate(lambda q, k: results[q][:k], qs, top_k=10).summary()
+    # no gold id was found at all, yet question 1 has its answer at rank 1 and question 2 at rank 6;
+    # question 3 has no answer and is left out of answer@k
+    assert s["hit@10"] == 0.0
+    assert (s["answer@1"], s["answer@5"], s["answer@10"]) == (0.5, 0.5, 1.0)

@@ -254,6 +254,8 @@ class NewsragApp:
         md = (f"**{summary['n']} 个问题** · hit@1 {summary['hit@1']:.3f} · hit@5 {summary['hit@5']:.3f} · "
               f"hit@10 {summary['hit@10']:.3f} · MRR@10 {summary['mrr@10']:.3f} · "
               f"检索延迟 p50 {summary['latency_ms']['p50']} ms")
+        if summary.get("answer@5") is not None:
+            md += f" · 前5条含答案 {summary['answer@5']:.3f}"
         if "answer_accuracy" in summary:
             md += f" · 回答正确率 {summary['answer_accuracy']:.3f}"
         return rows, md, archive

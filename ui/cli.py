@@ -296,8 +296,11 @@ def eval_cmd(settings: Settings, qa_file: Path, top_k: int, split: str, as_json:
     click.echo(f"问题 questions: {summary['n']}  ({split})")
     for key in ("hit@1", "hit@5", "hit@10", "mrr@10"):
         click.echo(f"  {key:7s} {summary[key]:.3f}")
+    if summary.get("answer@5") is not None:
+        click.echo(f"  answer text in top 1/5/10 (any document): {summary['answer@1']:.3f} / {summary['answer@5']:.3f} / {summary['answer@10']:.3f}")
     for t, m in summary["by_type"].items():
-        click.echo(f"  {t}: n={m['n']} hit@5={m['hit@5']:.3f} mrr@10={m['mrr@10']:.3f}")
+        extra = f" answer@5={m['answer@5']:.3f}" if m.get("answer@5") is not None else ""
+        click.echo(f"  {t}: n={m['n']} hit@5={m['hit@5']:.3f} mrr@10={m['mrr@10']:.3f}{extra}")
     click.echo(f"  latency p50 {summary['latency_ms']['p50']} ms, p95 {summary['latency_ms']['p95']} ms")
     if "answers" in summary:
         a = summary["answers"]
