@@ -21,7 +21,8 @@ from typing import Any
 
 import gradio as gr
 
-from ingest.uploads import Upload, ingest_uploads, remove_issue_copy
+from ingest import Upload, ingest_uploads
+from ingest.uploads import remove_issue_copy
 from rag.answering import AnswerChain, Turn
 from rag.archive import Archive
 from rag.errors import InputError, NewsragError
@@ -450,7 +451,6 @@ def build_app(services: AppServices) -> gr.Blocks:
             f_refresh = gr.Button("刷新反馈")
             f_table = gr.Dataframe(headers=["时间", "评价", "问题", "回答", "意见"], interactive=False, wrap=True)
             f_refresh.click(app.feedback_rows, None, [f_table], api_visibility="private")
-            demo.load(app.feedback_rows, None, [f_table], api_visibility="private")
 
         with gr.Tab("档案管理", id="admin", visible=services.admin is not None):
             authed = gr.State(False)
