@@ -21,6 +21,7 @@ from rag.chat_models import ChatModel
 from rag.citations import (
     SUPPORT_THRESHOLD,
     best_support,
+    drop_unsourced_years,
     parse_markers,
     split_sentences,
     strip_markers,
@@ -351,6 +352,7 @@ class AnswerChain:
         if not raw or NO_ANSWER in raw or raw.startswith(("抱歉", "Sorry")):
             return Answer(st.question, refusal, True, standalone_question=st.standalone, timings_ms=timings)
         texts = {i + 1: h.text for i, h in enumerate(st.sources)}
+        raw = drop_unsourced_years(raw, texts)
         out_sentences: list[str] = []
         cited: dict[int, str] = {}
         for sent in split_sentences(raw):

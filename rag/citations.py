@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from rag.text import normalize, tokenize
 
 __all__ = [
+    "drop_unsourced_years",
     "parse_markers",
     "strip_markers",
     "split_sentences",
@@ -146,6 +147,29 @@ def trim_to_answer(question: str, sentence: str, max_chars: int = 60) -> str:
         return sentence
     kept = "".join(c for c, sc in zip(clauses, scores) if sc >= 0.4 * top).rstrip("，,；;：: ")
     return kept + "。" if not re.search(r"[。！？!?”」]$", kept) else kept
+
+
+_ZH_FULL_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+_EN_FULL_DATE = re.compile(r"\b((?:January|February|March|April|May|June|July|August|September|October|November|December)"
+                           r"\s+\d{1,2})(?:st|nd|rd|th)?,\s*(\d{4})\b")
+
+
+def drop_unsourced_years(answer: str, sources: Mapping[int, str]) -> str:
+    """Remove a year the model added to a date when no source states that year.
+
+    Pages often print "11月27日" without a year, and an issue's date may be unknown;
+    small models then write "2023年11月27日". The year is a guess, so it goes, and
+    the month and day the source does state stay ("11月27日").
+    """
+    known = {n for text in sources.values() for n in _NUMBER.findall(normalize(text))}
+
+    def zh(m: re.Match) -> str:
+        return m.group(0) if m.group(1) in known else f"{int(m.group(2))}月{int(m.group(3))}日"
+
+    def en(m: re.Match) -> str:
+        return m.group(0) if m.group(2) in known else m.group(1)
+
+    return _EN_FULL_DATE.sub(en, _ZH_FULL_DATE.sub(zh, answer))
 
 
 def unsourced_numbers(claim: str, sources: Mapping[int, str]) -> set[str]:

@@ -94,6 +94,23 @@ def test_unsupported_answer_with_invented_figures_becomes_a_refusal(seed_retriev
     assert ans.refused and ans.text == REFUSAL_ZH
 
 
+def test_a_year_no_source_states_is_dropped_from_a_sourced_date(seed_retriever):
+    # the page prints "11月27日" with no year, and the issue date is unknown
+    ans = _chain(seed_retriever, "2023年11月27日").ask("区委常委会传达学习了总书记在哪天中央政治局会议上的讲话？")
+    assert not ans.refused and ans.text.startswith("11月27日") and ans.citations[0].page == 1
+    assert "2023" not in ans.text
+
+
+def test_drop_unsourced_years():
+    from rag.citations import drop_unsourced_years
+
+    src = {1: "渝中区2023年“宪法宣传周”活动启动。11月27日召开会议。"}
+    assert drop_unsourced_years("2021年11月27日开会。", src) == "11月27日开会。"
+    assert drop_unsourced_years("2023年12月1日启动。", src) == "2023年12月1日启动。"  # 2023 is in the source
+    assert drop_unsourced_years("It met on November 27, 2021.", src) == "It met on November 27."
+    assert drop_unsourced_years("Since 2021 it grew.", src) == "Since 2021 it grew."  # not a date: left to the figure check
+
+
 def test_model_refusal_becomes_the_fixed_sentence(seed_retriever):
     ans = _chain(seed_retriever, "NO_ANSWER").ask("网格员技能大比武的冠军是哪支代表队？")
     assert ans.refused and ans.text == REFUSAL_ZH and ans.citations == ()
