@@ -443,7 +443,8 @@ def build_app(services: AppServices) -> gr.Blocks:
                     q_answers = gr.Checkbox(label="同时生成回答（较慢，每题约 8 秒）", value=False)
                     q_go = gr.Button("运行评测", variant="primary")
             q_scores = gr.Markdown("")
-            q_table = gr.Dataframe(headers=["问题", "期望答案", "回答", "命中名次", "结果"], interactive=False, wrap=True)
+            q_table = gr.Dataframe(headers=["问题", "期望答案", "回答", "命中名次", "结果"], interactive=False, wrap=True,
+                                   column_widths=["28%", "14%", "40%", "9%", "9%"])
             q_report = gr.File(label="下载报告 (zip)")
             q_go.click(app.run_quality, [q_file, q_path, q_answers], [q_table, q_scores, q_report],
                        concurrency_id=LLM_QUEUE, concurrency_limit=1, api_visibility="private")
