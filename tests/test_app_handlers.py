@@ -151,7 +151,7 @@ def test_upload_gbk_page_and_broken_file_then_delete_issue(tmp_path):
     outcome = dict(rows)
     assert outcome["第2版.txt"] == "已导入"
     assert outcome["page-03.txt"].startswith("未导入") and outcome["notes.pdf"].startswith("未导入：不支持的文件类型")
-    assert app.s.archive.count() > before and "导入完成" in status
+    assert app.s.archive.count() > before and "1 个文件已导入，2 个未导入" in status
     key = "page:渝中报/2023-12-08"
     assert key in [r[0] for r in issues]
     kept = list((tmp_path / "library").rglob("*.txt"))

@@ -305,7 +305,8 @@ class NewsragApp:
         self.s.chain.reference_date = self.s.archive.keyword.newest_date()
         rows = [[name, outcome] for name, outcome in res.files.items()]
         rep = res.report
-        status = (f"导入完成：{rep.files_read} 个文件读入，{rep.files_skipped} 个跳过；"
+        imported = sum(1 for v in res.files.values() if v.startswith("已导入"))
+        status = (f"导入完成：{imported} 个文件已导入，{len(res.files) - imported} 个未导入；"
                   f"新增 {rep.chunks_added} 个片段，未变 {rep.chunks_unchanged}，移除 {rep.chunks_removed}。")
         return rows, status, self.issue_rows(authed), gr.update(choices=self.issue_keys(authed))
 
