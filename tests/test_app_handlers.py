@@ -226,3 +226,10 @@ def test_build_app_exposes_ask_and_search_api_and_hides_admin_without_login(tmp_
     assert {"ask", "search"} <= names
     assert all(not (d.api_name or "").startswith(("upload", "delete", "login")) for d in demo.fns.values()
                if d.api_visibility == "public")
+
+
+def test_long_passage_card_shows_the_quote_with_one_sentence_either_side():
+    long = "甲" * 100 + "。" + "乙" * 100 + "。丙丙。" + "丁" * 100 + "。" + "戊" * 100 + "。"
+    html = render_answer(Answer("q", "丙丙[1]", False, (_cite(text=long, quote="丙丙。"),)))
+    assert "…" + "乙" * 100 + "。<mark>丙丙。</mark>" + "丁" * 100 + "。…" in html
+    assert "甲" not in html and "戊" not in html

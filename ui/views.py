@@ -115,6 +115,8 @@ def _paragraph_around(text: str, quote: str, short: int = 240) -> str:
         return text
     spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(text)]
     inside = [k for k, (a, b) in enumerate(spans) if b > i and a < i + len(quote)]
+    if not inside:
+        return text
     lo, hi = spans[max(inside[0] - 1, 0)][0], spans[min(inside[-1] + 1, len(spans) - 1)][1]
     return ("…" if lo > 0 else "") + text[lo:hi] + ("…" if hi < len(text) else "")
 
