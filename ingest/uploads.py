@@ -124,10 +124,7 @@ def ingest_uploads(
         if not staged:
             return result
         if pages:
-            lines = [f"paper = {_toml_str(paper)}", f"issue = {_toml_str(issue)}", f"date = {_toml_str(issue_date.iso)}", ""]
-            for name, entry in sorted(pages.items()):
-                lines += [f"[pages.{_toml_str(name)}]", f"page = {entry['page']}", f"source = {_toml_str(entry['source'])}", ""]
-            (staging / MANIFEST_NAME).write_text("\n".join(lines), encoding="utf-8")
+            _write_manifest(staging / MANIFEST_NAME, paper, issue, issue_date.iso, pages)
         result.report = ingest_paths(sorted(staged), store, embedder, progress=progress)
         problems: dict[str, list[Problem]] = {}
         for p in result.report.skipped:
@@ -144,8 +141,13 @@ def ingest_uploads(
             result.files[shown] = "已导入" + (
                 f"（跳过 {len(ps)} 行：" + "；".join(f"第{p.line}行 {p.reason}" for p in ps[:5]) + "）" if ps else ""
             )
-        if pages:
-            _merge_manifest(keep / MANIFEST_NAME, staging / MANIFEST_NAME, {t.name for t in staged if t.name not in skipped})
+        kept_pages = {name: entry for name, entry in pages.items() if name not in skipped}
+        if kept_pages:
+            # keep the library issue's earlier pages, add the ones ingested now
+            manifest = keep / MANIFEST_NAME
+            entries = dict(tomllib.loads(manifest.read_text(encoding="utf-8")).get("pages") or {}) if manifest.exists() else {}
+            entries.update(kept_pages)
+            _write_manifest(manifest, paper, issue, issue_date.iso, entries)
         return result
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -177,14 +179,9 @@ def _page_number(name: str) -> int | None:
     return n if n > 0 else None
 
 
-def _merge_manifest(path: Path, new: Path, kept: set[str]) -> None:
-    """Add the new pages' entries to the library issue's manifest, keeping earlier pages."""
-    fresh = tomllib.loads(new.read_text(encoding="utf-8"))
-    old = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    entries = dict(old.get("pages") or {})
-    entries.update({k: v for k, v in (fresh.get("pages") or {}).items() if k in kept})
-    lines = [f"paper = {_toml_str(fresh['paper'])}", f"issue = {_toml_str(fresh['issue'])}", f"date = {_toml_str(fresh['date'])}", ""]
-    for name, entry in sorted(entries.items()):
+def _write_manifest(path: Path, paper: str, issue: str, date: str, pages: dict[str, dict]) -> None:
+    lines = [f"paper = {_toml_str(paper)}", f"issue = {_toml_str(issue)}", f"date = {_toml_str(date)}", ""]
+    for name, entry in sorted(pages.items()):
         lines += [f"[pages.{_toml_str(name)}]", f"page = {int(entry['page'])}", f"source = {_toml_str(str(entry.get('source', '')))}", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 

@@ -233,3 +233,13 @@ def test_long_passage_card_shows_the_quote_with_one_sentence_either_side():
     html = render_answer(Answer("q", "丙丙[1]", False, (_cite(text=long, quote="丙丙。"),)))
     assert "…" + "乙" * 100 + "。<mark>丙丙。</mark>" + "丁" * 100 + "。…" in html
     assert "甲" not in html and "戊" not in html
+
+
+def test_upload_of_only_a_broken_page_reports_it_and_keeps_nothing(tmp_path):
+    bad = tmp_path / "page-05.txt"
+    bad.write_bytes(bytes(range(256)) * 20)
+    arch = Archive(InMemoryStore("fake"), KeywordIndex())
+    res = ingest_uploads([Upload("page-05.txt", bad)], paper="渝中报", date="", library=tmp_path / "lib",
+                         store=arch, embedder=FakeEmbedder())
+    assert res.files["page-05.txt"].startswith("未导入") and arch.count() == 0
+    assert not [p for p in (tmp_path / "lib").rglob("*") if p.is_file()]
