@@ -132,7 +132,7 @@ def test_admin_handlers_require_login(tmp_path):
     assert app.login("admin", "wrong")[0] is False
     assert app.login("admin", "secret")[0] is True
     with pytest.raises(gr.Error, match="请先登录"):
-        app.issue_rows(False)
+        app.issue_table(False)
     with pytest.raises(gr.Error, match="请先登录"):
         app.upload(False, [str(SEED_PAGE)], "渝中报", "", progress=lambda *a, **k: None)
     assert _app(tmp_path, admin=None).login("admin", "secret")[0] is False

@@ -308,16 +308,14 @@ class NewsragApp:
         imported = sum(1 for v in res.files.values() if v.startswith("已导入"))
         status = (f"导入完成：{imported} 个文件已导入，{len(res.files) - imported} 个未导入；"
                   f"新增 {rep.chunks_added} 个片段，未变 {rep.chunks_unchanged}，移除 {rep.chunks_removed}。")
-        return rows, status, self.issue_rows(authed), gr.update(choices=self.issue_keys(authed))
+        return rows, status, *self.issue_table(authed)
 
-    def issue_rows(self, authed: bool) -> list[list]:
+    def issue_table(self, authed: bool, **choice) -> tuple[list[list], dict]:
+        """The issues table and the matching choices of the delete dropdown (one scan of the archive)."""
         self._require_admin(authed)
-        return [[i.key, i.paper, i.date.label_zh(), "、".join(map(str, i.pages)) or "—", i.articles, i.chunks]
-                for i in self.s.archive.issues()]
-
-    def issue_keys(self, authed: bool) -> list[str]:
-        self._require_admin(authed)
-        return [i.key for i in self.s.archive.issues()]
+        issues = self.s.archive.issues()
+        rows = [[i.key, i.paper, i.date.label_zh(), "、".join(map(str, i.pages)) or "—", i.articles, i.chunks] for i in issues]
+        return rows, gr.update(choices=[i.key for i in issues], **choice)
 
     def delete_issue(self, authed: bool, key: str, confirm: bool) -> tuple:
         self._require_admin(authed)
@@ -329,11 +327,11 @@ class NewsragApp:
         if issue is None:
             raise gr.Error(f"档案里没有这一期：{key}")
         with self.s.ingest_lock:
-            removed = self.s.archive.delete_issue(key)
+            removed = self.s.archive.delete_pages(list(issue.page_keys))
             if key.startswith("page:"):
                 remove_issue_copy(self.s.library, issue.paper, key.rsplit("/", 1)[-1])
         self.s.chain.reference_date = self.s.archive.keyword.newest_date()
-        return f"已删除 {issue.label_zh()}：{removed} 个片段。", self.issue_rows(authed), gr.update(choices=self.issue_keys(authed), value=None), False
+        return f"已删除 {issue.label_zh()}：{removed} 个片段。", *self.issue_table(authed, value=None), False
 
     # --- API ------------------------------------------------------------------------
 
@@ -482,7 +480,7 @@ def build_app(services: AppServices) -> gr.Blocks:
                     i_delete = gr.Button("删除这一期", variant="stop")
                 i_status = gr.Markdown("")
             a_login.click(app.login, [a_user, a_pass], [authed, admin_box, login_box, a_msg], api_visibility="private").then(
-                lambda ok: (app.issue_rows(ok), gr.update(choices=app.issue_keys(ok))) if ok else (gr.skip(), gr.skip()),
+                lambda ok: app.issue_table(ok) if ok else (gr.skip(), gr.skip()),
                 [authed], [i_table, i_key], api_visibility="private")
             u_go.click(app.upload, [authed, u_files, u_paper, u_date], [u_table, u_status, i_table, i_key],
                        concurrency_id="ingest", concurrency_limit=1, api_visibility="private")
