@@ -248,15 +248,7 @@ def answer_matches(answer: str, gold: object) -> bool:
     """The RGB rule: every element of ``gold`` appears in the answer; an element that is
     itself a list is satisfied by any one of its alternatives. Quotes, spaces, case,
     full-width forms and traditional characters are normalised first."""
-    text = _norm_answer(answer)
-    elements = gold if isinstance(gold, list) else [gold]
-    if not elements:
-        return False
-    for el in elements:
-        options = el if isinstance(el, list) else [el]
-        if not any(_norm_answer(str(o)) in text for o in options if str(o).strip()):
-            return False
-    return True
+    return answer_rank(gold, [answer]) == 1
 
 
 def evaluate_answers(chain, questions: Sequence[Question], remove_gold: bool = True, progress=None) -> dict:
