@@ -14,7 +14,8 @@ from pathlib import Path
 
 import jieba
 
-from rag.evaluation import EvalResult, QuestionResult, load_questions, split_questions
+from bench.tune_retrieval import rrf, summarise
+from rag.evaluation import load_questions, split_questions
 from rag.retrieval import open_retriever
 from rag.settings import Settings
 
@@ -51,23 +52,19 @@ def main() -> None:
     qs = load_questions(Path(sys.argv[1]))
     dev, test = split_questions(qs, 'dev'), split_questions(qs, 'test')
     r = open_retriever(Settings.from_env())
-    orig, subs = {}, {}
+    orig, subs, hits = {}, {}, {}
     for q in qs:
         orig[q.id] = r.search(q.question, 50)
         subs[q.id] = [r.search(s.replace('分别', ''), 50) for s in sub_queries(q.question)]
+        for lst in [orig[q.id], *subs[q.id]]:
+            hits.update((h.chunk_id, h) for h in lst)
 
     def score(questions, w, k):
-        res = EvalResult(top_k=10)
-        for q in questions:
-            sc, hit = {}, {}
-            for lst, wt in [(orig[q.id], 1.0)] + [(sub, w) for sub in subs[q.id]]:
-                for rank, h in enumerate(lst, 1):
-                    sc[h.chunk_id] = sc.get(h.chunk_id, 0) + wt / (k + rank)
-                    hit[h.chunk_id] = h
-            found = [hit[c].source_id for c in sorted(sc, key=lambda c: -sc[c])][:10]
-            rank = next((i for i, s in enumerate(found, 1) if s in q.gold), None)
-            res.results.append(QuestionResult(q, found, [], rank, 0.0))
-        return res.summary()
+        def found(q) -> list[str]:
+            legs = [([h.chunk_id for h in orig[q.id]], 1.0)] + [([h.chunk_id for h in sub], w) for sub in subs[q.id]]
+            return [hits[c].source_id for c in rrf(legs, k)]
+
+        return summarise(questions, found)
 
     for w, k in itertools.product([0, 0.25, 0.5, 0.75, 1.0], [10, 30, 60]):
         d, t = score(dev, w, k), score(test, w, k)

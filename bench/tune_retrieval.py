@@ -16,11 +16,12 @@ import argparse
 import itertools
 import json
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from rag.archive import Archive
-from rag.evaluation import EvalResult, QuestionResult, load_questions, split_questions
+from rag.evaluation import EvalResult, Question, QuestionResult, load_questions, split_questions
 from rag.keyword import KeywordIndex
 from rag.retrieval import HybridRetriever, open_retriever
 from rag.settings import Settings
@@ -37,15 +38,36 @@ class _CachedArchive:
         return [self.hits[i] for i in ids if i in self.hits]
 
 
-def _score(questions, dense, keyword, retr: HybridRetriever, top_k: int = 10) -> dict:
+METRICS = ("hit@1", "hit@5", "hit@10", "mrr@10")
+
+
+def summarise(questions: Sequence[Question], found_for: Callable[[Question], list[str]], top_k: int = 10) -> dict:
+    """``EvalResult.summary()`` for the ranked source ids ``found_for(question)`` gives (the benches' offline scoring)."""
     res = EvalResult(top_k=top_k)
     for q in questions:
-        hits = retr._dedupe(retr.fuse(dense[q.id] if retr.dense_weight else [], keyword[q.id] if retr.keyword_weight else []))[:top_k]
-        found = [h.source_id for h in hits]
+        found = found_for(q)[:top_k]
         rank = next((i for i, s in enumerate(found, 1) if s in q.gold), None)
         res.results.append(QuestionResult(q, found, [], rank, 0.0))
-    s = res.summary()
-    return {k: s[k] for k in ("hit@1", "hit@5", "hit@10", "mrr@10")}
+    return res.summary()
+
+
+def rrf(legs: Sequence[tuple[Sequence[str], float]], k: float) -> list[str]:
+    """Weighted reciprocal rank fusion of any number of ranked id lists, best first."""
+    scores: dict[str, float] = {}
+    for ids, weight in legs:
+        if weight:
+            for rank, cid in enumerate(ids, 1):
+                scores[cid] = scores.get(cid, 0.0) + weight / (k + rank)
+    return sorted(scores, key=lambda c: -scores[c])
+
+
+def _score(questions, dense, keyword, retr: HybridRetriever, top_k: int = 10) -> dict:
+    def found(q: Question) -> list[str]:
+        legs = (dense[q.id] if retr.dense_weight else [], keyword[q.id] if retr.keyword_weight else [])
+        return [h.source_id for h in retr._dedupe(retr.fuse(*legs))]
+
+    s = summarise(questions, found, top_k)
+    return {m: s[m] for m in METRICS}
 
 
 def main() -> None:
