@@ -42,7 +42,7 @@ class KeywordIndex:
     Args:
         path: SQLite file, or ":memory:".
         bigrams: also index Chinese character bigrams. On the RGB-zh dev split they
-            lower BM25 alone (MRR@10 0.609 vs 0.663) but raise the fusion with the dense
+            lower BM25 alone (MRR@10 0.609 vs 0.662) but raise the fusion with the dense
             leg (0.792 vs 0.778 at the chosen weights): they match names jieba splits
             differently in question and passage. So on by default.
     """
