@@ -1,0 +1,109 @@
+"""Three more retrieval ideas, tuned on the RGB-zh dev split, each against the default:
+
+1. BM25 parameters: k1 x b grid (the default is k1 1.2, b 0.75), fused as the retriever does.
+2. EmbeddingGemma query prompts: "task: search result" (the model's `query` prompt, our
+   default), "task: question answering", "task: fact checking", and none.
+3. Collapsing near-duplicate passages of *different* articles (the same wire story in
+   several papers) by character-bigram Jaccard, so the top 5 holds more distinct stories.
+
+Needs an index holding the RGB corpus with the default EmbeddingGemma embedder:
+
+    NEWSRAG_HOME=<RGB index> python -m bench.retrieval_ideas ../shared/eval-data/rgb_zh_qa.jsonl
+
+Choices are read off the dev rows; test is printed beside them for the record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from bench.tune_retrieval import METRICS, _CachedArchive, summarise
+from rag.evaluation import load_questions, split_questions
+from rag.keyword import KeywordIndex
+from rag.retrieval import HybridRetriever, _jaccard, open_retriever
+from rag.settings import Settings
+from rag.text import bigrams, normalize
+
+PROMPTS = ("task: search result | query: ", "task: question answering | query: ", "task: fact checking | query: ", "")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("qa", type=Path)
+    ap.add_argument("--candidates", type=int, default=50)
+    args = ap.parse_args()
+    qs = load_questions(args.qa)
+    splits = {"dev": split_questions(qs, "dev"), "test": split_questions(qs, "test")}
+    base = open_retriever(Settings.from_env())
+    archive, n = base.archive, args.candidates
+    texts = {q.id: normalize(q.question) for q in qs}
+    hits: dict = {}
+
+    def show(label: str, found) -> None:
+        out = []
+        for name, split in splits.items():
+            s = summarise(split, found)
+            out.append(f"{name} " + " ".join(f"{m} {s[m]:.3f}" for m in METRICS))
+        print(f"{label:48s} {' | '.join(out)}", flush=True)
+
+    def fused(retr: HybridRetriever, dense: dict, kw: dict, post=lambda hs: hs):
+        retr = replace(retr, archive=_CachedArchive(hits))
+        return lambda q: [h.source_id for h in post(retr._dedupe(retr.fuse(dense[q.id], kw[q.id])))]
+
+    # Dense candidates per query prompt (the first is what the retriever uses).
+    st = base.embedder._load()
+    dense_by_prompt = {}
+    for p in PROMPTS:
+        vecs = st.encode([texts[q.id] for q in qs], prompt=p, normalize_embeddings=True, convert_to_numpy=True)
+        dense_by_prompt[p] = {q.id: archive.query(v, n) for q, v in zip(qs, vecs)}
+        for lst in dense_by_prompt[p].values():
+            hits.update((h.chunk_id, h) for h in lst)
+    dense = dense_by_prompt[PROMPTS[0]]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "keyword.sqlite"
+        shutil.copy(archive.keyword.path, copy)
+        index = KeywordIndex(copy)
+        kw_by_params = {}
+        for k1, b in itertools.product([0.6, 0.9, 1.2, 1.6, 2.0], [0.3, 0.5, 0.75, 0.9]):
+            index.k1, index.b = k1, b
+            kw_by_params[(k1, b)] = {q.id: index.search(texts[q.id], n) for q in qs}
+        index.close()
+    need = {c for kw in kw_by_params.values() for lst in kw.values() for c, _ in lst} - set(hits)
+    hits.update({h.chunk_id: h for h in archive.get(sorted(need))})
+    kw = kw_by_params[(base.archive.keyword.k1, base.archive.keyword.b)]
+
+    print("== default")
+    show("default (k1 1.2, b 0.75, search-result prompt)", fused(base, dense, kw))
+    print("== 1. BM25 k1 x b, keyword weight 0.5 / 0.75")
+    for (k1, b), kwp in kw_by_params.items():
+        for w in (0.5, 0.75):
+            show(f"k1 {k1} b {b} w {w}", fused(replace(base, keyword_weight=w), dense, kwp))
+    print("== 2. query prompt, dense alone and fused")
+    for p, d in dense_by_prompt.items():
+        show(f"dense only {p!r}", fused(replace(base, keyword_weight=0.0), d, kw))
+        show(f"fused {p!r}", fused(base, d, kw))
+    print("== 3. collapse near-duplicates across articles (bigram Jaccard above t)")
+    grams: dict[str, set[str]] = {}
+
+    def collapse(t: float):
+        def post(hs):
+            kept = []
+            for h in hs:
+                g = grams.setdefault(h.chunk_id, bigrams(h.text))
+                if not any(_jaccard(g, grams[k.chunk_id]) > t for k in kept):
+                    kept.append(h)
+            return kept
+        return post
+
+    for t in (0.5, 0.6, 0.7, 0.8, 0.9):
+        show(f"collapse t={t}", fused(base, dense, kw, collapse(t)))
+
+
+if __name__ == "__main__":
+    main()
