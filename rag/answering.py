@@ -299,15 +299,16 @@ class AnswerChain:
         def head(h: Hit) -> str:
             return f"{h.paper or '报名不详'} {h.date.label_zh()} {f'第{h.page}版' if h.page else '版次不详'} 《{h.title or h.headline or '无标题'}》"
 
+        asked = st.question if not st.history else st.standalone
         fitted = fit_sources(
-            st.question if not st.history else st.standalone, merge_windows(st.hits), self.context_tokens,
+            asked, merge_windows(st.hits), self.context_tokens,
             _tokens_estimate, head, select=self.select_sentences and not _is_english(st.standalone),
         )
         blocks: list[str] = []
         for n, (h, text) in enumerate(fitted, 1):
             blocks.append(f"【来源{n}】{head(h)}\n{_clean_source(text)}")
             st.sources.append(h)
-        user = "\n".join(blocks) + f"\n【问题】{st.question if not st.history else st.standalone}"
+        user = "\n".join(blocks) + f"\n【问题】{asked}"
         st.messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
         return st
 

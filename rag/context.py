@@ -61,7 +61,8 @@ def fit_sources(
 
     ``cost`` estimates tokens; ``head`` is the source's header line (its cost counts).
     With ``select=False`` (e.g. a question in another language, where bigrams cannot
-    match) whole sources are taken in rank order. The best hit always gets in.
+    match) whole sources are taken in rank order. When not one sentence fits, the start
+    of the best hit is shown, trimmed to the budget.
     """
     sents = [split_sentences(h.text) or [h.text] for h in hits]
     chosen: list[set[int]] = [set() for _ in hits]
