@@ -107,7 +107,7 @@ def test_rating_and_comment_append_to_the_feedback_log(tmp_path):
     assert [(x["rating"], x["comment"]) for x in lines] == [("down", ""), ("down", "日期不对")]
     assert lines[0]["question"] == QUESTION and lines[0]["citations"][0]["page"] == 1
     assert lines[0]["answer_id"] == lines[1]["answer_id"] and lines[0]["time"]
-    assert app.feedback_rows()[0][4] == "日期不对"
+    assert app.feedback_rows(True)[0][4] == "日期不对"
 
 
 # --- search --------------------------------------------------------------------------------
@@ -212,11 +212,24 @@ def test_quality_run_scores_a_question_file(tmp_path):
         def tqdm(self, it, **k):
             return it
 
-    rows, md, report = app.run_quality(str(qa), "", True, progress=_Progress())
+    rows, md, report = app.run_quality(True, str(qa), "", True, progress=_Progress())
     assert rows[0][3] == 1 and rows[0][4] == "通过" and "12月1日" in rows[0][2]
     assert "hit@5 1.000" in md and "回答正确率 1.000" in md and report.endswith(".zip")
     with pytest.raises(gr.Error, match=".jsonl"):
-        app.run_quality(None, str(SEED_PAGE), False, progress=_Progress())
+        app.run_quality(True, None, str(SEED_PAGE), False, progress=_Progress())
+
+
+def test_quality_and_feedback_need_the_login_once_an_admin_is_configured(tmp_path):
+    app = _app(tmp_path)  # admin configured
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps({"id": "1", "question": QUESTION, "answer": ["12月1日"], "source_doc_ids": []},
+                             ensure_ascii=False) + "\n", encoding="utf-8")
+    with pytest.raises(gr.Error, match="请先在「档案管理」页登录"):
+        app.run_quality(False, None, str(qa), False)
+    with pytest.raises(gr.Error, match="请先在「档案管理」页登录"):
+        app.feedback_rows(False)
+    local = _app(tmp_path, admin=None)  # no admin configured: a local single-user tool, open
+    assert local.feedback_rows(False) == []
 
 
 def test_build_app_exposes_ask_and_search_api_and_hides_admin_without_login(tmp_path):

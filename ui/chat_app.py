@@ -215,8 +215,9 @@ class NewsragApp:
 
     # --- quality --------------------------------------------------------------------
 
-    def run_quality(self, upload: str | None, path: str, with_answers: bool, progress=gr.Progress()) -> tuple:  # noqa: B008 (how Gradio injects progress)
+    def run_quality(self, authed: bool, upload: str | None, path: str, with_answers: bool, progress=gr.Progress()) -> tuple:  # noqa: B008 (how Gradio injects progress)
         """Run a question file: table rows, scores (Markdown) and a zipped report."""
+        self._require_staff(authed)
         src = Path(upload) if upload else Path((path or "").strip()) if (path or "").strip() else None
         if src is None:
             raise gr.Error("请上传问题文件，或填写服务器上的路径。")
@@ -261,7 +262,8 @@ class NewsragApp:
             md += f" · 回答正确率 {summary['answer_accuracy']:.3f}"
         return rows, md, archive
 
-    def feedback_rows(self) -> list[list[str]]:
+    def feedback_rows(self, authed: bool) -> list[list[str]]:
+        self._require_staff(authed)
         return [[r.get("time", ""), r.get("rating", ""), r.get("question", ""), r.get("answer", ""), r.get("comment", "")]
                 for r in self.s.feedback.read()]
 
@@ -280,6 +282,13 @@ class NewsragApp:
     def _require_admin(self, authed: bool) -> None:
         if not (self.s.admin and authed):
             raise gr.Error("请先登录管理账号。")
+
+    def _require_staff(self, authed: bool) -> None:
+        """Quality runs (which read a path on the server and occupy the model) and the
+        feedback log (residents' questions) need the admin login once one is configured.
+        Without one the app is a single-user local tool and they stay open."""
+        if self.s.admin and not authed:
+            raise gr.Error("质量评测和用户反馈仅限管理账号：请先在「档案管理」页登录。")
 
     def upload(self, authed: bool, files: list | None, paper: str, date: str, progress=gr.Progress()) -> tuple:  # noqa: B008 (how Gradio injects progress)
         self._require_admin(authed)
@@ -382,6 +391,7 @@ def build_app(services: AppServices) -> gr.Blocks:
     app = NewsragApp(services)
     pages = app.page_choices()
     with gr.Blocks(title="newsrag 报纸档案问答") as demo:
+        authed = gr.State(False)  # this session's admin login (档案管理 tab), also required by 质量评测
         gr.Markdown("## 报纸档案问答\n每个回答都注明出自哪份报纸、哪一期、第几版、哪篇文章。")
         with gr.Tab("问答", id="chat"):
             turns = gr.State([])
@@ -434,7 +444,8 @@ def build_app(services: AppServices) -> gr.Blocks:
 
         with gr.Tab("质量评测", id="quality"):
             gr.Markdown("上传问题文件（与 `newsrag eval` 相同的 JSONL：id、question、answer、source_doc_ids），"
-                        "查看每个问题的检索名次和回答是否通过。")
+                        "查看每个问题的检索名次和回答是否通过。"
+                        + ("\n\n本页仅限管理账号，请先在「档案管理」页登录。" if services.admin else ""))
             with gr.Row():
                 q_file = gr.File(label="问题文件 (.jsonl)", file_types=[".jsonl"], type="filepath")
                 with gr.Column():
@@ -445,15 +456,14 @@ def build_app(services: AppServices) -> gr.Blocks:
             q_table = gr.Dataframe(headers=["问题", "期望答案", "回答", "命中名次", "结果"], interactive=False, wrap=True,
                                    column_widths=["28%", "14%", "40%", "9%", "9%"])
             q_report = gr.File(label="下载报告 (zip)")
-            q_go.click(app.run_quality, [q_file, q_path, q_answers], [q_table, q_scores, q_report],
+            q_go.click(app.run_quality, [authed, q_file, q_path, q_answers], [q_table, q_scores, q_report],
                        concurrency_id=LLM_QUEUE, concurrency_limit=1, api_visibility="private")
             gr.Markdown("### 用户反馈")
             f_refresh = gr.Button("刷新反馈")
             f_table = gr.Dataframe(headers=["时间", "评价", "问题", "回答", "意见"], interactive=False, wrap=True)
-            f_refresh.click(app.feedback_rows, None, [f_table], api_visibility="private")
+            f_refresh.click(app.feedback_rows, [authed], [f_table], api_visibility="private")
 
         with gr.Tab("档案管理", id="admin", visible=services.admin is not None):
-            authed = gr.State(False)
             with gr.Column(visible=True) as login_box:
                 a_user = gr.Textbox(label="管理员用户名")
                 a_pass = gr.Textbox(label="密码", type="password")
