@@ -9,6 +9,7 @@ Built from LangChain runnables (``AnswerChain.runnable``) and usable in a few li
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -31,6 +32,8 @@ from rag.context import fit_sources, merge_windows
 from rag.records import Answer, Citation, Hit
 from rag.retrieval import HybridRetriever, SearchFilters
 from rag.text import tokenize
+
+log = logging.getLogger(__name__)
 
 __all__ = ["AnswerChain", "relevance_signals", "REFUSAL_ZH", "REFUSAL_EN", "SYSTEM_PROMPT", "rewrite_question", "Turn"]
 
@@ -189,7 +192,11 @@ class _State:
     messages: list[dict] = field(default_factory=list)
     refuse_early: bool = False
     exclude: frozenset[str] = frozenset()  # source ids kept out of the context (evaluation)
+    started: float = 0.0  # perf_counter when the question arrived
     timings: dict[str, float] = field(default_factory=dict)
+
+    def since_start_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
 
 
 @dataclass
@@ -276,7 +283,8 @@ class AnswerChain:
 
     def _rewrite(self, inp: dict) -> _State:
         t0 = time.perf_counter()
-        st = _State(inp["question"], inp.get("history") or (), inp.get("filters"), exclude=frozenset(inp.get("exclude_sources") or ()))
+        st = _State(inp["question"], inp.get("history") or (), inp.get("filters"),
+                    exclude=frozenset(inp.get("exclude_sources") or ()), started=t0)
         st.standalone = rewrite_question(st.question, st.history)
         if st.filters is None or st.filters == SearchFilters():
             st.filters = resolve_relative_dates(st.standalone, self.reference_date) or st.filters
@@ -321,29 +329,36 @@ class AnswerChain:
         return final
 
     def _generate_stream(self, st: _State) -> Iterator[str | Answer]:
+        """Stream the reply, then yield the cited Answer.
+
+        Timings: ``generate_ms`` is the model's share (from the request to its last
+        token, so it includes the wait for the first one); ``first_token_ms`` and
+        ``total_ms`` count from the moment the question arrived, as a user waits."""
         refusal = REFUSAL_EN if _is_english(st.question) else REFUSAL_ZH
         if st.refuse_early:
+            st.timings["first_token_ms"] = st.timings["total_ms"] = st.since_start_ms()
             yield refusal
             yield Answer(st.question, refusal, True, standalone_question=st.standalone, timings_ms=st.timings)
             return
         t0 = time.perf_counter()
         parts: list[str] = []
-        first = None
         held = ""  # hold back what could be the start of NO_ANSWER, so it never flashes on screen
         for piece in self.chat.stream(st.messages, self.max_answer_tokens):
-            if first is None:
-                first = time.perf_counter()
+            if not parts:
+                st.timings["first_token_ms"] = st.since_start_ms()
             parts.append(piece)
             held += piece
             if NO_ANSWER.startswith(held.strip()) or NO_ANSWER in held:
                 continue
             yield held
             held = ""
-        end = time.perf_counter()
-        st.timings["first_token_ms"] = ((first or end) - t0) * 1000
-        st.timings["generate_ms"] = (end - t0) * 1000
+        st.timings.setdefault("first_token_ms", st.since_start_ms())
+        st.timings["generate_ms"] = (time.perf_counter() - t0) * 1000
         raw = "".join(parts).strip()
+        t1 = time.perf_counter()
         answer = self._cite(st, raw, refusal)
+        answer.timings_ms["cite_ms"] = (time.perf_counter() - t1) * 1000
+        answer.timings_ms["total_ms"] = st.since_start_ms()
         if held and not answer.refused:
             yield held
         if answer.refused:
@@ -351,7 +366,7 @@ class AnswerChain:
         yield answer
 
     def _cite(self, st: _State, raw: str, refusal: str) -> Answer:
-        timings = dict(st.timings)
+        timings = st.timings  # the Answer carries the chain's timings; total_ms is added after this
         if not raw or NO_ANSWER in raw or raw.startswith(("抱歉", "Sorry")):
             return Answer(st.question, refusal, True, standalone_question=st.standalone, timings_ms=timings)
         texts = {i + 1: h.text for i, h in enumerate(st.sources)}
@@ -376,7 +391,7 @@ class AnswerChain:
         if not cited and unsourced_numbers(raw, texts):
             # Nothing in the answer is supported and it states figures no source has:
             # an invention. The honest reply is the refusal, not a flagged guess.
-            timings["discarded_unsupported"] = 1.0
+            log.info("withdrew an unsupported answer with unsourced figures: %r", raw)
             return Answer(st.question, refusal, True, standalone_question=st.standalone, timings_ms=timings)
         citations = tuple(self._citation(n, st.sources[n - 1], quote) for n, quote in sorted(cited.items()))
         return Answer(

@@ -165,6 +165,23 @@ def test_streaming_yields_text_then_the_answer(seed_retriever):
     assert [i for i in refusal if isinstance(i, str)] == [REFUSAL_ZH]  # NO_ANSWER never flashes
 
 
+def test_timings_count_from_the_question_and_the_first_token_once(seed_retriever):
+    import time
+
+    class SlowStart(FakeChat):
+        def stream(self, messages, max_tokens=256):
+            time.sleep(0.2)  # the wait for the first token
+            yield from super().stream(messages, max_tokens)
+
+    t = AnswerChain(seed_retriever, SlowStart(["星辰花园小区建于1998年。"])).ask("星辰花园小区建于哪一年？").timings_ms
+    assert t["first_token_ms"] >= 200 and t["generate_ms"] >= 200
+    # total is the wall time of the whole ask: it holds the first-token wait once, not twice
+    assert t["first_token_ms"] <= t["total_ms"] < t["first_token_ms"] + 150
+    assert t["total_ms"] >= t["retrieve_ms"] + t["generate_ms"] + t["cite_ms"]
+    early = AnswerChain(seed_retriever, FakeChat(), min_cosine=0.9).ask("2024年巴黎奥运会中国获得多少枚金牌？").timings_ms
+    assert early["total_ms"] >= early["retrieve_ms"] and "generate_ms" not in early
+
+
 def test_answer_json_shape(seed_retriever):
     d = _chain(seed_retriever, "星辰花园小区建于1998年。").ask("星辰花园小区建于哪一年？").to_dict()
     assert set(d) >= {"answer", "refused", "citations", "timings_ms"}

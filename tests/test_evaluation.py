@@ -106,14 +106,14 @@ def test_evaluate_answers_counts(tmp_path):
             if exclude_sources:
                 return Answer(question, "抱歉", True)
             cite = Citation(1, "", IssueDate(), 1, "t", "a", "g1" if question == "q1" else "x", "quote")
-            return Answer(question, "答案是12月1日[1]", False, (cite,), timings_ms={"retrieve_ms": 5, "first_token_ms": 10})
+            return Answer(question, "答案是12月1日[1]", False, (cite,), timings_ms={"retrieve_ms": 5, "first_token_ms": 15, "generate_ms": 30, "total_ms": 40})
 
     qs = [_q(1, {"g1"}), _q(2, {"g2"})]
     qs = [Question(q.id, q.question, ["12月1日"] if q.id == "1" else ["没有"], q.gold, q.type) for q in qs]
     out = evaluate_answers(Chain(), qs)
     assert out["accuracy"] == 0.5 and out["answers_citing_gold"] == 0.5
     assert out["refusal_without_gold"] == 1.0 and out["answers_with_citation"] == 1.0
-    assert out["latency_ms"]["first_token_p50"] == 15
+    assert out["latency_ms"]["first_token_p50"] == 15 and out["latency_ms"]["total_p50"] == 40
 
 
 def test_answer_rank_counts_answer_text_from_any_document():
