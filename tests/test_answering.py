@@ -84,6 +84,25 @@ def test_a_marker_pointing_at_the_wrong_source_is_moved_or_dropped(seed_retrieve
     assert ans.citations[0].title == "区人大常委会开展“主任接待日”活动"
 
 
+def test_a_sentence_joining_facts_from_two_articles_cites_each_clause(seed_retriever):
+    reply = "网格员技能大比武决赛共有11支代表队，星辰花园小区建于1998年。"
+    ans = _chain(seed_retriever, reply, retrieve_k=8).ask("网格员技能大比武有几支代表队？星辰花园小区建于哪一年？")
+    assert ans.supported and len(ans.citations) == 2
+    by_n = {c.n: c for c in ans.citations}
+    first, second = ans.text.split("，")
+    n1, n2 = parse_markers(first, 8), parse_markers(second, 8)
+    assert len(n1) == len(n2) == 1 and n1 != n2  # a marker where each clause ends, not one for both
+    assert "网格员" in by_n[n1[0]].title and by_n[n2[0]].title == "区人大常委会开展“主任接待日”活动"
+    assert "1998年" in by_n[n2[0]].quote
+
+
+def test_a_clause_no_source_supports_stays_unmarked(seed_retriever):
+    reply = "网格员技能大比武决赛共有11支代表队，冠军奖金为5000元。"
+    ans = _chain(seed_retriever, reply).ask("网格员技能大比武有几支代表队？冠军奖金多少？")
+    first, second = ans.text.split("，")
+    assert parse_markers(first, 6) and not parse_markers(second, 6)  # not one marker closing both
+
+
 def test_unsupported_answer_is_flagged(seed_retriever):
     ans = _chain(seed_retriever, "这次活动办得很成功，大家都很满意。").ask("网格员技能大比武决赛有几支代表队？")
     assert not ans.refused and not ans.supported and ans.citations == ()
@@ -300,9 +319,12 @@ def test_paraphrase_accepted_by_embedding_similarity_when_words_differ(seed_retr
     monkeypatch.setattr(chain, "_similar", similar)
     ans = chain.ask("星辰花园小区外立面有什么问题？")
     assert calls and ans.citations and ans.supported
+    assert ans.text.endswith("。" + f"[{ans.citations[0].n}]")  # the sentence as a whole
     strict = _chain(seed_retriever, "外墙金属构件生锈掉落，威胁行人安全。")
     monkeypatch.setattr(strict, "_similar", lambda c, q: False)
-    assert not strict.ask("星辰花园小区外立面有什么问题？").supported
+    # without the embedding check the sentence as a whole is not accepted: only its second
+    # clause, which shares its words with the source, is cited
+    assert strict.ask("星辰花园小区外立面有什么问题？").text.startswith("外墙金属构件生锈掉落，威胁行人安全[")
 
 
 def test_english_answer_is_cited_across_languages(seed_retriever, monkeypatch):
