@@ -450,7 +450,7 @@ def build_app(services: AppServices) -> gr.Blocks:
                 q_file = gr.File(label="问题文件 (.jsonl)", file_types=[".jsonl"], type="filepath")
                 with gr.Column():
                     q_path = gr.Textbox(label="或：服务器上的文件路径")
-                    q_answers = gr.Checkbox(label="同时生成回答（较慢，每题约 8 秒）", value=False)
+                    q_answers = gr.Checkbox(label="同时生成回答（较慢，每题几秒）", value=False)
                     q_go = gr.Button("运行评测", variant="primary")
             q_scores = gr.Markdown("")
             q_table = gr.Dataframe(headers=["问题", "期望答案", "回答", "命中名次", "结果"], interactive=False, wrap=True,
