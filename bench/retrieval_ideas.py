@@ -1,10 +1,12 @@
-"""Three more retrieval ideas, tuned on the RGB-zh dev split, each against the default:
+"""Four more retrieval ideas, tuned on the RGB-zh dev split, each against the default:
 
 1. BM25 parameters: k1 x b grid (the default is k1 1.2, b 0.75), fused as the retriever does.
 2. EmbeddingGemma query prompts: "task: search result" (the model's `query` prompt, our
    default), "task: question answering", "task: fact checking", and none.
 3. Collapsing near-duplicate passages of *different* articles (the same wire story in
    several papers) by character-bigram Jaccard, so the top 5 holds more distinct stories.
+4. Pseudo-relevance feedback on the dense leg (Rocchio): the query vector plus alpha times
+   the mean of its top m passages' stored vectors, searched again (needs a Chroma index).
 
 Needs an index holding the RGB corpus with the default EmbeddingGemma embedder:
 
@@ -21,6 +23,8 @@ import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 from bench.tune_retrieval import METRICS, _CachedArchive, summarise
 from rag.evaluation import load_questions, split_questions
@@ -103,6 +107,19 @@ def main() -> None:
 
     for t in (0.5, 0.6, 0.7, 0.8, 0.9):
         show(f"collapse t={t}", fused(base, dense, kw, collapse(t)))
+
+    print("== 4. pseudo-relevance feedback on the dense leg (m passages, weight alpha)")
+    qvec = dict(zip((q.id for q in qs), st.encode([texts[q.id] for q in qs], prompt=PROMPTS[0],
+                                                  normalize_embeddings=True, convert_to_numpy=True)))
+    col = archive.store._col  # the stored passage vectors (bench only: no public accessor)
+    for m, alpha in itertools.product((1, 3, 5), (0.3, 0.6, 1.0)):
+        prf = {}
+        for q in qs:
+            got = col.get(ids=[h.chunk_id for h in dense[q.id][:m]], include=["embeddings"])
+            v = qvec[q.id] + alpha * np.asarray(got["embeddings"], dtype=np.float32).mean(axis=0)
+            prf[q.id] = archive.query(v / np.linalg.norm(v), n)
+            hits.update((h.chunk_id, h) for h in prf[q.id])
+        show(f"prf m={m} alpha={alpha}", fused(base, prf, kw))
 
 
 if __name__ == "__main__":
