@@ -109,7 +109,7 @@ def fit_sources(
                 break
     if not any(chosen) and hits:
         # Not even the best hit's first sentence fits: show the start of it, trimmed.
-        return [(hits[0], hits[0].text[: max(budget - cost(head(hits[0])), 1) * 14 // 10])]
+        return [(hits[0], _trim(hits[0].text, budget - cost(head(hits[0])), cost))]
     out = []
     for i, h in enumerate(hits):
         if chosen[i]:
@@ -124,3 +124,15 @@ def fit_sources(
                 text += GAP
             out.append((h, text))
     return out
+
+
+def _trim(text: str, budget: int, cost: Callable[[str], int]) -> str:
+    """The longest start of ``text`` that ``cost`` puts within ``budget`` (at least one character)."""
+    lo, hi = 1, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if cost(text[:mid]) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo]
