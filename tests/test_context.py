@@ -55,6 +55,7 @@ def test_the_best_hit_gets_in_even_when_nothing_fits():
     big = _hit("a", "A", "很长的一句没有句号" * 20)
     ((h, text),) = fit_sources("问题", [big], 10, _cost, _head)
     assert h is big and 0 < len(text) <= 14
+    assert _cost(text) == 10  # trimmed by the cost given, to the budget exactly
 
 
 def test_header_cost_counts_against_the_budget():
