@@ -112,6 +112,11 @@ class KeywordIndex:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM docs").fetchone()[0]
 
+    def pages(self) -> list[int]:
+        """Every page number some indexed chunk is on, ascending (the app's page filter)."""
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT DISTINCT page FROM docs WHERE page IS NOT NULL ORDER BY page")]
+
     def newest_date(self):
         """The newest issue date in the index (a datetime.date), or None if no chunk has one."""
         from datetime import date

@@ -146,6 +146,7 @@ def test_upload_gbk_page_and_broken_file_then_delete_issue(tmp_path):
     (up / "page-03.txt").write_bytes(bytes(range(256)) * 20)
     (up / "notes.pdf").write_bytes(b"%PDF-1.4")
     before = app.s.archive.count()
+    assert app.page_choices() == ["全部版面", "第1版"]
     rows, status, issues, _ = app.upload(True, [str(p) for p in sorted(up.iterdir())], "渝中报", "2023-12-08",
                                          progress=lambda *a, **k: None)
     outcome = dict(rows)
@@ -157,11 +158,13 @@ def test_upload_gbk_page_and_broken_file_then_delete_issue(tmp_path):
     kept = list((tmp_path / "library").rglob("*.txt"))
     assert [p.name for p in kept] == ["page-02.txt"]  # the broken file left nothing behind
     assert app.s.chain.reference_date.isoformat() == "2023-12-08"
+    assert app.page_filter()["choices"] == ["全部版面", "第1版", "第2版"]  # the chat tab's page filter follows
     with pytest.raises(gr.Error, match="确认删除"):
         app.delete_issue(True, key, False)
     msg, issues, _, confirm = app.delete_issue(True, key, True)
     assert msg.startswith("已删除") and key not in [r[0] for r in issues] and confirm is False
     assert app.s.archive.count() == before and not list((tmp_path / "library").rglob("*.txt"))
+    assert app.page_choices() == ["全部版面", "第1版"]
 
 
 def test_uploads_never_use_the_sent_name_as_a_path(tmp_path):

@@ -80,8 +80,9 @@ def test_keyword_index_persists_and_updates(tmp_path):
     idx.close()
     again = KeywordIndex(path)
     assert again.count() == 4 and again.search("美专校", 1)[0][0] == chunks[2].chunk_id
+    assert again.pages() == [1, 2, 3]
     again.delete([chunks[2].chunk_id])
-    assert again.search("美专校", 5) == [] and again.count() == 3
+    assert again.search("美专校", 5) == [] and again.count() == 3 and again.pages() == [1, 3]
 
 
 def test_keyword_index_follows_ingest_reingest_and_delete(tmp_path):

@@ -105,8 +105,12 @@ class NewsragApp:
     # --- what the archive holds -----------------------------------------------------
 
     def page_choices(self) -> list[str]:
-        pages = sorted({p for i in self.s.archive.issues() for p in i.pages})
-        return [ALL_PAGES] + [f"第{p}版" for p in pages]
+        """The page filter's options, from the keyword index (no scan of the vector store)."""
+        return [ALL_PAGES] + [f"第{p}版" for p in self.s.archive.keyword.pages()]
+
+    def page_filter(self) -> dict:
+        """The page filter refreshed: on each visit, and after an upload or a deletion."""
+        return gr.update(choices=self.page_choices())
 
     def example_questions(self, n: int = 4) -> list[str]:
         """Questions about articles the archive really holds, front pages first."""
@@ -493,9 +497,12 @@ def build_app(services: AppServices) -> gr.Blocks:
                 lambda ok: app.issue_table(ok) if ok else (gr.skip(), gr.skip()),
                 [authed], [i_table, i_key], api_visibility="private")
             u_go.click(app.upload, [authed, u_files, u_paper, u_date], [u_table, u_status, i_table, i_key],
-                       concurrency_id="ingest", concurrency_limit=1, api_visibility="private")
+                       concurrency_id="ingest", concurrency_limit=1, api_visibility="private").success(
+                app.page_filter, None, c_page, api_visibility="private")
             i_delete.click(app.delete_issue, [authed, i_key, i_confirm], [i_status, i_table, i_key, i_confirm],
-                           concurrency_id="ingest", concurrency_limit=1, api_visibility="private")
+                           concurrency_id="ingest", concurrency_limit=1, api_visibility="private").success(
+                app.page_filter, None, c_page, api_visibility="private")
+        demo.load(app.page_filter, None, c_page, api_visibility="private")
 
         gr.api(app.ask_api, api_name="ask", concurrency_id=LLM_QUEUE, concurrency_limit=1)
         gr.api(app.search_api, api_name="search")
