@@ -27,7 +27,7 @@ from rag.embedding import Embedder
 from rag.errors import InputError
 from rag.store import ChunkStore
 
-__all__ = ["MAX_UPLOAD_BYTES", "Upload", "UploadResult", "ingest_uploads", "remove_issue_copy"]
+__all__ = ["MAX_UPLOAD_BYTES", "Upload", "UploadResult", "ingest_uploads", "remove_article_copies", "remove_issue_copy"]
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 _PAGE_IN_NAME = re.compile(r"(?:page[-_ ]?|p|第)0*(\d{1,3})(?:版)?$|^0*(\d{1,3})$", re.I)
@@ -193,3 +193,43 @@ def remove_issue_copy(library: Path, paper: str, issue: str) -> bool:
         shutil.rmtree(folder)
         return True
     return False
+
+
+def remove_article_copies(library: Path, paper: str, source_ids: Sequence[str]) -> int:
+    """Drop deleted articles from the library's uploaded ``.jsonl`` copies.
+
+    One uploaded file may hold articles of several issues, so the file is rewritten
+    without the lines of ``paper``'s articles ``source_ids`` (a file left empty is
+    removed). Without this, ingesting the library again would bring them back.
+
+    Returns:
+        How many lines were removed.
+    """
+    gone, removed = set(source_ids), 0
+    root = Path(library)
+    for path in sorted(root.rglob("*.jsonl")) if root.is_dir() else []:
+        if ".staging" in path.relative_to(root).parts:
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = [line for line in lines if not _is_deleted(line, paper, gone)]
+        if len(kept) == len(lines):
+            continue
+        removed += len(lines) - len(kept)
+        if any(line.strip() for line in kept):
+            tmp = path.with_suffix(".jsonl.tmp")
+            tmp.write_text("".join(kept), encoding="utf-8")
+            tmp.replace(path)
+        else:
+            path.unlink()
+            if not any(path.parent.iterdir()):
+                path.parent.rmdir()
+    return removed
+
+
+def _is_deleted(line: str, paper: str, source_ids: set[str]) -> bool:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError:
+        return False  # a line ingest skipped stays as it was
+    return (isinstance(obj, dict) and str(obj.get("paper") or "").strip() == paper
+            and str(obj.get("id", "")).strip() in source_ids)

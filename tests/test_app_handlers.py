@@ -167,6 +167,24 @@ def test_upload_gbk_page_and_broken_file_then_delete_issue(tmp_path):
     assert app.page_choices() == ["全部版面", "第1版"]
 
 
+def test_deleting_an_article_issue_removes_its_lines_from_the_library_copy(tmp_path):
+    app = _app(tmp_path)
+    src = tmp_path / "up.jsonl"
+    lines = [
+        {"id": "w1", "paper": "晚报", "date": "2023-12-06", "page": 3, "title": "灯会", "text": "解放碑举行迎新年灯会，共有三十组花灯。"},
+        {"id": "w2", "paper": "晚报", "date": "2023-12-07", "page": 3, "title": "集市", "text": "较场口夜市新开二十个摊位。"},
+    ]
+    src.write_text("".join(json.dumps(o, ensure_ascii=False) + "\n" for o in lines), encoding="utf-8")
+    rows, *_ = app.upload(True, [str(src)], "晚报", "", progress=lambda *a, **k: None)
+    assert dict(rows) == {"up.jsonl": "已导入"}
+    (copy,) = (tmp_path / "library").rglob("*.jsonl")
+    app.delete_issue(True, "doc:晚报/2023-12-06", True)
+    assert [json.loads(x)["id"] for x in copy.read_text(encoding="utf-8").splitlines()] == ["w2"]
+    assert "w1" not in {h["source_id"] for h in app.search_api("灯会", 10)}
+    app.delete_issue(True, "doc:晚报/2023-12-07", True)
+    assert not list((tmp_path / "library").rglob("*.jsonl"))  # the emptied copy is gone, not re-ingestable
+
+
 def test_uploads_never_use_the_sent_name_as_a_path(tmp_path):
     src = tmp_path / "x.txt"
     src.write_text("本报讯 某街道举行活动，居民参加。\n", encoding="utf-8")

@@ -22,7 +22,7 @@ from typing import Any
 import gradio as gr
 
 from ingest import Upload, ingest_uploads
-from ingest.uploads import remove_issue_copy
+from ingest.uploads import remove_article_copies, remove_issue_copy
 from rag.answering import AnswerChain, Turn
 from rag.archive import Archive
 from rag.errors import InputError, NewsragError
@@ -343,6 +343,9 @@ class NewsragApp:
             removed = self.s.archive.delete_pages(list(issue.page_keys))
             if key.startswith("page:"):
                 remove_issue_copy(self.s.library, issue.paper, key.rsplit("/", 1)[-1])
+            elif key.startswith("doc:"):
+                sids = [k.removeprefix("doc:") for k in issue.page_keys]
+                remove_article_copies(self.s.library, issue.paper, sids)
         self.s.chain.reference_date = self.s.archive.keyword.newest_date()
         return f"已删除 {issue.label_zh()}：{removed} 个片段。", *self.issue_table(authed, value=None), False
 
