@@ -1,4 +1,4 @@
-"""Four more retrieval ideas, tuned on the RGB-zh dev split, each against the default:
+"""Five more retrieval ideas, tuned on the RGB-zh dev split, each against the default:
 
 1. BM25 parameters: k1 x b grid (the default is k1 1.2, b 0.75), fused as the retriever does.
 2. EmbeddingGemma query prompts: "task: search result" (the model's `query` prompt, our
@@ -7,6 +7,10 @@
    several papers) by character-bigram Jaccard, so the top 5 holds more distinct stories.
 4. Pseudo-relevance feedback on the dense leg (Rocchio): the query vector plus alpha times
    the mean of its top m passages' stored vectors, searched again (needs a Chroma index).
+5. Score fusion instead of rank fusion: every candidate of either leg gets both legs' scores
+   (cosine from a deep dense search, BM25 0 where no query word occurs), each leg's scores
+   normalised over the candidates (min-max or z-score), and alpha x dense + (1 - alpha) x
+   keyword ranks them. RRF throws the score gaps away; this keeps them.
 
 Needs an index holding the RGB corpus with the default EmbeddingGemma embedder:
 
@@ -120,6 +124,32 @@ def main() -> None:
             prf[q.id] = archive.query(v / np.linalg.norm(v), n)
             hits.update((h.chunk_id, h) for h in prf[q.id])
         show(f"prf m={m} alpha={alpha}", fused(base, prf, kw))
+
+    print("== 5. score fusion over both legs' candidates (normalisation, dense weight alpha)")
+    deep = 500  # a keyword candidate below the dense top 500 gets the 500th cosine
+    cosines = {}
+    for q in qs:
+        got = archive.query(qvec[q.id], deep)
+        cosines[q.id] = ({h.chunk_id: h.score for h in got}, got[-1].score)
+        hits.update((h.chunk_id, h) for h in got[:n])
+    scale = {
+        "minmax": lambda v: (v - v.min()) / (np.ptp(v) or 1.0),
+        "z": lambda v: (v - v.mean()) / (v.std() or 1.0),
+    }
+
+    def by_score(norm: str, alpha: float):
+        def found(q):
+            cos, floor = cosines[q.id]
+            bm25 = dict(kw[q.id])
+            cands = list(dict.fromkeys([h.chunk_id for h in dense[q.id]] + list(bm25)))
+            d = scale[norm](np.array([cos.get(c, floor) for c in cands]))
+            k = scale[norm](np.array([bm25.get(c, 0.0) for c in cands]))
+            order = np.argsort(-(alpha * d + (1 - alpha) * k), kind="stable")
+            return [h.source_id for h in base._dedupe([hits[cands[i]] for i in order])]
+        return found
+
+    for norm, alpha in itertools.product(scale, (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)):
+        show(f"score fusion {norm} alpha={alpha}", by_score(norm, alpha))
 
 
 if __name__ == "__main__":
