@@ -315,7 +315,9 @@ def _article_from_json(raw: str) -> tuple[Article | None, str]:
             page=page,
             title=str(obj.get("title") or "").strip(),
             text=text.strip(),
-            page_key=f"doc:{sid}",
+            # the same id from two papers is two articles: key by both (a re-ingest of
+            # one must not remove the other as stale)
+            page_key=f"doc:{article_id}",
             source=sid,
         ),
         "",

@@ -116,6 +116,20 @@ def test_jsonl_ids_are_kept_as_source_id(tmp_path):
     assert hits[0].source_id == "rgb-1"
 
 
+def test_the_same_jsonl_id_in_two_papers_is_two_articles(tmp_path):
+    def write(name, paper, text):
+        (tmp_path / name).write_text(json.dumps({"id": "1", "paper": paper, "text": text}, ensure_ascii=False), encoding="utf-8")
+        return tmp_path / name
+
+    store = InMemoryStore()
+    ingest_paths([write("a.jsonl", "晚报", "解放碑举行迎新年灯会，共有三十组花灯。")], store, FakeEmbedder())
+    rep = ingest_paths([write("b.jsonl", "日报", "较场口夜市新开二十个摊位。")], store, FakeEmbedder())
+    assert rep.chunks_removed == 0  # another paper's article "1" is not a re-ingest of this one
+    assert {md["paper"] for _, md, _ in store._rows.values()} == {"晚报", "日报"}
+    rep = ingest_paths([write("b.jsonl", "日报", "较场口夜市新开三十个摊位。")], store, FakeEmbedder())
+    assert rep.chunks_removed == 1 and {md["paper"] for _, md, _ in store._rows.values()} == {"晚报", "日报"}
+
+
 def test_empty_store_query_and_embeddings_shape():
     emb = FakeEmbedder()
     assert emb.embed_documents([]).shape == (0, emb.dim)

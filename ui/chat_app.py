@@ -340,12 +340,15 @@ class NewsragApp:
         if issue is None:
             raise gr.Error(f"档案里没有这一期：{key}")
         with self.s.ingest_lock:
+            sids = set()
+            if key.startswith("doc:"):
+                where = {"page_key": {"$in": list(issue.page_keys)}}
+                sids = {h.source_id for h in self.s.archive.find(where, with_text=False)}
             removed = self.s.archive.delete_pages(list(issue.page_keys))
             if key.startswith("page:"):
                 remove_issue_copy(self.s.library, issue.paper, key.rsplit("/", 1)[-1])
-            elif key.startswith("doc:"):
-                sids = [k.removeprefix("doc:") for k in issue.page_keys]
-                remove_article_copies(self.s.library, issue.paper, sids)
+            elif sids:
+                remove_article_copies(self.s.library, issue.paper, sorted(sids))
         self.s.chain.reference_date = self.s.archive.keyword.newest_date()
         return f"已删除 {issue.label_zh()}：{removed} 个片段。", *self.issue_table(authed, value=None), False
 
