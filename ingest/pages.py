@@ -272,10 +272,10 @@ def _read_jsonl(path: Path, data: bytes, res: FileResult) -> None:
         if art is None:
             res.problems.append(Problem(str(path), why, line=n))
             continue
-        if art.source_id in seen:
-            res.problems.append(Problem(str(path), f"重复的 id {art.source_id!r}，id 必须唯一 (duplicate id)", line=n))
+        if art.article_id in seen:
+            res.problems.append(Problem(str(path), f"重复的 id {art.source_id!r}，同一报纸内 id 必须唯一 (duplicate id)", line=n))
             continue
-        seen.add(art.source_id)
+        seen.add(art.article_id)
         res.articles.append(art)
     if not any_line:
         res.problems.append(Problem(str(path), "空文件，没有可导入的内容 (empty file: nothing to ingest)"))

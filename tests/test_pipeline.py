@@ -130,6 +130,17 @@ def test_the_same_jsonl_id_in_two_papers_is_two_articles(tmp_path):
     assert rep.chunks_removed == 1 and {md["paper"] for _, md, _ in store._rows.values()} == {"晚报", "日报"}
 
 
+def test_a_repeated_id_is_reported_by_line_unless_the_paper_differs(tmp_path):
+    f = tmp_path / "docs.jsonl"
+    rows = [{"id": "7", "paper": "晚报", "text": "灯会开幕。"}, {"id": "7", "paper": "日报", "text": "夜市开张。"},
+            {"id": "7", "paper": "晚报", "text": "灯会闭幕。"}]
+    f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    store = InMemoryStore()
+    rep = ingest_paths([f], store, FakeEmbedder())
+    assert [(p.line, "重复的 id '7'" in p.reason) for p in rep.skipped] == [(3, True)]
+    assert sorted(md["paper"] for _, md, _ in store._rows.values()) == ["日报", "晚报"]
+
+
 def test_empty_store_query_and_embeddings_shape():
     emb = FakeEmbedder()
     assert emb.embed_documents([]).shape == (0, emb.dim)
