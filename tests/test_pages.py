@@ -75,7 +75,7 @@ def test_jsonl_bad_lines_are_skipped_and_good_ones_kept(tmp_path):
         json.dumps({"id": "a2", "text": ""}),
         json.dumps({"id": "a3", "text": "x", "date": "yesterday"}),
         json.dumps({"id": "a4", "text": "x", "page": "front"}),
-        json.dumps({"id": "a1", "text": "dup"}),
+        json.dumps({"id": "a1", "paper": "晚报", "text": "dup"}),  # the same paper and id again
         json.dumps({"id": 7, "text": "数字 id 也可以。", "date": "2023年8月1日"}),
     ]
     f = tmp_path / "docs.jsonl"
