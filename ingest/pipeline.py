@@ -105,6 +105,7 @@ def ingest_paths(
         by_page[key] = list({c.chunk_id: c for c in chunks}.values())
 
     existing = store.ids_by_page(list(by_page))
+    legacy = _legacy_doc_ids(store, by_page)
     to_add: list[Chunk] = []
     stale: list[str] = []
     for key, chunks in by_page.items():
@@ -113,6 +114,8 @@ def ingest_paths(
         rep.chunks_unchanged += len(new_ids & have)
         to_add.extend(c for c in chunks if c.chunk_id not in have)
         stale.extend(sorted(have - new_ids))
+        # an unchanged chunk under the old key is re-added (same id) with the new key
+        stale.extend(sorted(legacy.get(key, set()) - new_ids))
 
     advance = progress(len(to_add), 0) if progress else (lambda n: None)
     for i in range(0, len(to_add), batch_size):
@@ -126,3 +129,24 @@ def ingest_paths(
         rep.chunks_removed = len(stale)
     rep.seconds = time.perf_counter() - t0
     return rep
+
+
+def _legacy_doc_ids(store: ChunkStore, by_page: dict[str, list[Chunk]]) -> dict[str, set[str]]:
+    """Chunks that indexes written before JSONL pages were keyed by article id hold
+    under the old key ``doc:<source id>``, by the new key of their article.
+
+    The old key left out the paper, so it is matched together with the article id:
+    a chunk of the same id from another paper is another article and stays.
+    """
+    new_key: dict[tuple[str, str], str] = {}
+    for key, chunks in by_page.items():
+        if key.startswith("doc:") and chunks and key != f"doc:{chunks[0].source_id}":
+            new_key[(f"doc:{chunks[0].source_id}", chunks[0].article_id)] = key
+    old_keys = sorted({old for old, _ in new_key})
+    out: dict[str, set[str]] = {}
+    for i in range(0, len(old_keys), 500):
+        for h in store.find({"page_key": {"$in": old_keys[i : i + 500]}}, with_text=False):
+            key = new_key.get((h.page_key, h.article_id))
+            if key:
+                out.setdefault(key, set()).add(h.chunk_id)
+    return out

@@ -130,6 +130,27 @@ def test_the_same_jsonl_id_in_two_papers_is_two_articles(tmp_path):
     assert rep.chunks_removed == 1 and {md["paper"] for _, md, _ in store._rows.values()} == {"晚报", "日报"}
 
 
+def test_chunks_under_the_old_doc_source_id_key_are_replaced_not_left_behind(tmp_path):
+    """Indexes written before JSONL pages were keyed by article id hold ``doc:<id>``."""
+    def write(name, paper, text):
+        (tmp_path / name).write_text(json.dumps({"id": "1", "paper": paper, "text": text}, ensure_ascii=False), encoding="utf-8")
+        return tmp_path / name
+
+    store = InMemoryStore()
+    ingest_paths([write("a.jsonl", "晚报", "解放碑举行迎新年灯会，共有三十组花灯。")], store, FakeEmbedder())
+    ingest_paths([write("b.jsonl", "日报", "较场口夜市新开二十个摊位。")], store, FakeEmbedder())
+    for _, md, _ in store._rows.values():
+        md["page_key"] = "doc:1"  # what both articles had before
+
+    rep = ingest_paths([write("a.jsonl", "晚报", "解放碑举行迎新年灯会，共有三十组花灯。")], store, FakeEmbedder())
+    assert (rep.chunks_added, rep.chunks_removed, store.count()) == (1, 0, 2)  # moved to the new key
+    rep = ingest_paths([write("b.jsonl", "日报", "较场口夜市新开三十个摊位。")], store, FakeEmbedder())
+    assert rep.chunks_removed == 1  # the old text under the old key, not 晚报's article
+    texts = sorted(text for text, _, _ in store._rows.values())
+    assert texts == ["解放碑举行迎新年灯会，共有三十组花灯。", "较场口夜市新开三十个摊位。"]
+    assert {md["page_key"] for _, md, _ in store._rows.values()} != {"doc:1"}
+
+
 def test_a_repeated_id_is_reported_by_line_unless_the_paper_differs(tmp_path):
     f = tmp_path / "docs.jsonl"
     rows = [{"id": "7", "paper": "晚报", "text": "灯会开幕。"}, {"id": "7", "paper": "日报", "text": "夜市开张。"},
