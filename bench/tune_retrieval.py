@@ -64,7 +64,7 @@ def rrf(legs: Sequence[tuple[Sequence[str], float]], k: float) -> list[str]:
 def _score(questions, dense, keyword, retr: HybridRetriever, top_k: int = 10) -> dict:
     def found(q: Question) -> list[str]:
         legs = (dense[q.id] if retr.dense_weight else [], keyword[q.id] if retr.keyword_weight else [])
-        return [h.source_id for h in retr._dedupe(retr.fuse(*legs))]
+        return [h.source_id for h in retr._dedupe(retr.fuse(*legs, normalize(q.question)))]
 
     s = summarise(questions, found, top_k)
     return {m: s[m] for m in METRICS}

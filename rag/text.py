@@ -12,7 +12,7 @@ import logging
 import re
 import unicodedata
 
-__all__ = ["normalize", "tokenize", "bigrams", "STOPWORDS"]
+__all__ = ["normalize", "tokenize", "bigrams", "STOPWORDS", "asks_for_date", "states_date"]
 
 # Function words and question words: frequent in questions, useless for matching.
 STOPWORDS = frozenset(
@@ -65,3 +65,24 @@ def bigrams(text: str) -> set[str]:
     """Character bigrams over letters and digits (punctuation and spaces dropped)."""
     t = "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch.isalnum())
     return {t[i : i + 2] for i in range(len(t) - 1)} or ({t} if t else set())
+
+
+# A question whose answer is a date, in the words people use (after ``normalize``:
+# simplified, lower case): "哪天", "什么时候", "上映时间", "开幕日期", "when".
+_ASKS_DATE = re.compile(r"时间|日期|哪天|哪一天|何时|什么时候|几月|几号|哪年|\bwhen\b|what (?:date|day|year)")
+# A stated date: "12月1日", "12月1号", "1日", "2023年12月", "2023-12-01", "十二月一日".
+# A bare "3号" is not one ("轨道交通3号线", "1号文件").
+_CN_NUM = "[一二三四五六七八九十廿卅〇零]"
+_STATES_DATE = re.compile(
+    rf"\d{{1,2}}月\d{{1,2}}[日号]|\d{{1,2}}日|\d{{4}}年\d{{1,2}}月|\d{{4}}[-/.]\d{{1,2}}[-/.]\d{{1,2}}|{_CN_NUM}+月{_CN_NUM}+[日号]"
+)
+
+
+def asks_for_date(question: str) -> bool:
+    """Whether a (normalised) question asks when something happens or happened."""
+    return bool(_ASKS_DATE.search(question))
+
+
+def states_date(text: str) -> bool:
+    """Whether a passage states a day or a month (full-width digits count)."""
+    return bool(_STATES_DATE.search(unicodedata.normalize("NFKC", text)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ingest.chunks import chunk_article
@@ -14,7 +16,7 @@ from rag.records import Article, Hit, IssueDate
 from rag.retrieval import HybridRetriever, SearchFilters
 from rag.settings import Settings
 from rag.store import InMemoryStore
-from rag.text import normalize, tokenize
+from rag.text import asks_for_date, normalize, states_date, tokenize
 
 from .conftest import SEED_PAGE
 
@@ -139,6 +141,36 @@ def test_rrf_weights_and_k():
     # c2: 1/12 + 0.5/12 = .125 ; c1: 1/11 = .0909 ; c3: 0.5/11 = .0455
     assert [h.chunk_id for h in fused] == ["c2", "c1", "c3"]
     assert fused[0].score == pytest.approx(1 / 12 + 0.5 / 12)
+
+
+def test_a_date_question_lifts_passages_that_state_a_date():
+    hits = [_hit("c1", "a1", "解放碑灯会吸引大批市民前来观赏。"), _hit("c2", "a2", "解放碑灯会将于１２月１日开幕。"),
+            _hit("c3", "a3", "灯会共有三十组花灯。")]
+    r = HybridRetriever(FakeEmbedder(), _Lookup(hits))  # k 60: 1/61 - 1/62 < the 0.002 lift
+    dense = [hits[0], hits[1], hits[2]]
+    assert [h.chunk_id for h in r.fuse(dense, [], "解放碑灯会哪天开幕")] == ["c2", "c1", "c3"]
+    assert [h.chunk_id for h in r.fuse(dense, [], "when does the lantern fair open")][0] == "c2"
+    assert [h.chunk_id for h in r.fuse(dense, [], "解放碑灯会有多少组花灯")] == ["c1", "c2", "c3"]
+    assert [h.chunk_id for h in replace(r, date_boost=0.0).fuse(dense, [], "灯会哪天开幕")][0] == "c1"
+    # a lift moves a passage a few ranks, not from the bottom of the list to the top
+    far = [_hit(f"d{i}", f"b{i}", "灯会") for i in range(20)] + [hits[1]]
+    r = HybridRetriever(FakeEmbedder(), _Lookup(far))
+    assert [h.chunk_id for h in r.fuse(far, [], "灯会哪天开幕")][0] == "d0"
+
+
+@pytest.mark.parametrize("question, asks", [("首届中阿峰会的时间", True), ("C919商业首飞是什么时候？", True),
+                                            ("when did the fair open", True), ("艾尔登法环发售日期", True),
+                                            ("卡塔尔世界杯季军是哪支球队", False), ("渝中区有多少个网格", False)])
+def test_asks_for_date(question, asks):
+    assert asks_for_date(normalize(question)) is asks
+
+
+@pytest.mark.parametrize("text, states", [("12月1日启动", True), ("本月３日", True), ("2023年12月", True),
+                                          ("2023-12-01 发布", True), ("十二月一日开幕", True),
+                                          ("12月1号开幕", True), ("轨道交通3号线", False),
+                                          ("共有30组花灯", False), ("2023年渝中区", False)])
+def test_states_date(text, states):
+    assert states_date(text) is states
 
 
 def test_dedupe_keeps_neighbours_moves_extra_windows_down_and_drops_near_copies():
