@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 
@@ -116,11 +117,14 @@ def test_jsonl_ids_are_kept_as_source_id(tmp_path):
     assert hits[0].source_id == "rgb-1"
 
 
-def test_the_same_jsonl_id_in_two_papers_is_two_articles(tmp_path):
-    def write(name, paper, text):
-        (tmp_path / name).write_text(json.dumps({"id": "1", "paper": paper, "text": text}, ensure_ascii=False), encoding="utf-8")
-        return tmp_path / name
+def _doc_1(folder, name, paper, text):
+    """A one-line JSONL file holding article "1" of ``paper``."""
+    (folder / name).write_text(json.dumps({"id": "1", "paper": paper, "text": text}, ensure_ascii=False), encoding="utf-8")
+    return folder / name
 
+
+def test_the_same_jsonl_id_in_two_papers_is_two_articles(tmp_path):
+    write = functools.partial(_doc_1, tmp_path)
     store = InMemoryStore()
     ingest_paths([write("a.jsonl", "晚报", "解放碑举行迎新年灯会，共有三十组花灯。")], store, FakeEmbedder())
     rep = ingest_paths([write("b.jsonl", "日报", "较场口夜市新开二十个摊位。")], store, FakeEmbedder())
@@ -132,10 +136,7 @@ def test_the_same_jsonl_id_in_two_papers_is_two_articles(tmp_path):
 
 def test_chunks_under_the_old_doc_source_id_key_are_replaced_not_left_behind(tmp_path):
     """Indexes written before JSONL pages were keyed by article id hold ``doc:<id>``."""
-    def write(name, paper, text):
-        (tmp_path / name).write_text(json.dumps({"id": "1", "paper": paper, "text": text}, ensure_ascii=False), encoding="utf-8")
-        return tmp_path / name
-
+    write = functools.partial(_doc_1, tmp_path)
     store = InMemoryStore()
     ingest_paths([write("a.jsonl", "晚报", "解放碑举行迎新年灯会，共有三十组花灯。")], store, FakeEmbedder())
     ingest_paths([write("b.jsonl", "日报", "较场口夜市新开二十个摊位。")], store, FakeEmbedder())
@@ -148,7 +149,7 @@ def test_chunks_under_the_old_doc_source_id_key_are_replaced_not_left_behind(tmp
     assert rep.chunks_removed == 1  # the old text under the old key, not 晚报's article
     texts = sorted(text for text, _, _ in store._rows.values())
     assert texts == ["解放碑举行迎新年灯会，共有三十组花灯。", "较场口夜市新开三十个摊位。"]
-    assert {md["page_key"] for _, md, _ in store._rows.values()} != {"doc:1"}
+    assert "doc:1" not in {md["page_key"] for _, md, _ in store._rows.values()}
 
 
 def test_a_repeated_id_is_reported_by_line_unless_the_paper_differs(tmp_path):
