@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ingest.articles import segment_page
 from ingest.chunks import CHUNK_CHARS, chunk_article
 from ingest.pages import FileResult, Problem, discover, read_file
@@ -107,16 +109,19 @@ def ingest_paths(
     existing = store.ids_by_page(list(by_page))
     legacy = _legacy_doc_ids(store, by_page)
     to_add: list[Chunk] = []
+    to_move: list[Chunk] = []
     stale: list[str] = []
     for key, chunks in by_page.items():
         have = existing.get(key, set())
+        old = legacy.get(key, set())
         new_ids = {c.chunk_id for c in chunks}
-        rep.chunks_unchanged += len(new_ids & have)
-        to_add.extend(c for c in chunks if c.chunk_id not in have)
-        stale.extend(sorted(have - new_ids))
-        # an unchanged chunk under the old key is re-added (same id) with the new key
-        stale.extend(sorted(legacy.get(key, set()) - new_ids))
+        rep.chunks_unchanged += len(new_ids & (have | old))
+        to_add.extend(c for c in chunks if c.chunk_id not in have and c.chunk_id not in old)
+        # an unchanged chunk under the old key is written again (same id) with the new key
+        to_move.extend(c for c in chunks if c.chunk_id in old and c.chunk_id not in have)
+        stale.extend(sorted((have | old) - new_ids))
 
+    _move(store, to_move, batch_size)
     advance = progress(len(to_add), 0) if progress else (lambda n: None)
     for i in range(0, len(to_add), batch_size):
         part = to_add[i : i + batch_size]
@@ -129,6 +134,16 @@ def ingest_paths(
         rep.chunks_removed = len(stale)
     rep.seconds = time.perf_counter() - t0
     return rep
+
+
+def _move(store: ChunkStore, chunks: list[Chunk], batch_size: int) -> None:
+    """Write stored chunks again with new metadata, reusing their vectors (no re-embedding)."""
+    for i in range(0, len(chunks), batch_size):
+        part = chunks[i : i + batch_size]
+        vecs = store.vectors([c.chunk_id for c in part])
+        part = [c for c in part if c.chunk_id in vecs]
+        if part:
+            store.add(part, np.stack([vecs[c.chunk_id] for c in part]))
 
 
 def _legacy_doc_ids(store: ChunkStore, by_page: dict[str, list[Chunk]]) -> dict[str, set[str]]:

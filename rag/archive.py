@@ -73,6 +73,9 @@ class Archive(ChunkStore):
     def get(self, ids: Sequence[str]) -> list[Hit]:
         return self.store.get(ids)
 
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        return self.store.vectors(ids)
+
     def query(self, embedding: np.ndarray, k: int, where: Where | None = None) -> list[Hit]:
         return self.store.query(embedding, k, where)
 

@@ -97,6 +97,10 @@ class ChunkStore(ABC):
         """Stored chunks by id, in the order asked (unknown ids left out), score 0."""
 
     @abstractmethod
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored embeddings of the given chunks (unknown ids are left out)."""
+
+    @abstractmethod
     def query(self, embedding: np.ndarray, k: int, where: Where | None = None) -> list[Hit]:
         """Nearest chunks by cosine similarity, best first; ``where`` is a Chroma-style filter."""
 
@@ -139,6 +143,9 @@ class InMemoryStore(ChunkStore):
 
     def get(self, ids: Sequence[str]) -> list[Hit]:
         return [_hit(i, self._rows[i][0], self._rows[i][1], 0.0) for i in ids if i in self._rows]
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        return {i: self._rows[i][2] for i in ids if i in self._rows}
 
     def query(self, embedding: np.ndarray, k: int, where: Where | None = None) -> list[Hit]:
         rows = [(cid, r) for cid, r in self._rows.items() if _matches(r[1], where)]
@@ -260,6 +267,14 @@ class ChromaStore(ChunkStore):
             for cid, doc, md in zip(got["ids"], got["documents"], got["metadatas"]):
                 found[cid] = _hit(cid, doc, md, 0.0)
         return [found[i] for i in ids if i in found]
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        ids = list(ids)
+        for i in range(0, len(ids), self._BATCH):
+            got = self._col.get(ids=ids[i : i + self._BATCH], include=["embeddings"])
+            out.update((cid, np.asarray(v, dtype=np.float32)) for cid, v in zip(got["ids"], got["embeddings"]))
+        return out
 
     def find(self, where: Where | None = None, with_text: bool = True) -> list[Hit]:
         include = ["documents", "metadatas"] if with_text else ["metadatas"]

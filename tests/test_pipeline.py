@@ -144,7 +144,9 @@ def test_chunks_under_the_old_doc_source_id_key_are_replaced_not_left_behind(tmp
         md["page_key"] = "doc:1"  # what both articles had before
 
     rep = ingest_paths([write("a.jsonl", "晚报", "解放碑举行迎新年灯会，共有三十组花灯。")], store, FakeEmbedder())
-    assert (rep.chunks_added, rep.chunks_removed, store.count()) == (1, 0, 2)  # moved to the new key
+    # moved to the new key with its stored vector, not embedded again
+    assert (rep.chunks_added, rep.chunks_unchanged, rep.chunks_removed, store.count()) == (0, 1, 0, 2)
+    assert [md["page_key"] for _, md, _ in store._rows.values()].count("doc:1") == 1  # 日报's, not re-ingested yet
     rep = ingest_paths([write("b.jsonl", "日报", "较场口夜市新开三十个摊位。")], store, FakeEmbedder())
     assert rep.chunks_removed == 1  # the old text under the old key, not 晚报's article
     texts = sorted(text for text, _, _ in store._rows.values())

@@ -65,6 +65,16 @@ def test_upsert_is_idempotent_and_delete(store):
     assert store.count() == 2 and "p1" not in store.ids_by_page(["p1"])
 
 
+def test_vectors_are_the_stored_embeddings(store):
+    chunks, emb = _chunks(), FakeEmbedder()
+    vecs = emb.embed_documents([c.embed_text for c in chunks])
+    store.add(chunks, vecs)
+    got = store.vectors([chunks[2].chunk_id, "unknown-id", chunks[0].chunk_id])
+    assert sorted(got) == sorted([chunks[0].chunk_id, chunks[2].chunk_id])
+    np.testing.assert_allclose(got[chunks[2].chunk_id], vecs[2], rtol=1e-6)
+    assert store.vectors([]) == {}
+
+
 def test_filters(store):
     chunks, emb = _chunks(), FakeEmbedder()
     store.add(chunks, emb.embed_documents([c.embed_text for c in chunks]))
