@@ -138,12 +138,11 @@ def main() -> None:
     print("== 4. pseudo-relevance feedback on the dense leg (m passages, weight alpha)")
     qvec = dict(zip((q.id for q in qs), st.encode([texts[q.id] for q in qs], prompt=PROMPTS[0],
                                                   normalize_embeddings=True, convert_to_numpy=True)))
-    col = archive.store._col  # the stored passage vectors (bench only: no public accessor)
     for m, alpha in itertools.product((1, 3, 5), (0.3, 0.6, 1.0)):
         prf = {}
         for q in qs:
-            got = col.get(ids=[h.chunk_id for h in dense[q.id][:m]], include=["embeddings"])
-            v = qvec[q.id] + alpha * np.asarray(got["embeddings"], dtype=np.float32).mean(axis=0)
+            got = archive.vectors([h.chunk_id for h in dense[q.id][:m]])
+            v = qvec[q.id] + alpha * np.stack(list(got.values())).mean(axis=0)
             prf[q.id] = archive.query(v / np.linalg.norm(v), n)
             hits.update((h.chunk_id, h) for h in prf[q.id])
         show(f"prf m={m} alpha={alpha}", fused(base, prf, kw))
