@@ -121,7 +121,9 @@ def ingest_paths(
         to_move.extend(c for c in chunks if c.chunk_id in old and c.chunk_id not in have)
         stale.extend(sorted((have | old) - new_ids))
 
-    _move(store, to_move, batch_size)
+    lost = _move(store, to_move, batch_size)
+    rep.chunks_unchanged -= len(lost)
+    to_add.extend(lost)
     advance = progress(len(to_add), 0) if progress else (lambda n: None)
     for i in range(0, len(to_add), batch_size):
         part = to_add[i : i + batch_size]
@@ -136,14 +138,20 @@ def ingest_paths(
     return rep
 
 
-def _move(store: ChunkStore, chunks: list[Chunk], batch_size: int) -> None:
-    """Write stored chunks again with new metadata, reusing their vectors (no re-embedding)."""
+def _move(store: ChunkStore, chunks: list[Chunk], batch_size: int) -> list[Chunk]:
+    """Write stored chunks again with new metadata, reusing their vectors (no re-embedding).
+
+    Returns the chunks whose vectors were gone (deleted meanwhile): they must be embedded.
+    """
+    lost: list[Chunk] = []
     for i in range(0, len(chunks), batch_size):
         part = chunks[i : i + batch_size]
         vecs = store.vectors([c.chunk_id for c in part])
+        lost.extend(c for c in part if c.chunk_id not in vecs)
         part = [c for c in part if c.chunk_id in vecs]
         if part:
             store.add(part, np.stack([vecs[c.chunk_id] for c in part]))
+    return lost
 
 
 def _legacy_doc_ids(store: ChunkStore, by_page: dict[str, list[Chunk]]) -> dict[str, set[str]]:

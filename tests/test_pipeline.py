@@ -154,6 +154,17 @@ def test_chunks_under_the_old_doc_source_id_key_are_replaced_not_left_behind(tmp
     assert "doc:1" not in {md["page_key"] for _, md, _ in store._rows.values()}
 
 
+def test_a_chunk_to_move_whose_vector_is_gone_is_embedded_again(tmp_path):
+    store = InMemoryStore()
+    ingest_paths([_doc_1(tmp_path, "a.jsonl", "晚报", "解放碑举行迎新年灯会。")], store, FakeEmbedder())
+    for _, md, _ in store._rows.values():
+        md["page_key"] = "doc:1"
+    store.vectors = lambda ids: {}  # deleted between listing and moving
+    rep = ingest_paths([tmp_path / "a.jsonl"], store, FakeEmbedder())
+    assert (rep.chunks_added, rep.chunks_unchanged, rep.chunks_removed, store.count()) == (1, 0, 0, 1)
+    assert [md["page_key"] for _, md, _ in store._rows.values()] != ["doc:1"]
+
+
 def test_a_repeated_id_is_reported_by_line_unless_the_paper_differs(tmp_path):
     f = tmp_path / "docs.jsonl"
     rows = [{"id": "7", "paper": "晚报", "text": "灯会开幕。"}, {"id": "7", "paper": "日报", "text": "夜市开张。"},
