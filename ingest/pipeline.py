@@ -113,13 +113,14 @@ def ingest_paths(
     stale: list[str] = []
     for key, chunks in by_page.items():
         have = existing.get(key, set())
-        old = legacy.get(key, set())
+        old = legacy.get(key, set()) - have
+        stored = have | old
         new_ids = {c.chunk_id for c in chunks}
-        rep.chunks_unchanged += len(new_ids & (have | old))
-        to_add.extend(c for c in chunks if c.chunk_id not in have and c.chunk_id not in old)
+        rep.chunks_unchanged += len(new_ids & stored)
+        to_add.extend(c for c in chunks if c.chunk_id not in stored)
         # an unchanged chunk under the old key is written again (same id) with the new key
-        to_move.extend(c for c in chunks if c.chunk_id in old and c.chunk_id not in have)
-        stale.extend(sorted((have | old) - new_ids))
+        to_move.extend(c for c in chunks if c.chunk_id in old)
+        stale.extend(sorted(stored - new_ids))
 
     lost = _move(store, to_move, batch_size)
     rep.chunks_unchanged -= len(lost)
@@ -163,8 +164,9 @@ def _legacy_doc_ids(store: ChunkStore, by_page: dict[str, list[Chunk]]) -> dict[
     """
     new_key: dict[tuple[str, str], str] = {}
     for key, chunks in by_page.items():
-        if key.startswith("doc:") and chunks and key != f"doc:{chunks[0].source_id}":
-            new_key[(f"doc:{chunks[0].source_id}", chunks[0].article_id)] = key
+        old_key = f"doc:{chunks[0].source_id}" if chunks else key
+        if key.startswith("doc:") and key != old_key:
+            new_key[(old_key, chunks[0].article_id)] = key
     old_keys = sorted({old for old, _ in new_key})
     out: dict[str, set[str]] = {}
     for i in range(0, len(old_keys), 500):
