@@ -93,9 +93,9 @@ def ingest_uploads(
     paper = (paper or "").strip()
     issue_date = parse_date(date or "")
     if issue_date is None:
-        raise InputError(f"日期应写成 2023-12-01 或留空 (the issue date must look like 2023-12-01, got {date!r})")
+        raise InputError(f"the issue date must look like 2023-12-01, got {date!r}", zh="日期应写成 2023-12-01 或留空")
     if not uploads:
-        raise InputError("没有选择文件 (no files were uploaded)")
+        raise InputError("no files were uploaded", zh="没有选择文件")
     issue = issue_date.iso or "undated"
     result = UploadResult()
     staging = Path(library) / ".staging" / uuid.uuid4().hex

@@ -72,7 +72,8 @@ class LlamaCppChat(ChatModel):
             if not self.model_path.is_file():
                 raise ModelNotAvailable(
                     f"no GGUF model at {self.model_path}: run `newsrag models fetch` (or `make run`), "
-                    "set NEWSRAG_LLM_MODEL to a .gguf file, or NEWSRAG_LLM=extractive"
+                    "set NEWSRAG_LLM_MODEL to a .gguf file, or NEWSRAG_LLM=extractive",
+                    zh="找不到对话模型文件：请运行 newsrag models fetch（或 make run），或设置 NEWSRAG_LLM=extractive",
                 )
             try:
                 from llama_cpp import Llama
@@ -147,7 +148,8 @@ class OpenAICompatibleChat(ChatModel):
         except (openai.APIError, ModelError) as exc:
             raise ChatUnavailable(
                 f"the chat endpoint {self.base_url} (model {self.model!r}) failed: {exc}. "
-                "Check NEWSRAG_OPENAI_BASE_URL / NEWSRAG_OPENAI_MODEL, or set NEWSRAG_LLM=extractive"
+                "Check NEWSRAG_OPENAI_BASE_URL / NEWSRAG_OPENAI_MODEL, or set NEWSRAG_LLM=extractive",
+                zh=f"对话模型服务 {self.base_url} 出错：请检查它是否在运行，或设置 NEWSRAG_LLM=extractive",
             ) from exc
 
 

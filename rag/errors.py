@@ -15,10 +15,24 @@ __all__ = [
 
 
 class NewsragError(Exception):
-    """Base class; the CLI maps these to exit codes, the library only raises."""
+    """Base class; the CLI maps these to exit codes, the library only raises.
+
+    The message is English (logs, developers). ``zh`` is what a user reads first: the class
+    gives a general one ("输入无法读取"); a raise site the app or the CLI's users reach gives
+    a specific one, e.g. ``InputError("the question is empty", zh="问题是空的，请输入要查找的内容")``.
+    """
 
     exit_code = 1
     zh = "操作失败"
+
+    def __init__(self, message: str = "", *, zh: str | None = None) -> None:
+        super().__init__(message)
+        if zh:
+            self.zh = zh
+
+    def for_user(self) -> str:
+        """Chinese first, the English detail after it in brackets."""
+        return f"{self.zh}（{self}）" if str(self) else self.zh
 
 
 class ConfigError(NewsragError):

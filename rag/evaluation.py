@@ -96,7 +96,7 @@ def load_questions(path: Path) -> list[Question]:
     try:
         lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read question file {path}: {exc}") from exc
+        raise InputError(f"cannot read question file {path}: {exc}", zh=f"无法读取问题文件 {path}：请检查路径，文件须为 UTF-8") from exc
     out: list[Question] = []
     for n, raw in enumerate(lines, 1):
         if not raw.strip():
@@ -109,9 +109,12 @@ def load_questions(path: Path) -> list[Question]:
                 raise ValueError("empty question or source_doc_ids is not a list")
             out.append(Question(str(obj.get("id", n)), q, obj.get("answer"), frozenset(map(str, gold)), str(obj.get("type") or "")))
         except (ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{path}:{n}: not a question line ({exc}); expected id, question, answer, source_doc_ids") from exc
+            raise InputError(
+                f"{path}:{n}: not a question line ({exc}); expected id, question, answer, source_doc_ids",
+                zh=f"{path} 第 {n} 行不是问题记录：每行应是含 id、question、answer、source_doc_ids 的 JSON",
+            ) from exc
     if not out:
-        raise InputError(f"{path} holds no questions")
+        raise InputError(f"{path} holds no questions", zh=f"{path} 里没有问题")
     return out
 
 
@@ -123,7 +126,7 @@ def split_questions(questions: list[Question], split: str) -> list[Question]:
         return [q for i, q in enumerate(questions, 1) if i % 4 == 0]
     if split == "dev":
         return [q for i, q in enumerate(questions, 1) if i % 4 != 0]
-    raise InputError(f"split must be all, dev or test, got {split!r}")
+    raise InputError(f"split must be all, dev or test, got {split!r}", zh=f"--split 只能是 all、dev 或 test，{split!r} 不行")
 
 
 def evaluate(

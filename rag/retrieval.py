@@ -36,7 +36,7 @@ def _date_int(value: str | None, name: str) -> int | None:
             raise ValueError
         d = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     except ValueError:
-        raise InputError(f"{name} must be a date like 2023-12-01, got {value!r}") from None
+        raise InputError(f"{name} must be a date like 2023-12-01, got {value!r}", zh=f"日期应写成 2023-12-01 这样的格式，{value!r} 不是") from None
     return d.year * 10000 + d.month * 100 + d.day
 
 
@@ -55,9 +55,9 @@ class SearchFilters:
     def __post_init__(self) -> None:
         lo, hi = _date_int(self.date_from, "date_from"), _date_int(self.date_to, "date_to")
         if lo and hi and lo > hi:
-            raise InputError(f"date_from {self.date_from} is after date_to {self.date_to}")
+            raise InputError(f"date_from {self.date_from} is after date_to {self.date_to}", zh="开始日期晚于结束日期，请对调或改正")
         if self.page is not None and (not isinstance(self.page, int) or self.page <= 0):
-            raise InputError(f"page must be a positive number, got {self.page!r}")
+            raise InputError(f"page must be a positive number, got {self.page!r}", zh=f"版次应是正整数（例如 1 表示头版），{self.page!r} 不是")
 
     def keyword(self) -> dict:
         return {
@@ -136,10 +136,10 @@ class HybridRetriever:
             InputError: the question is empty, or top_k is out of range.
         """
         if not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
-            raise InputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k!r}")
+            raise InputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k!r}", zh=f"结果条数应在 1 到 {MAX_TOP_K} 之间，{top_k!r} 不行")
         q = normalize(query or "").strip()[:MAX_QUERY_CHARS]
         if not q:
-            raise InputError("the question is empty: type what you are looking for")
+            raise InputError("the question is empty: type what you are looking for", zh="问题是空的，请输入要查找的内容")
         filters = filters or SearchFilters()
         t = Timings()
         n = max(self.candidates, top_k)

@@ -23,6 +23,8 @@ __all__ = ["ChunkStore", "InMemoryStore", "ChromaStore", "open_store", "chunk_me
 
 Where = dict[str, Any]
 
+_NO_INDEX_ZH = "还没有索引：请先运行 newsrag ingest 导入报纸版面"
+
 
 def chunk_metadata(c: Chunk) -> dict[str, Any]:
     """Flat metadata for a chunk; absent values are left out (Chroma has no null)."""
@@ -203,7 +205,7 @@ class ChromaStore(ChunkStore):
         try:
             existing = {c.name if hasattr(c, "name") else c for c in client.list_collections()}
         except Exception as exc:  # connection errors come in many types
-            raise StoreUnavailable(f"cannot reach the Chroma store at {where}: {exc}") from exc
+            raise StoreUnavailable(f"cannot reach the Chroma store at {where}: {exc}", zh=f"无法打开向量库 {where}") from exc
         if collection in existing:
             col = client.get_collection(collection, embedding_function=None)
             built_with = (col.metadata or {}).get("embedder")
@@ -211,7 +213,8 @@ class ChromaStore(ChunkStore):
                 raise EmbedderMismatch(
                     f"the index at {where} was built with embedder {built_with!r}, but "
                     f"{embedder_name!r} is configured. Set NEWSRAG_EMBEDDER to match the index, "
-                    "or point NEWSRAG_HOME at a new folder and ingest again."
+                    "or point NEWSRAG_HOME at a new folder and ingest again.",
+                    zh="索引与当前嵌入模型不一致：请把 NEWSRAG_EMBEDDER 设成建索引时用的模型，或换一个 NEWSRAG_HOME 重新导入",
                 )
         elif create:
             col = client.create_collection(
@@ -221,7 +224,7 @@ class ChromaStore(ChunkStore):
                 configuration={"hnsw": {"space": "cosine"}},
             )
         else:
-            raise IndexMissing(f"no index at {where}: run `newsrag ingest` first")
+            raise IndexMissing(f"no index at {where}: run `newsrag ingest` first", zh=_NO_INDEX_ZH)
         self._col = col
 
     def ids_by_page(self, page_keys: Sequence[str]) -> dict[str, set[str]]:
@@ -330,12 +333,13 @@ def open_store(settings: Settings, embedder_name: str, create: bool = True) -> C
         except Exception as exc:
             raise StoreUnavailable(
                 f"cannot reach the Chroma server at {settings.chroma_url}: {exc}. "
-                "Start it with `chroma run --host 127.0.0.1 --port 8000` or unset NEWSRAG_CHROMA_URL."
+                "Start it with `chroma run --host 127.0.0.1 --port 8000` or unset NEWSRAG_CHROMA_URL.",
+                zh=f"连不上 Chroma 向量库服务 {settings.chroma_url}：请先启动它，或取消 NEWSRAG_CHROMA_URL 改用本地索引",
             ) from exc
         return ChromaStore(client, settings.collection, embedder_name, create, where=settings.chroma_url)
     path = Path(settings.home) / "chroma"
     if not create and not path.exists():
-        raise IndexMissing(f"no index at {settings.home}: run `newsrag ingest` first")
+        raise IndexMissing(f"no index at {settings.home}: run `newsrag ingest` first", zh=_NO_INDEX_ZH)
     path.mkdir(parents=True, exist_ok=True)
     client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     return ChromaStore(client, settings.collection, embedder_name, create, where=str(settings.home))

@@ -211,8 +211,9 @@ def test_upload_limits_and_missing_fields(tmp_path):
     assert "版次" in ingest_uploads([Upload("notes.txt", src)], paper="渝中报", date="", **kw).files["notes.txt"]
     from rag.errors import InputError
 
-    with pytest.raises(InputError, match="日期应写成"):
+    with pytest.raises(InputError, match="2023-12-01") as bad_date:
         ingest_uploads([Upload("page-01.txt", src)], paper="渝中报", date="十二月", **kw)
+    assert bad_date.value.for_user().startswith("日期应写成 2023-12-01 或留空（")
     assert arch.count() == 0
 
 

@@ -105,16 +105,24 @@ def test_search_after_ingest(env):
     assert {"chunk_id", "article_id", "source_id", "title", "paper", "date", "page", "text", "score"} <= set(hits[0])
 
 
-@pytest.mark.parametrize("args,code,needle", [(["search", "  "], 2, "empty"), (["search", "x", "--top-k", "0"], 2, "top-k must be > 0, got 0")])
-def test_search_validates_input(env, args, code, needle):
+@pytest.mark.parametrize(
+    "args,code,zh,needle",
+    [
+        (["search", "  "], 2, "问题是空的", "empty"),
+        (["search", "x", "--top-k", "0"], 2, "--top-k 应大于 0", "top-k must be > 0, got 0"),
+        (["search", "x", "--date-from", "2023-13-01"], 2, "日期应写成 2023-12-01", "date_from must be a date"),
+    ],
+)
+def test_search_validates_input_chinese_first(env, args, code, zh, needle):
     run("ingest")
     r = run(*args)
-    assert r.exit_code == code and needle in r.stderr
+    first, second = r.stderr.splitlines()[-2:]
+    assert r.exit_code == code and first.startswith(f"错误：{zh}") and needle in second
 
 
 def test_search_without_index(env):
     r = run("search", "网格")
-    assert r.exit_code == 4 and "newsrag ingest" in r.stderr
+    assert r.exit_code == 4 and "newsrag ingest" in r.stderr and "错误：还没有索引：请先运行 newsrag ingest" in r.stderr
 
 
 def test_bad_setting(env, monkeypatch):

@@ -227,14 +227,34 @@ def test_unknown_dates_never_pass_a_date_filter():
 
 @pytest.mark.parametrize("bad", ["", "   ", "\n"])
 def test_empty_question_is_a_clear_error(retriever, bad):
-    with pytest.raises(InputError, match="empty"):
+    with pytest.raises(InputError, match="empty") as err:
         retriever.search(bad)
+    assert err.value.for_user() == "问题是空的，请输入要查找的内容（the question is empty: type what you are looking for）"
 
 
 @pytest.mark.parametrize("k", [0, -1, 101, "5"])
 def test_top_k_is_validated(retriever, k):
-    with pytest.raises(InputError, match="top_k must be between 1 and 100"):
+    with pytest.raises(InputError, match="top_k must be between 1 and 100") as err:
         retriever.search("宪法", k)
+    assert err.value.zh.startswith("结果条数应在 1 到 100 之间")
+
+
+@pytest.mark.parametrize(
+    "filters,zh",
+    [
+        (dict(date_from="2023/12/01"), "日期应写成 2023-12-01"),
+        (dict(date_from="2023-12-31", date_to="2023-12-01"), "开始日期晚于结束日期"),
+        (dict(page=0), "版次应是正整数"),
+    ],
+)
+def test_bad_filters_say_what_is_wrong_in_chinese_first(filters, zh):
+    with pytest.raises(InputError) as err:
+        SearchFilters(**filters)
+    assert err.value.zh.startswith(zh) and str(err.value)  # the English detail stays for logs
+
+
+def test_an_error_without_a_specific_chinese_message_keeps_its_class_one():
+    assert InputError("x").for_user() == "输入无法读取（x）" and InputError().for_user() == "输入无法读取"
 
 
 def test_very_long_question_still_searches(retriever):

@@ -75,7 +75,7 @@ def open_services(settings: Settings) -> AppServices:
 
 def _user_error(exc: Exception) -> gr.Error:
     if isinstance(exc, NewsragError):
-        return gr.Error(f"{exc.zh}：{exc}")
+        return gr.Error(exc.for_user())
     return gr.Error(f"出错了，请稍后再试 ({type(exc).__name__})")
 
 
@@ -86,14 +86,11 @@ def _filters(date_from: str, date_to: str, page: str, paper: str = "") -> Search
             try:
                 SearchFilters(date_from=value.strip())
             except InputError:
-                raise InputError(f"{label}应写成 2023-12-01 这样的格式 ({label} must look like 2023-12-01, got {value!r})") from None
+                raise InputError(f"{label} must look like 2023-12-01, got {value!r}", zh=f"{label}应写成 2023-12-01 这样的格式") from None
     page_no = None
     if page and page != ALL_PAGES:
         page_no = int(str(page).removeprefix("第").removesuffix("版"))
-    try:
-        return SearchFilters((date_from or "").strip() or None, (date_to or "").strip() or None, (paper or "").strip() or None, page_no)
-    except InputError as exc:
-        raise InputError(f"开始日期晚于结束日期 ({exc})") from None
+    return SearchFilters((date_from or "").strip() or None, (date_to or "").strip() or None, (paper or "").strip() or None, page_no)
 
 
 class NewsragApp:
@@ -151,7 +148,7 @@ class NewsragApp:
                 chat[-1] = {"role": "assistant", "content": _provisional(streamed)}
                 yield list(chat), turns, ""
         except NewsragError as exc:
-            chat[-1] = {"role": "assistant", "content": f"⚠ {exc.zh}：{exc}"}
+            chat[-1] = {"role": "assistant", "content": f"⚠ {exc.for_user()}"}
             yield list(chat), turns, ""
             raise _user_error(exc) from None
         assert answer is not None

@@ -77,7 +77,10 @@ def ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool, batch_siz
     if not paths:
         default = Path("corpus")
         if not default.is_dir():
-            raise InputError("no PATH given and no corpus/ folder here: give the pages to ingest, e.g. `newsrag ingest pages/`")
+            raise InputError(
+                "no PATH given and no corpus/ folder here: give the pages to ingest, e.g. `newsrag ingest pages/`",
+                zh="没有给出要导入的路径，当前目录下也没有 corpus/ 文件夹：请指明版面文件或文件夹",
+            )
         paths = (default,)
     embedder = make_embedder(settings)
     store = open_archive(settings, embedder.name, create=True)
@@ -175,9 +178,9 @@ def search(settings: Settings, query: str, top_k: int, date_from, date_to, paper
     from rag.retrieval import open_retriever
 
     if not query.strip():
-        raise InputError("the question is empty: type what you are looking for")
+        raise InputError("the question is empty: type what you are looking for", zh="问题是空的，请输入要查找的内容")
     if top_k <= 0:
-        raise InputError(f"--top-k must be > 0, got {top_k}")
+        raise InputError(f"--top-k must be > 0, got {top_k}", zh=f"--top-k 应大于 0，{top_k} 不行")
     filters = _filters(date_from, date_to, paper, page)
     hits = open_retriever(settings).search(query, top_k, filters)
     if as_json:
@@ -210,7 +213,7 @@ def ask(settings: Settings, question: str, date_from, date_to, paper, page, as_j
     from rag.records import Answer
 
     if not question.strip():
-        raise InputError("the question is empty: type what you want to know")
+        raise InputError("the question is empty: type what you want to know", zh="问题是空的，请输入想问的内容")
     chain = AnswerChain.from_settings(settings)
     filters = _filters(date_from, date_to, paper, page)
     answer = None
