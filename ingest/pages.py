@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.records import Article, IssueDate, Line, Page
+from rag.records import DOC_KEY, PAGE_KEY, Article, IssueDate, Line, Page
 
 __all__ = [
     "Problem",
@@ -247,7 +247,7 @@ def _read_txt(path: Path, data: bytes, res: FileResult, manifests: dict) -> None
     if manifest is not None:
         entry = manifest.pages.get(path.name, {})
         page = _page_number(path, entry)
-        key = f"page:{manifest.paper}/{manifest.issue}/{page if page else path.name}"
+        key = f"{PAGE_KEY}{manifest.paper}/{manifest.issue}/{page if page else path.name}"
         source = str(entry.get("source", "") or path.name)
         res.pages.append(Page(manifest.paper, manifest.date, page, source, key, lines))
     else:
@@ -317,7 +317,7 @@ def _article_from_json(raw: str) -> tuple[Article | None, str]:
             text=text.strip(),
             # the same id from two papers is two articles: key by both (a re-ingest of
             # one must not remove the other as stale)
-            page_key=f"doc:{article_id}",
+            page_key=f"{DOC_KEY}{article_id}",
             source=sid,
         ),
         "",

@@ -21,7 +21,7 @@ from ingest.articles import segment_page
 from ingest.chunks import CHUNK_CHARS, chunk_article
 from ingest.pages import FileResult, Problem, discover, read_file
 from rag.embedding import Embedder
-from rag.records import Article, Chunk
+from rag.records import DOC_KEY, Article, Chunk
 from rag.store import ChunkStore
 
 __all__ = ["IngestReport", "ingest_paths", "articles_from_result"]
@@ -164,8 +164,8 @@ def _legacy_doc_ids(store: ChunkStore, by_page: dict[str, list[Chunk]]) -> dict[
     """
     new_key: dict[tuple[str, str], str] = {}
     for key, chunks in by_page.items():
-        old_key = f"doc:{chunks[0].source_id}" if chunks else key
-        if key.startswith("doc:") and key != old_key:
+        old_key = f"{DOC_KEY}{chunks[0].source_id}" if chunks else key
+        if key.startswith(DOC_KEY) and key != old_key:
             new_key[(old_key, chunks[0].article_id)] = key
     old_keys = sorted({old for old, _ in new_key})
     out: dict[str, set[str]] = {}

@@ -30,7 +30,7 @@ from rag.citations import (
     unsourced_numbers,
 )
 from rag.context import fit_sources, merge_windows
-from rag.records import Answer, Citation, Hit
+from rag.records import PAGE_KEY, Answer, Citation, Hit
 from rag.retrieval import HybridRetriever, SearchFilters
 from rag.text import tokenize
 
@@ -488,7 +488,7 @@ class AnswerChain:
         )
 
     def _has_page(self, h: Hit, page: int) -> bool:
-        if not h.page_key.startswith("page:"):
+        if not h.page_key.startswith(PAGE_KEY):
             return False
         sibling = h.page_key.rsplit("/", 1)[0] + f"/{page}"
         return bool(self.retriever.archive.ids_by_page([sibling]))

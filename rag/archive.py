@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from rag.keyword import KeywordIndex
-from rag.records import Chunk, Hit, IssueDate, IssueSummary, join_windows
+from rag.records import DOC_KEY, PAGE_KEY, Chunk, Hit, IssueDate, IssueSummary, join_windows
 from rag.settings import Settings
 from rag.store import ChunkStore, Where, open_store
 
@@ -134,10 +134,10 @@ class Archive(ChunkStore):
 
 
 def _issue_key(h: Hit) -> str:
-    if h.page_key.startswith("page:"):
+    if h.page_key.startswith(PAGE_KEY):
         return h.page_key.rsplit("/", 1)[0]
-    if h.page_key.startswith("doc:"):
-        return f"doc:{h.paper}/{h.date.iso or h.date.not_before or IssueDate().label_zh()}"
+    if h.page_key.startswith(DOC_KEY):
+        return f"{DOC_KEY}{h.paper}/{h.date.iso or h.date.not_before or IssueDate().label_zh()}"
     return h.page_key
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["IssueDate", "Line", "Page", "Article", "Chunk", "Hit", "Citation", "Answer", "IssueSummary", "join_windows"]
+__all__ = ["PAGE_KEY", "DOC_KEY", "IssueDate", "Line", "Page", "Article", "Chunk", "Hit", "Citation", "Answer", "IssueSummary", "join_windows"]
+
+
+# What the chunks of one ingested unit share (``page_key``), by kind of input: a page file of
+# an issue is ``page:<paper>/<issue>/<page>``; a JSONL article, which has no page file, is
+# ``doc:<article id>``. Re-ingest replaces and deletion removes by this key.
+PAGE_KEY = "page:"
+DOC_KEY = "doc:"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from rag.answering import AnswerChain, Turn
 from rag.archive import Archive
 from rag.errors import InputError, NewsragError
 from rag.evaluation import answer_matches, evaluate, load_questions, write_report
-from rag.records import Answer
+from rag.records import DOC_KEY, PAGE_KEY, Answer
 from rag.retrieval import SearchFilters
 from rag.settings import Settings
 from ui.feedback import FeedbackLog
@@ -338,11 +338,11 @@ class NewsragApp:
             raise gr.Error(f"档案里没有这一期：{key}")
         with self.s.ingest_lock:
             sids = set()
-            if key.startswith("doc:"):
+            if key.startswith(DOC_KEY):
                 where = {"page_key": {"$in": list(issue.page_keys)}}
                 sids = {h.source_id for h in self.s.archive.find(where, with_text=False)}
             removed = self.s.archive.delete_pages(list(issue.page_keys))
-            if key.startswith("page:"):
+            if key.startswith(PAGE_KEY):
                 remove_issue_copy(self.s.library, issue.paper, key.rsplit("/", 1)[-1])
             elif sids:
                 remove_article_copies(self.s.library, issue.paper, sorted(sids))
