@@ -70,6 +70,8 @@ def bigrams(text: str) -> set[str]:
 # A question whose answer is a date, in the words people use (after ``normalize``:
 # simplified, lower case): "哪天", "什么时候", "上映时间", "开幕日期", "when".
 _ASKS_DATE = re.compile(r"时间|日期|哪天|哪一天|何时|什么时候|几月|几号|哪年|\bwhen\b|what (?:date|day|year)")
+# "时间" that asks for hours of the day or a duration, not a date: "营业时间", "多长时间".
+_NOT_A_DATE = re.compile(r"(?:营业|开放|办公|工作|上班|下班|开门|关门|服务)时间|多长时间|多少时间")
 # A stated date: "12月1日", "12月1号", "1日", "2023年12月", "2023-12-01", "十二月一日".
 # A bare "3号" is not one ("轨道交通3号线", "1号文件").
 _CN_NUM = "[一二三四五六七八九十廿卅〇零]"
@@ -80,7 +82,7 @@ _STATES_DATE = re.compile(
 
 def asks_for_date(question: str) -> bool:
     """Whether a (normalised) question asks when something happens or happened."""
-    return bool(_ASKS_DATE.search(question))
+    return bool(_ASKS_DATE.search(_NOT_A_DATE.sub("", question)))
 
 
 def states_date(text: str) -> bool:

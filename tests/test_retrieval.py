@@ -160,7 +160,9 @@ def test_a_date_question_lifts_passages_that_state_a_date():
 
 @pytest.mark.parametrize("question, asks", [("首届中阿峰会的时间", True), ("C919商业首飞是什么时候？", True),
                                             ("when did the fair open", True), ("艾尔登法环发售日期", True),
-                                            ("卡塔尔世界杯季军是哪支球队", False), ("渝中区有多少个网格", False)])
+                                            ("卡塔尔世界杯季军是哪支球队", False), ("渝中区有多少个网格", False),
+                                            ("区图书馆的营业时间是几点到几点？", False), ("办理居住证要多长时间", False),
+                                            ("区图书馆哪天恢复营业时间？", True)])
 def test_asks_for_date(question, asks):
     assert asks_for_date(normalize(question)) is asks
 
