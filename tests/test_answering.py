@@ -127,6 +127,24 @@ def test_unsupported_answer_with_invented_figures_becomes_a_refusal(seed_retriev
     assert ans.refused and ans.text == REFUSAL_ZH
 
 
+def test_an_answer_citing_an_article_about_something_else_is_withdrawn(seed_retriever):
+    # The constitution-week article is kept out, as if the archive lacked it. The model
+    # answers from the article on the exchange meeting, which names 谢东 too but says
+    # nothing of the ceremony.
+    kept_out = frozenset(h.source_id for h in seed_retriever.archive.find() if "宪法宣传周" in h.title)
+    reply = "区委副书记、区长谢东出席。"
+    question = "宪法宣传周启动仪式上为谁颁奖？"
+    chain = _chain(seed_retriever, reply, reply)
+    ans = chain.ask(question, exclude_sources=kept_out)
+    assert len(chain.chat.calls) == 1 and ans.refused and ans.text == REFUSAL_ZH
+    # the same reply stands as an answer to a question about that meeting
+    ans = chain.ask("调研成果集中交流会有哪些区级领导出席？")
+    assert not ans.refused and "调研成果集中交流会" in ans.citations[0].title
+    # and it is the check that withdrew it: with the check off, the first answer would stand
+    off = _chain(seed_retriever, reply, min_cited_coverage=0.0).ask(question, exclude_sources=kept_out)
+    assert not off.refused and off.citations
+
+
 def test_a_year_no_source_states_is_dropped_from_a_sourced_date(seed_retriever):
     # the page prints "11月27日" with no year, and the issue date is unknown
     ans = _chain(seed_retriever, "2023年11月27日").ask("区委常委会传达学习了总书记在哪天中央政治局会议上的讲话？")
