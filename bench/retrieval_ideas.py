@@ -77,21 +77,30 @@ def main() -> None:
         retr = replace(retr, archive=_CachedArchive(hits))
         return lambda q: [h.source_id for h in post(retr._dedupe(retr.fuse(dense[q.id], kw[q.id], texts[q.id])))]
 
+    def dense_leg(vecs) -> dict:
+        """Dense candidates per question for these query vectors (their hits are cached)."""
+        out = {q.id: archive.query(v, n) for q, v in zip(qs, vecs)}
+        for lst in out.values():
+            hits.update((h.chunk_id, h) for h in lst)
+        return out
+
+    def cache_keyword(*legs: dict) -> None:
+        """Fetch the keyword legs' candidates that no dense leg has cached."""
+        need = {c for leg in legs for lst in leg.values() for c, _ in lst} - set(hits)
+        hits.update({h.chunk_id: h for h in archive.get(sorted(need))})
+
     # Dense candidates per query prompt (the first is what the retriever uses).
     st = base.embedder._load()
-    dense_by_prompt, vecs_by_prompt = {}, {}
-    for p in PROMPTS:
-        vecs = st.encode([texts[q.id] for q in qs], prompt=p, normalize_embeddings=True, convert_to_numpy=True)
-        vecs_by_prompt[p] = vecs
-        dense_by_prompt[p] = {q.id: archive.query(v, n) for q, v in zip(qs, vecs)}
-        for lst in dense_by_prompt[p].values():
-            hits.update((h.chunk_id, h) for h in lst)
+
+    def encode(questions: dict, prompt: str):
+        return st.encode([questions[q.id] for q in qs], prompt=prompt, normalize_embeddings=True, convert_to_numpy=True)
+
+    vecs_by_prompt = {p: encode(texts, p) for p in PROMPTS}
+    dense_by_prompt = {p: dense_leg(vecs) for p, vecs in vecs_by_prompt.items()}
     dense = dense_by_prompt[PROMPTS[0]]
     # two prompts at once: their vectors averaged (one search), or their rankings merged by RRF
     both = vecs_by_prompt[PROMPTS[0]] + vecs_by_prompt[PROMPTS[1]]
-    dense_mean = {q.id: archive.query(v / np.linalg.norm(v), n) for q, v in zip(qs, both)}
-    for lst in dense_mean.values():
-        hits.update((h.chunk_id, h) for h in lst)
+    dense_mean = dense_leg([v / np.linalg.norm(v) for v in both])
     dense_merged = {
         q.id: [hits[c] for c in rrf([([h.chunk_id for h in dense_by_prompt[p][q.id]], 1.0) for p in PROMPTS[:2]],
                                     base.rrf_k)][:n]
@@ -107,8 +116,7 @@ def main() -> None:
             index.k1, index.b = k1, b
             kw_by_params[(k1, b)] = {q.id: index.search(texts[q.id], n) for q in qs}
         index.close()
-    need = {c for kw in kw_by_params.values() for lst in kw.values() for c, _ in lst} - set(hits)
-    hits.update({h.chunk_id: h for h in archive.get(sorted(need))})
+    cache_keyword(*kw_by_params.values())
     kw = kw_by_params[(base.archive.keyword.k1, base.archive.keyword.b)]
 
     print("== default")
@@ -142,8 +150,7 @@ def main() -> None:
         show(f"collapse t={t}", fused(base, dense, kw, collapse(t)))
 
     print("== 4. pseudo-relevance feedback on the dense leg (m passages, weight alpha)")
-    qvec = dict(zip((q.id for q in qs), st.encode([texts[q.id] for q in qs], prompt=PROMPTS[0],
-                                                  normalize_embeddings=True, convert_to_numpy=True)))
+    qvec = dict(zip((q.id for q in qs), vecs_by_prompt[PROMPTS[0]]))
     for m, alpha in itertools.product((1, 3, 5), (0.3, 0.6, 1.0)):
         prf = {}
         for q in qs:
@@ -209,13 +216,9 @@ def main() -> None:
 
     print("== 7. question words stripped from the query of the dense leg, the keyword leg, or both")
     bare = {q.id: QUESTION_WORDS.sub(" ", texts[q.id]).strip() or texts[q.id] for q in qs}
-    vecs = st.encode([bare[q.id] for q in qs], prompt=PROMPTS[0], normalize_embeddings=True, convert_to_numpy=True)
-    dense_bare = {q.id: archive.query(v, n) for q, v in zip(qs, vecs)}
+    dense_bare = dense_leg(encode(bare, PROMPTS[0]))
     kw_bare = {q.id: archive.keyword.search(bare[q.id], n) for q in qs}
-    for lst in dense_bare.values():
-        hits.update((h.chunk_id, h) for h in lst)
-    need = {c for lst in kw_bare.values() for c, _ in lst} - set(hits)
-    hits.update({h.chunk_id: h for h in archive.get(sorted(need))})
+    cache_keyword(kw_bare)
     for label, d, k in (("dense", dense_bare, kw), ("keyword", dense, kw_bare), ("both", dense_bare, kw_bare)):
         show(f"question words stripped: {label}", fused(base, d, k))
     show("question words stripped: dense only", fused(replace(base, keyword_weight=0.0), dense_bare, kw))
