@@ -22,6 +22,7 @@ from rag.chat_models import ChatModel
 from rag.citations import (
     SUPPORT_THRESHOLD,
     best_support,
+    content_words,
     drop_unsourced_years,
     parse_markers,
     split_sentences,
@@ -32,7 +33,6 @@ from rag.citations import (
 from rag.context import fit_sources, merge_windows
 from rag.records import PAGE_KEY, Answer, Citation, Hit
 from rag.retrieval import HybridRetriever, SearchFilters
-from rag.text import tokenize
 
 log = logging.getLogger(__name__)
 
@@ -160,15 +160,11 @@ def resolve_relative_dates(question: str, reference: date | None) -> SearchFilte
     return None
 
 
-def _content_words(text: str) -> set[str]:
-    return {t for t in tokenize(text) if len(t) > 1 or t.isdigit()}
-
-
 def relevance_signals(question: str, hits: Sequence[Hit]) -> tuple[float, float]:
     """(share of the question's content words found in the best hit, best dense cosine):
     the two signals of the relevance gate."""
-    q = _content_words(question)
-    coverage = max((len(q & _content_words(h.headline + h.text)) / len(q) for h in hits), default=0.0) if q else 0.0
+    q = content_words(question)
+    coverage = max((len(q & content_words(h.headline + h.text)) / len(q) for h in hits), default=0.0) if q else 0.0
     cosine = max((h.relevance or 0.0 for h in hits), default=0.0)
     return coverage, cosine
 
@@ -429,10 +425,10 @@ class AnswerChain:
 
     def _off_subject(self, question: str, cited: Sequence[Hit]) -> bool:
         """Whether the cited sources together miss most of what the question is about."""
-        q = _content_words(question)
+        q = content_words(question)
         if not q or _is_english(question):
             return False
-        held = set().union(*(_content_words(h.headline + h.text) for h in cited))
+        held = set().union(*(content_words(h.headline + h.text) for h in cited))
         return len(q & held) / len(q) < self.min_cited_coverage
 
     def _cite_clauses(self, sentence: str, texts: dict[int, str]) -> tuple[str, list[tuple[int, str]]]:

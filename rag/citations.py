@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from rag.text import normalize, tokenize
 
 __all__ = [
+    "content_words",
     "drop_unsourced_years",
     "parse_markers",
     "strip_markers",
@@ -72,13 +73,14 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENT.findall(text) if s.strip()]
 
 
-def _content(text: str) -> set[str]:
+def content_words(text: str) -> set[str]:
+    """The words of a text that carry its subject: tokens of two or more characters, and numbers."""
     return {t for t in tokenize(text) if len(t) > 1 or t.isdigit()}
 
 
 def support(claim: str, source_sentence: str) -> float:
     """How well one source sentence supports a claim, 0..1."""
-    c, s = _content(strip_markers(claim)), _content(source_sentence)
+    c, s = content_words(strip_markers(claim)), content_words(source_sentence)
     if not c:
         return 0.0
     nums = set(_NUMBER.findall(normalize(strip_markers(claim))))
@@ -114,11 +116,11 @@ def best_sentences(question: str, sources: Mapping[int, str], k: int = 2) -> lis
     """The source sentences that best answer the question (for the extractive backend):
     most question words covered, plus a bonus when a sentence holds the kind of
     answer asked for (a number for 几/多少, a date for 哪天/何时)."""
-    q = _content(question)
+    q = content_words(question)
     if not q:
         return []
     wants_number, wants_date = bool(_ASKS_NUMBER.search(question)), bool(_ASKS_DATE.search(question))
-    cands = [(rank, n, pos, sent, _content(sent)) for rank, (n, text) in enumerate(sources.items())
+    cands = [(rank, n, pos, sent, content_words(sent)) for rank, (n, text) in enumerate(sources.items())
              for pos, sent in enumerate(split_sentences(text))]
     # words shared by many candidate sentences (the topic) say less than rare ones (the detail asked about)
     df = {t: sum(1 for c in cands if t in c[4]) for t in q}
@@ -147,11 +149,11 @@ def trim_to_answer(question: str, sentence: str, max_chars: int = 60) -> str:
     if len(sentence) <= max_chars:
         return sentence
     clauses = [c for c in re.split(r"(?<=[，,；;：:])", sentence) if c.strip()]
-    q = _content(question)
+    q = content_words(question)
     wants_number, wants_date = bool(_ASKS_NUMBER.search(question)), bool(_ASKS_DATE.search(question))
 
     def score(c: str) -> float:
-        sc = len(q & _content(c)) / (len(q) or 1)
+        sc = len(q & content_words(c)) / (len(q) or 1)
         sc += 0.5 if wants_number and _HAS_NUMBER.search(c) else 0.0
         sc += 0.5 if wants_date and _HAS_DATE.search(c) else 0.0
         return sc
