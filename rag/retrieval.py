@@ -19,12 +19,24 @@ from rag.records import Hit
 from rag.store import Where
 from rag.text import asks_for_date, bigrams, normalize, states_date
 
-__all__ = ["SearchFilters", "HybridRetriever", "open_retriever", "MAX_TOP_K", "MAX_QUERY_CHARS"]
+__all__ = ["SearchFilters", "HybridRetriever", "open_retriever", "clean_query", "MAX_TOP_K", "MAX_QUERY_CHARS"]
 
 MAX_TOP_K = 100
 # Longer questions are cut: the embedder reads ~512 tokens at most, and a pasted
 # article as a "question" should still search, not fail.
 MAX_QUERY_CHARS = 1000
+
+
+def clean_query(query: str) -> str:
+    """The query as both legs see it: normalised, trimmed, at most MAX_QUERY_CHARS.
+
+    Raises:
+        InputError: nothing is left to search for.
+    """
+    q = normalize(query or "").strip()[:MAX_QUERY_CHARS]
+    if not q:
+        raise InputError("the question is empty: type what you are looking for", zh="问题是空的，请输入要查找的内容")
+    return q
 
 
 def _date_int(value: str | None, name: str) -> int | None:
@@ -137,9 +149,7 @@ class HybridRetriever:
         """
         if not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
             raise InputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k!r}", zh=f"结果条数应在 1 到 {MAX_TOP_K} 之间，{top_k!r} 不行")
-        q = normalize(query or "").strip()[:MAX_QUERY_CHARS]
-        if not q:
-            raise InputError("the question is empty: type what you are looking for", zh="问题是空的，请输入要查找的内容")
+        q = clean_query(query)
         filters = filters or SearchFilters()
         t = Timings()
         n = max(self.candidates, top_k)

@@ -175,10 +175,9 @@ def search(settings: Settings, query: str, top_k: int, date_from, date_to, paper
     Example:
       newsrag search "网格员技能大比武" --top-k 3 --page 1
     """
-    from rag.retrieval import open_retriever
+    from rag.retrieval import clean_query, open_retriever
 
-    if not query.strip():
-        raise InputError("the question is empty: type what you are looking for", zh="问题是空的，请输入要查找的内容")
+    clean_query(query)  # an empty question fails here, before the embedder loads
     if top_k <= 0:
         raise InputError(f"--top-k must be > 0, got {top_k}", zh=f"--top-k 应大于 0，{top_k} 不行")
     filters = _filters(date_from, date_to, paper, page)
