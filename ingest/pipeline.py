@@ -164,8 +164,10 @@ def _legacy_doc_ids(store: ChunkStore, by_page: dict[str, list[Chunk]]) -> dict[
     """
     new_key: dict[tuple[str, str], str] = {}
     for key, chunks in by_page.items():
-        old_key = f"{DOC_KEY}{chunks[0].source_id}" if chunks else key
-        if key.startswith(DOC_KEY) and key != old_key:
+        if not chunks or not key.startswith(DOC_KEY):
+            continue
+        old_key = f"{DOC_KEY}{chunks[0].source_id}"
+        if key != old_key:
             new_key[(old_key, chunks[0].article_id)] = key
     old_keys = sorted({old for old, _ in new_key})
     out: dict[str, set[str]] = {}
