@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from datetime import date
 
 import numpy as np
 
@@ -109,6 +110,21 @@ class Archive(ChunkStore):
             if issue.key == key:
                 return self.delete_pages(list(issue.page_keys))
         return 0
+
+    def newest_date(self) -> date | None:
+        """The newest issue date in the archive, or None when no chunk has one."""
+        return self.keyword.newest_date()
+
+    def pages(self) -> list[int]:
+        """Every page number the archive holds, ascending."""
+        return self.keyword.pages()
+
+    def has_page_of_issue(self, page_key: str, page: int) -> bool:
+        """Whether the archive holds page ``page`` of the issue that ``page_key`` (a page of it) belongs to."""
+        if not page_key.startswith(PAGE_KEY):
+            return False
+        sibling = page_key.rsplit("/", 1)[0] + f"/{page}"
+        return bool(self.store.ids_by_page([sibling]))
 
     def article(self, article_id: str) -> tuple[Hit, str] | None:
         """The first chunk of an article (for its metadata) and its whole text."""

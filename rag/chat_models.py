@@ -2,19 +2,20 @@
 
 Backends: a local GGUF model (llama-cpp-python), any OpenAI-compatible endpoint
 (vLLM, Ollama, llama.cpp server, hosted APIs), an extractive backend that needs
-no LLM, and a scripted fake for tests.
+no LLM, and a scripted fake for tests. Every backend passes
+tests/test_chat_contract.py.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rag.errors import ChatUnavailable, ConfigError, ModelNotAvailable
+from rag.records import Prompt
 from rag.settings import Settings
 
 __all__ = [
@@ -24,27 +25,32 @@ __all__ = [
     "OpenAICompatibleChat",
     "ExtractiveChat",
     "FakeChat",
+    "as_prompt",
+    "default_gguf",
     "make_chat_model",
-    "SOURCE_BLOCK",
 ]
 
 Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
 
-# How the answer chain lays out sources in the prompt; the extractive backend reads it back.
-SOURCE_BLOCK = re.compile(r"^【来源(\d+)】[^\n]*\n(.*?)(?=^【来源\d+】|^【问题】|\Z)", re.S | re.M)
+
+def as_prompt(prompt: Prompt | Sequence[Message]) -> Prompt:
+    """A Prompt as given, or plain chat messages wrapped in one (no sources as data)."""
+    return prompt if isinstance(prompt, Prompt) else Prompt(messages=tuple(prompt))
 
 
 class ChatModel(ABC):
-    """Streams a reply to a list of chat messages."""
+    """Streams a reply to a prompt: chat messages, with the question and sources as data.
+
+    Plain message lists are accepted too (``as_prompt``)."""
 
     name: str
 
     @abstractmethod
-    def stream(self, messages: Sequence[Message], max_tokens: int = 256) -> Iterator[str]:
+    def stream(self, prompt: Prompt | Sequence[Message], max_tokens: int = 256) -> Iterator[str]:
         """Yield the reply piece by piece (greedy decoding: answers must be reproducible)."""
 
-    def complete(self, messages: Sequence[Message], max_tokens: int = 256) -> str:
-        return "".join(self.stream(messages, max_tokens))
+    def complete(self, prompt: Prompt | Sequence[Message], max_tokens: int = 256) -> str:
+        return "".join(self.stream(prompt, max_tokens))
 
     def warm_up(self, system_prompt: str) -> None:  # noqa: B027 (optional hook, most backends need nothing)
         """Load what the first question would otherwise wait for (default: nothing)."""
@@ -95,11 +101,12 @@ class LlamaCppChat(ChatModel):
         for _ in self.stream([{"role": "system", "content": system_prompt}, {"role": "user", "content": "你好"}], 1):
             pass
 
-    def stream(self, messages: Sequence[Message], max_tokens: int = 256) -> Iterator[str]:
+    def stream(self, prompt: Prompt | Sequence[Message], max_tokens: int = 256) -> Iterator[str]:
+        messages = list(as_prompt(prompt).messages)
         with self._lock:
             llm = self._load()
             for part in llm.create_chat_completion(
-                messages=list(messages), max_tokens=max_tokens, temperature=0.0, stream=True
+                messages=messages, max_tokens=max_tokens, temperature=0.0, stream=True
             ):
                 piece = part["choices"][0]["delta"].get("content")
                 if piece:
@@ -136,13 +143,13 @@ class OpenAICompatibleChat(ChatModel):
             max_retries=1,
         )
 
-    def stream(self, messages: Sequence[Message], max_tokens: int = 256) -> Iterator[str]:
+    def stream(self, prompt: Prompt | Sequence[Message], max_tokens: int = 256) -> Iterator[str]:
         import openai
         from langchain_core.exceptions import ModelError
 
         chat = self._chat(max_tokens)
         try:
-            for chunk in chat.stream([(m["role"], m["content"]) for m in messages]):
+            for chunk in chat.stream([(m["role"], m["content"]) for m in as_prompt(prompt).messages]):
                 if chunk.content:
                     yield str(chunk.content)
         except (openai.APIError, ModelError) as exc:
@@ -154,10 +161,10 @@ class OpenAICompatibleChat(ChatModel):
 
 
 class ExtractiveChat(ChatModel):
-    """No LLM: answers with the source sentences that best cover the question.
+    """No LLM: answers with the source sentences that best cover the question, each cited.
 
-    It reads the numbered sources the answer chain puts in the prompt and
-    returns up to ``max_sentences`` sentences, each already cited.
+    It reads the prompt's question and sources as data (``Prompt.sources``), never the
+    rendered prompt; given plain messages it has no sources and replies NO_ANSWER.
     """
 
     name = "extractive"
@@ -165,30 +172,27 @@ class ExtractiveChat(ChatModel):
     def __init__(self, max_sentences: int = 1) -> None:
         self.max_sentences = max_sentences
 
-    def stream(self, messages: Sequence[Message], max_tokens: int = 256) -> Iterator[str]:
-        from rag.citations import best_sentences, trim_to_answer
+    def stream(self, prompt: Prompt | Sequence[Message], max_tokens: int = 256) -> Iterator[str]:
+        from rag.extractive import extract_answer
 
-        prompt = messages[-1]["content"]
-        question = prompt.rsplit("【问题】", 1)[-1].strip()
-        sources = {int(m.group(1)): m.group(2).strip() for m in SOURCE_BLOCK.finditer(prompt)}
-        picked = best_sentences(question, sources, self.max_sentences)
-        if not picked:
-            yield "NO_ANSWER"
-            return
-        yield "".join(f"{trim_to_answer(question, sent)}[{n}]" for n, sent in picked)
+        prompt = as_prompt(prompt)
+        yield extract_answer(prompt.question, dict(prompt.sources), self.max_sentences)
 
 
 class FakeChat(ChatModel):
-    """Replies from a script, for tests. Records the messages it was given."""
+    """Replies from a script, for tests. Records the messages (``calls``) and prompts it was given."""
 
     name = "fake-chat"
 
     def __init__(self, replies: Sequence[str] | None = None) -> None:
         self.replies = list(replies or [])
         self.calls: list[list[Message]] = []
+        self.prompts: list[Prompt] = []
 
-    def stream(self, messages: Sequence[Message], max_tokens: int = 256) -> Iterator[str]:
-        self.calls.append(list(messages))
+    def stream(self, prompt: Prompt | Sequence[Message], max_tokens: int = 256) -> Iterator[str]:
+        prompt = as_prompt(prompt)
+        self.prompts.append(prompt)
+        self.calls.append(list(prompt.messages))
         reply = self.replies.pop(0) if self.replies else ""
         for i in range(0, len(reply), 3):
             yield reply[i : i + 3]

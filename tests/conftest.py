@@ -93,3 +93,32 @@ def chroma_server(tmp_path_factory):
     proc.terminate()
     proc.wait(10)
     log.close()
+
+
+@pytest.fixture(scope="session")
+def gguf():
+    """The default chat model's file (fetched by `make test`), with llama-cpp-python installed."""
+    from rag.chat_models import default_gguf
+    from rag.settings import Settings
+
+    path = default_gguf(Settings.from_env())
+    if not path.is_file():
+        pytest.fail(f"the default chat model is not fetched ({path}): run `make test`, which runs `newsrag models fetch`")
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is installed by `make install`")
+    return path
+
+
+@pytest.fixture(scope="session")
+def llama_server(gguf):
+    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1, serving the default model as `qwen-local`."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "2048", "--model_alias", "qwen-local"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(f"{url}/v1/models", proc, 120, "llama_cpp.server")
+    yield f"{url}/v1"
+    proc.terminate()
+    proc.wait(10)

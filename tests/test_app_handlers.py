@@ -87,8 +87,10 @@ def test_respond_streams_then_renders_cited_answer_and_keeps_turns(tmp_path):
 
 def test_respond_rejects_empty_question_and_bad_dates_in_chinese(tmp_path):
     app = _app(tmp_path)
-    with pytest.raises(gr.Error, match="请先输入问题"):
+    with pytest.raises(gr.Error, match="问题是空的"):  # the library's check, shown by the app
         _run(app.respond("  ", [], [], "", "", "全部版面"))
+    with pytest.raises(gr.Error, match="问题是空的"):
+        app.ask_api("  ")
     with pytest.raises(gr.Error, match="开始日期应写成"):
         _run(app.respond(QUESTION, [], [], "12/01", "", "全部版面"))
     with pytest.raises(gr.Error, match="开始日期晚于结束日期"):
@@ -157,7 +159,7 @@ def test_upload_gbk_page_and_broken_file_then_delete_issue(tmp_path):
     assert key in [r[0] for r in issues]
     kept = list((tmp_path / "library").rglob("*.txt"))
     assert [p.name for p in kept] == ["page-02.txt"]  # the broken file left nothing behind
-    assert app.s.chain.reference_date.isoformat() == "2023-12-08"
+    assert app.s.archive.newest_date().isoformat() == "2023-12-08"  # what 昨天/上周 count back from
     assert app.page_filter()["choices"] == ["全部版面", "第1版", "第2版"]  # the chat tab's page filter follows
     with pytest.raises(gr.Error, match="确认删除"):
         app.delete_issue(True, key, False)
@@ -236,7 +238,13 @@ def test_quality_run_scores_a_question_file(tmp_path):
 
     rows, md, report = app.run_quality(True, str(qa), "", True, progress=_Progress())
     assert rows[0][3] == 1 and rows[0][4] == "通过" and "12月1日" in rows[0][2]
-    assert "hit@5 1.000" in md and "回答正确率 1.000" in md and report.endswith(".zip")
+    assert "hit@10: 1.000 / 1.000 / 1.000" in md and "正确率 accuracy 1.000" in md and report.endswith(".zip")
+    import zipfile
+
+    with zipfile.ZipFile(report) as z:
+        assert {"report.md", "hit_at_k.png", "answers.jsonl", "summary.json"} <= set(z.namelist())
+        (row,) = [json.loads(x) for x in z.read("answers.jsonl").decode("utf-8").splitlines()]
+        assert row["id"] == "1" and row["correct"] and "refused_without_gold" not in row
     with pytest.raises(gr.Error, match=".jsonl"):
         app.run_quality(True, None, str(SEED_PAGE), False, progress=_Progress())
 

@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from ingest.pipeline import ingest_paths
 from rag.answering import AnswerChain
 from rag.archive import Archive
-from rag.chat_models import LlamaCppChat, OpenAICompatibleChat, default_gguf
+from rag.chat_models import LlamaCppChat, OpenAICompatibleChat
 from rag.embedding import make_embedder
 from rag.errors import ChatUnavailable
 from rag.keyword import KeywordIndex
@@ -19,18 +16,9 @@ from rag.retrieval import HybridRetriever
 from rag.settings import Settings
 from rag.store import InMemoryStore
 
-from .conftest import SEED_PAGE, _free_port, wait_for_http
+from .conftest import SEED_PAGE, _free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def gguf():
-    path = default_gguf(Settings.from_env())
-    if not path.is_file():
-        pytest.fail(f"the default chat model is not fetched ({path}): run `make test`, which runs `newsrag models fetch`")
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python is installed by `make install`")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -56,25 +44,8 @@ def test_default_local_model_refuses_what_the_page_does_not_say(gguf, seed_retri
     assert chain.ask("星辰花园小区外立面维修花了多少钱？").refused
 
 
-@pytest.fixture(scope="module")
-def llama_server(gguf):
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--model_alias", "qwen-local"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_for_http(f"{url}/v1/models", proc, 120, "llama_cpp.server")
-    yield f"{url}/v1"
-    proc.terminate()
-    proc.wait(10)
-
-
 def test_openai_compatible_backend_against_a_real_server(llama_server, seed_retriever):
     chat = OpenAICompatibleChat(llama_server, "qwen-local")
-    pieces = list(chat.stream([{"role": "user", "content": "用一个词回答：中国的首都是哪里？"}], max_tokens=16))
-    assert len(pieces) >= 1 and "北京" in "".join(pieces)
     ans = AnswerChain(seed_retriever, chat).ask("星辰花园小区建于哪一年？")
     assert "1998" in ans.text and ans.citations and ans.citations[0].page == 1
 
@@ -99,7 +70,7 @@ OTHER_FACTS = [
 
 
 def test_paraphrase_threshold(seed_retriever):
-    from rag.answering import PARAPHRASE_COSINE
+    from rag.citations import PARAPHRASE_COSINE
 
     emb = seed_retriever.embedder
     floor = PARAPHRASE_COSINE[emb.name]
@@ -129,7 +100,7 @@ def test_instructions_inside_a_source_do_not_change_behaviour(gguf, tmp_path):
 
 
 def test_cross_lingual_threshold(seed_retriever):
-    from rag.answering import CROSS_LINGUAL_COSINE
+    from rag.citations import CROSS_LINGUAL_COSINE
 
     emb = seed_retriever.embedder
     floor = CROSS_LINGUAL_COSINE[emb.name]

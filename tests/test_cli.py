@@ -109,8 +109,8 @@ def test_search_after_ingest(env):
     "args,code,zh,needle",
     [
         (["search", "  "], 2, "问题是空的", "empty"),
-        (["search", "x", "--top-k", "0"], 2, "--top-k 应大于 0", "top-k must be > 0, got 0"),
-        (["search", "x", "--date-from", "2023-13-01"], 2, "日期应写成 2023-12-01", "date_from must be a date"),
+        (["search", "x", "--top-k", "0"], 2, "结果条数应在 1 到 100 之间", "top_k must be between 1 and 100, got 0"),
+        (["search", "x", "--date-from", "2023-13-01"], 2, "开始日期应写成 2023-12-01", "date_from must be a date"),
     ],
 )
 def test_search_validates_input_chinese_first(env, args, code, zh, needle):

@@ -34,3 +34,46 @@ def _imports(pkg: str) -> set[str]:
 def test_layers():
     assert "ingest" not in _imports("rag") and "ui" not in _imports("rag")
     assert "ui" not in _imports("ingest")
+
+
+def _rag_imports() -> dict[str, set[str]]:
+    """For each module of rag, the rag modules it imports at run time (TYPE_CHECKING blocks left out)."""
+    out = {}
+    for f in (ROOT / "rag").glob("*.py"):
+        tree = ast.parse(f.read_text(encoding="utf-8"))
+        skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+                for n in ast.walk(node)}
+        found = set()
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("rag."):
+                found.add(node.module.split(".")[1])
+        out[f.stem] = found - {f.stem}
+    return out
+
+
+def test_rag_modules_form_no_import_cycle():
+    graph = _rag_imports()
+    done: set[str] = set()
+
+    def visit(m: str, path: tuple[str, ...]) -> None:
+        assert m not in path, f"import cycle: {' -> '.join(path + (m,))}"
+        if m in done:
+            return
+        for dep in graph.get(m, ()):
+            visit(dep, path + (m,))
+        done.add(m)
+
+    for m in graph:
+        visit(m, ())
+
+
+def test_each_room_imports_only_what_it_needs():
+    g = _rag_imports()
+    assert g["records"] == set() and g["errors"] == set() and g["text"] == set()
+    assert g["citations"] <= {"records", "text"}  # claim checking: the embedder is passed in
+    assert g["conversation"] <= {"records", "text", "citations"}
+    assert g["chat_models"] <= {"settings", "errors", "records", "model_files", "extractive"}
+    assert "chat_models" not in g["extractive"]
+    assert "answering" not in set().union(*(deps for m, deps in g.items() if m != "answering"))  # only the UI calls the chain

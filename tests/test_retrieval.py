@@ -185,7 +185,7 @@ def test_dedupe_keeps_neighbours_moves_extra_windows_down_and_drops_near_copies(
         _hit("c5", "B", "宪法宣传周活动启动。"),
     ]
     r = HybridRetriever(FakeEmbedder(), _Lookup(hits), per_article=2)
-    assert [h.chunk_id for h in r._dedupe(hits)] == ["c1", "c3", "c5", "c4"]
+    assert [h.chunk_id for h in r.dedupe(hits)] == ["c1", "c3", "c5", "c4"]
 
 
 # --- search ---------------------------------------------------------------------------------------
@@ -231,7 +231,7 @@ def test_unknown_dates_never_pass_a_date_filter():
 def test_empty_question_is_a_clear_error(retriever, bad):
     with pytest.raises(InputError, match="empty") as err:
         retriever.search(bad)
-    assert err.value.for_user() == "问题是空的，请输入要查找的内容（the question is empty: type what you are looking for）"
+    assert err.value.for_user() == "问题是空的，请输入要问或要查找的内容（the question is empty: type what you are looking for）"
 
 
 @pytest.mark.parametrize("k", [0, -1, 101, "5"])
@@ -244,7 +244,7 @@ def test_top_k_is_validated(retriever, k):
 @pytest.mark.parametrize(
     "filters,zh",
     [
-        (dict(date_from="2023/12/01"), "日期应写成 2023-12-01"),
+        (dict(date_from="2023/12/01"), "开始日期应写成 2023-12-01"),
         (dict(date_from="2023-12-31", date_to="2023-12-01"), "开始日期晚于结束日期"),
         (dict(page=0), "版次应是正整数"),
     ],

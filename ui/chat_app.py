@@ -8,7 +8,6 @@ be tested without a browser; ``build_app`` only wires them to components.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import shutil
 import tempfile
@@ -23,10 +22,19 @@ import gradio as gr
 
 from ingest import Upload, ingest_uploads
 from ingest.uploads import remove_article_copies, remove_issue_copy
-from rag.answering import AnswerChain, Turn
+from rag.answering import AnswerChain
 from rag.archive import Archive
-from rag.errors import InputError, NewsragError
-from rag.evaluation import answer_matches, evaluate, load_questions, write_report
+from rag.conversation import Turn
+from rag.errors import NewsragError
+from rag.evaluation import (
+    answers_summary,
+    evaluate,
+    evaluate_answers,
+    load_questions,
+    question_rows,
+    summary_lines,
+    write_report,
+)
 from rag.records import DOC_KEY, PAGE_KEY, Answer
 from rag.retrieval import SearchFilters
 from rag.settings import Settings
@@ -79,18 +87,13 @@ def _user_error(exc: Exception) -> gr.Error:
     return gr.Error(f"出错了，请稍后再试 ({type(exc).__name__})")
 
 
-def _filters(date_from: str, date_to: str, page: str, paper: str = "") -> SearchFilters:
-    """Filters from the form; messages say which field is wrong, in Chinese first."""
-    for label, value in (("开始日期", date_from), ("结束日期", date_to)):
-        if value and value.strip():
-            try:
-                SearchFilters(date_from=value.strip())
-            except InputError:
-                raise InputError(f"{label} must look like 2023-12-01, got {value!r}", zh=f"{label}应写成 2023-12-01 这样的格式") from None
+def _filters(date_from: str, date_to: str, page: str | int | None) -> SearchFilters:
+    """Filters from the form (the page as the dropdown shows it, 第N版, or a number; 0 or
+    全部版面 for all); the library validates them and names the field that is wrong."""
     page_no = None
     if page and page != ALL_PAGES:
         page_no = int(str(page).removeprefix("第").removesuffix("版"))
-    return SearchFilters((date_from or "").strip() or None, (date_to or "").strip() or None, (paper or "").strip() or None, page_no)
+    return SearchFilters((date_from or "").strip() or None, (date_to or "").strip() or None, None, page_no)
 
 
 class NewsragApp:
@@ -103,7 +106,7 @@ class NewsragApp:
 
     def page_choices(self) -> list[str]:
         """The page filter's options, from the keyword index (no scan of the vector store)."""
-        return [ALL_PAGES] + [f"第{p}版" for p in self.s.archive.keyword.pages()]
+        return [ALL_PAGES] + [f"第{p}版" for p in self.s.archive.pages()]
 
     def page_filter(self) -> dict:
         """The page filter refreshed: on each visit, and after an upload or a deletion."""
@@ -128,19 +131,17 @@ class NewsragApp:
     def respond(self, message: str, chat: list, turns: list, date_from: str, date_to: str, page: str) -> Iterator[tuple]:
         """Stream an answer into the chat. Yields (chat messages, turns, cleared input)."""
         question = (message or "").strip()
-        if not question:
-            raise gr.Error("请先输入问题。")
-        try:
-            filters = _filters(date_from, date_to, page)
-        except InputError as exc:
-            raise _user_error(exc) from None
         history = [Turn(t["question"], t["answer"]) for t in turns if not t.get("refused")]
+        try:  # the library checks the question and the filters, and retrieves, before a bubble appears
+            pieces = self.s.chain.stream(question, history=history, filters=_filters(date_from, date_to, page))
+        except NewsragError as exc:
+            raise _user_error(exc) from None
         chat = list(chat) + [{"role": "user", "content": question}, {"role": "assistant", "content": "……"}]
         yield list(chat), turns, ""
         streamed = ""
         answer: Answer | None = None
         try:
-            for item in self.s.chain.stream(question, history=history, filters=filters):
+            for item in pieces:
                 if isinstance(item, Answer):
                     answer = item
                     break
@@ -187,8 +188,6 @@ class NewsragApp:
 
     def search(self, query: str, date_from: str, date_to: str, page: str, top_k: float) -> tuple[list[list[str]], list[dict], str]:
         """A table of articles (one row each), the row data, and a status line."""
-        if not (query or "").strip():
-            raise gr.Error("请输入要检索的内容。")
         try:
             hits = self.s.chain.retriever.search(query, int(top_k) * 2, _filters(date_from, date_to, page))
         except NewsragError as exc:
@@ -217,7 +216,7 @@ class NewsragApp:
     # --- quality --------------------------------------------------------------------
 
     def run_quality(self, authed: bool, upload: str | None, path: str, with_answers: bool, progress=gr.Progress()) -> tuple:  # noqa: B008 (how Gradio injects progress)
-        """Run a question file: table rows, scores (Markdown) and a zipped report."""
+        """Run a question file through ``rag.evaluation``: table rows, scores (Markdown), a zipped report."""
         self._require_staff(authed)
         src = Path(upload) if upload else Path((path or "").strip()) if (path or "").strip() else None
         if src is None:
@@ -230,38 +229,26 @@ class NewsragApp:
             raise _user_error(exc) from None
         if len(questions) > MAX_QUALITY_QUESTIONS:
             raise gr.Error(f"问题太多（{len(questions)}），界面里一次最多 {MAX_QUALITY_QUESTIONS} 个；更多请用 `newsrag eval`。")
-        retr = self.s.chain.retriever
         progress(0, desc="检索中")
-        result = evaluate(lambda q, k: retr.search(q, k), questions, 10)
-        answers: dict[str, Answer] = {}
+        result = evaluate(self.s.chain.retriever.search, questions, 10)
+        answers = None
         if with_answers:
-            for q in progress.tqdm(questions, desc="生成回答"):
-                answers[q.id] = self.s.chain.ask(q.question)
-        rows = []
-        for r in result.results:
-            a = answers.get(r.question.id)
-            ok = r.rank is not None and r.rank <= 5
-            if a is not None:
-                ok = (not a.refused) and answer_matches(a.text, r.question.answer)
-            rows.append([r.question.question, _gold_text(r.question.answer), a.text if a else "", r.rank or "", "通过" if ok else "未通过"])
+            done = [0]
+
+            def step(n: int) -> None:
+                done[0] += n
+                progress(done[0] / len(questions), desc=f"生成回答 {done[0]}/{len(questions)}")
+
+            answers = evaluate_answers(self.s.chain, questions, remove_gold=False, progress=step)
         summary = result.summary()
-        if answers:
-            summary["answer_accuracy"] = round(sum(1 for row in rows if row[4] == "通过") / max(len(rows), 1), 4)
+        if answers is not None:
+            summary["answers"] = answers_summary(answers)
         folder = Path(tempfile.mkdtemp(prefix="newsrag-quality-"))
-        write_report(result, folder, title=f"newsrag quality: {src.name}")
-        if answers:
-            (folder / "answers.jsonl").write_text(
-                "\n".join(json.dumps({"id": k, **v.to_dict()}, ensure_ascii=False) for k, v in answers.items()) + "\n",
-                encoding="utf-8")
+        write_report(result, folder, title=f"newsrag quality: {src.name}", answers=answers)
         archive = shutil.make_archive(str(folder), "zip", folder)
-        md = (f"**{summary['n']} 个问题** · hit@1 {summary['hit@1']:.3f} · hit@5 {summary['hit@5']:.3f} · "
-              f"hit@10 {summary['hit@10']:.3f} · MRR@10 {summary['mrr@10']:.3f} · "
-              f"检索延迟 p50 {summary['latency_ms']['p50']} ms")
-        if summary.get("answer@5") is not None:
-            md += f" · 前5条含答案 {summary['answer@5']:.3f}"
-        if "answer_accuracy" in summary:
-            md += f" · 回答正确率 {summary['answer_accuracy']:.3f}"
-        return rows, md, archive
+        rows = [[r["question"], r["expected"], r["answer"], r["rank"] or "", "通过" if r["passed"] else "未通过"]
+                for r in question_rows(result, answers)]
+        return rows, "  \n".join(_esc(line) for line in summary_lines(summary)), archive
 
     def feedback_rows(self, authed: bool) -> list[list[str]]:
         self._require_staff(authed)
@@ -312,7 +299,6 @@ class NewsragApp:
                                      store=self.s.archive, embedder=self.s.chain.retriever.embedder, progress=bar)
             except NewsragError as exc:
                 raise _user_error(exc) from None
-        self.s.chain.reference_date = self.s.archive.keyword.newest_date()
         rows = [[name, outcome] for name, outcome in res.files.items()]
         rep = res.report
         imported = sum(1 for v in res.files.values() if v.startswith("已导入"))
@@ -346,7 +332,6 @@ class NewsragApp:
                 remove_issue_copy(self.s.library, issue.paper, key.rsplit("/", 1)[-1])
             elif sids:
                 remove_article_copies(self.s.library, issue.paper, sorted(sids))
-        self.s.chain.reference_date = self.s.archive.keyword.newest_date()
         return f"已删除 {issue.label_zh()}：{removed} 个片段。", *self.issue_table(authed, value=None), False
 
     # --- API ------------------------------------------------------------------------
@@ -360,18 +345,15 @@ class NewsragApp:
             date_to: latest issue date or empty.
             page: only this page (1 = front page); 0 for all pages.
         """
-        if not (question or "").strip():
-            raise gr.Error("问题是空的，请输入要问的内容。")
         try:
-            filters = _filters(date_from, date_to, f"第{int(page)}版" if page else ALL_PAGES)
-            return self.s.chain.ask(question, filters=filters).to_dict()
+            return self.s.chain.ask(question, filters=_filters(date_from, date_to, page)).to_dict()
         except NewsragError as exc:
             raise _user_error(exc) from None
 
     def search_api(self, query: str, top_k: int = 5, date_from: str = "", date_to: str = "", page: int = 0) -> list[dict]:
         """Search the archive; returns the same JSON as `newsrag search --json`."""
         try:
-            filters = _filters(date_from, date_to, f"第{int(page)}版" if page else ALL_PAGES)
+            filters = _filters(date_from, date_to, page)
             return [h.to_dict() for h in self.s.chain.retriever.search(query, int(top_k), filters)]
         except NewsragError as exc:
             raise _user_error(exc) from None
@@ -385,12 +367,6 @@ def _esc(s: str) -> str:
 
 def _provisional(text: str) -> str:
     return _esc(text) + " ▍"
-
-
-def _gold_text(gold: object) -> str:
-    if isinstance(gold, list):
-        return " / ".join(_gold_text(g) for g in gold)
-    return str(gold)
 
 
 def build_app(services: AppServices) -> gr.Blocks:
