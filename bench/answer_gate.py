@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from rag.answering import relevance_signals
+from rag.gate import relevance_signals
 from rag.retrieval import open_retriever
 from rag.settings import Settings
 

@@ -17,8 +17,8 @@ import statistics
 import time
 from pathlib import Path
 
-from rag.answering import SYSTEM_PROMPT
 from rag.chat_models import default_gguf
+from rag.prompt import SYSTEM_PROMPT
 from rag.settings import Settings
 
 SEED_PAGE = Path(__file__).resolve().parent.parent / "corpus" / "yuzhongbao"

@@ -16,55 +16,22 @@ import argparse
 import itertools
 import json
 import tempfile
-from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from bench.common import METRICS, CachedArchive, summarise
 from rag.archive import Archive
-from rag.evaluation import EvalResult, Question, QuestionResult, load_questions, split_questions
+from rag.evaluation import Question, load_questions, split_questions
 from rag.keyword import KeywordIndex
 from rag.retrieval import HybridRetriever, open_retriever
 from rag.settings import Settings
 from rag.text import normalize
 
 
-class _CachedArchive:
-    """Serves `get` from hits already seen, so offline fusion needs no store."""
-
-    def __init__(self, hits: dict) -> None:
-        self.hits = hits
-
-    def get(self, ids):
-        return [self.hits[i] for i in ids if i in self.hits]
-
-
-METRICS = ("hit@1", "hit@5", "hit@10", "mrr@10")
-
-
-def summarise(questions: Sequence[Question], found_for: Callable[[Question], list[str]], top_k: int = 10) -> dict:
-    """``EvalResult.summary()`` for the ranked source ids ``found_for(question)`` gives (the benches' offline scoring)."""
-    res = EvalResult(top_k=top_k)
-    for q in questions:
-        found = found_for(q)[:top_k]
-        rank = next((i for i, s in enumerate(found, 1) if s in q.gold), None)
-        res.results.append(QuestionResult(q, found, [], rank, 0.0))
-    return res.summary()
-
-
-def rrf(legs: Sequence[tuple[Sequence[str], float]], k: float) -> list[str]:
-    """Weighted reciprocal rank fusion of any number of ranked id lists, best first."""
-    scores: dict[str, float] = {}
-    for ids, weight in legs:
-        if weight:
-            for rank, cid in enumerate(ids, 1):
-                scores[cid] = scores.get(cid, 0.0) + weight / (k + rank)
-    return sorted(scores, key=lambda c: -scores[c])
-
-
 def _score(questions, dense, keyword, retr: HybridRetriever, top_k: int = 10) -> dict:
     def found(q: Question) -> list[str]:
         legs = (dense[q.id] if retr.dense_weight else [], keyword[q.id] if retr.keyword_weight else [])
-        return [h.source_id for h in retr._dedupe(retr.fuse(*legs, normalize(q.question)))]
+        return [h.source_id for h in retr.dedupe(retr.fuse(*legs, normalize(q.question)))]
 
     s = summarise(questions, found, top_k)
     return {m: s[m] for m in METRICS}
@@ -96,7 +63,7 @@ def main() -> None:
                 all_hits[h.chunk_id] = h
         need = {cid for d in (kw_word, kw_bi) for lst in d.values() for cid, _ in lst} - set(all_hits)
         all_hits.update({h.chunk_id: h for h in archive.get(sorted(need))})
-    cached = _CachedArchive(all_hits)
+    cached = CachedArchive(all_hits)
     proto = HybridRetriever(base.embedder, cached)  # type: ignore[arg-type]
     rows = []
     grid = itertools.product(["words", "words+bigrams"], [5, 10, 20, 30, 60], [0.0, 0.2, 0.35, 0.5, 0.75, 1.0], [1, 2], [1.0, 0.0])

@@ -25,7 +25,7 @@
 
 Needs an index holding the RGB corpus with the default EmbeddingGemma embedder:
 
-    NEWSRAG_HOME=<RGB index> python -m bench.retrieval_ideas ../shared/eval-data/rgb_zh_qa.jsonl
+    NEWSRAG_HOME=<RGB index> python -m bench.experiments.retrieval_ideas ../shared/eval-data/rgb_zh_qa.jsonl
 
 Choices are read off the dev rows; test is printed beside them for the record.
 Section 8 needs torch (installed with sentence-transformers).
@@ -43,12 +43,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.tune_retrieval import METRICS, _CachedArchive, rrf, summarise
+from bench.common import CachedArchive, rrf, scores_line, summarise
 from rag.evaluation import load_questions, split_questions
 from rag.keyword import KeywordIndex
-from rag.retrieval import HybridRetriever, _jaccard, open_retriever
+from rag.retrieval import HybridRetriever, open_retriever
 from rag.settings import Settings
-from rag.text import asks_for_date, bigrams, normalize
+from rag.text import asks_for_date, bigrams, jaccard, normalize
 
 # bench only: the number lift was measured and not adopted
 ASKS_NUMBER = re.compile(r"多少|几[个名家人次天年岁万亿倍]|增长率|增速|人数|数量|票房|gdp|金额|价格|比分|成绩|排名|第几")
@@ -73,15 +73,14 @@ def main() -> None:
     hits: dict = {}
 
     def line(split, found) -> str:
-        s = summarise(split, found)
-        return " ".join(f"{m} {s[m]:.3f}" for m in METRICS)
+        return scores_line(summarise(split, found))
 
     def show(label: str, found) -> None:
         print(f"{label:48s} {' | '.join(f'{name} {line(split, found)}' for name, split in splits.items())}", flush=True)
 
     def fused(retr: HybridRetriever, dense: dict, kw: dict, post=lambda hs: hs):
-        retr = replace(retr, archive=_CachedArchive(hits))
-        return lambda q: [h.source_id for h in post(retr._dedupe(retr.fuse(dense[q.id], kw[q.id], texts[q.id])))]
+        retr = replace(retr, archive=CachedArchive(hits))
+        return lambda q: [h.source_id for h in post(retr.dedupe(retr.fuse(dense[q.id], kw[q.id], texts[q.id])))]
 
     def dense_leg(vecs) -> dict:
         """Dense candidates per question for these query vectors (their hits are cached)."""
@@ -96,10 +95,8 @@ def main() -> None:
         hits.update({h.chunk_id: h for h in archive.get(sorted(need))})
 
     # Dense candidates per query prompt (the first is what the retriever uses).
-    st = base.embedder._load()
-
     def encode(questions: dict, prompt: str):
-        return st.encode([questions[q.id] for q in qs], prompt=prompt, normalize_embeddings=True, convert_to_numpy=True)
+        return base.embedder.embed_with_prompt([questions[q.id] for q in qs], prompt)
 
     vecs_by_prompt = {p: encode(texts, p) for p in PROMPTS}
     dense_by_prompt = {p: dense_leg(vecs) for p, vecs in vecs_by_prompt.items()}
@@ -147,7 +144,7 @@ def main() -> None:
             kept = []
             for h in hs:
                 g = grams.setdefault(h.chunk_id, bigrams(h.text))
-                if not any(_jaccard(g, grams[k.chunk_id]) > t for k in kept):
+                if not any(jaccard(g, grams[k.chunk_id]) > t for k in kept):
                     kept.append(h)
             return kept
         return post
@@ -186,7 +183,7 @@ def main() -> None:
             d = scale[norm](np.array([cos.get(c, floor) for c in cands]))
             k = scale[norm](np.array([bm25.get(c, 0.0) for c in cands]))
             order = np.argsort(-(alpha * d + (1 - alpha) * k), kind="stable")
-            return [h.source_id for h in base._dedupe([hits[cands[i]] for i in order])]
+            return [h.source_id for h in base.dedupe([hits[cands[i]] for i in order])]
         return found
 
     for norm, alpha in itertools.product(scale, (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)):
@@ -195,14 +192,14 @@ def main() -> None:
     print("== 6. answer-type lifts (fused-score units; 1/61 - 1/69 = 0.0019)")
     for beta in (0.0, 0.0005, 0.001, 0.002, 0.003, 0.004, 0.008):
         show(f"date lift {beta}", fused(replace(base, date_boost=beta), dense, kw))
-    cached = replace(base, archive=_CachedArchive(hits))
+    cached = replace(base, archive=CachedArchive(hits))
 
     def number_lift(beta: float):
         def found(q):
             hs = cached.fuse(dense[q.id], kw[q.id], texts[q.id])
             if ASKS_NUMBER.search(texts[q.id]):
                 hs = sorted(hs, key=lambda h: -(h.score + beta * bool(STATES_NUMBER.search(h.text))))
-            return [h.source_id for h in cached._dedupe(hs)]
+            return [h.source_id for h in cached.dedupe(hs)]
         return found
 
     for beta in (0.0005, 0.001, 0.002, 0.004):

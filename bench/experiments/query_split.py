@@ -2,7 +2,7 @@
 "2021年香港的GDP增长率" + "2021年澳门的GDP增长率", each searched, fused by RRF with the
 original.) Measured on RGB-zh, chosen on dev only. Result: no (see README "Retrieval").
 
-    NEWSRAG_HOME=<RGB index> python -m bench.query_split ../shared/eval-data/rgb_zh_qa.jsonl
+    NEWSRAG_HOME=<RGB index> python -m bench.experiments.query_split ../shared/eval-data/rgb_zh_qa.jsonl
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jieba
 
-from bench.tune_retrieval import rrf, summarise
+from bench.common import rrf, summarise
 from rag.evaluation import load_questions, split_questions
 from rag.retrieval import open_retriever
 from rag.settings import Settings

