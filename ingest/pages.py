@@ -162,6 +162,19 @@ class _Manifest:
     issue: str
     date: IssueDate
     pages: dict[str, dict]
+    superseded_issue: str = ""  # the name this issue had before undated folders were told apart
+
+
+def issue_name(label: str) -> str:
+    """An issue name as keys hold it: trimmed, one line, no "/" (it separates the key's parts)."""
+    return " ".join(str(label).split()).replace("/", "／")
+
+
+def _folder_issue(folder: Path) -> str:
+    """The name of an undated issue folder whose manifest gives none: its folder name and a
+    hash of where it is, so two undated folders of one paper stay two issues."""
+    where = hashlib.sha1(str(folder.resolve()).encode("utf-8")).hexdigest()[:8]
+    return f"{issue_name(folder.name)}~{where}"
 
 
 def _load_manifest(folder: Path, cache: dict[Path, _Manifest | Problem | None]) -> _Manifest | Problem | None:
@@ -174,14 +187,20 @@ def _load_manifest(folder: Path, cache: dict[Path, _Manifest | Problem | None]) 
             raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
             date = parse_date(raw.get("date", ""))
             nb = parse_date(raw.get("date_not_before", ""))
-            if date is None or nb is None:
-                result = Problem(str(path), "date / date_not_before 应写成 2023-12-01 或留空 (bad date in manifest)")
+            na = parse_date(raw.get("date_not_after", ""))
+            if date is None or nb is None or na is None:
+                result = Problem(str(path), "date / date_not_before / date_not_after 应写成 2023-12-01 或留空 (bad date in manifest)")
             else:
+                named = issue_name(raw.get("issue", "") or "")
+                # Without a name, a dated issue is its folder's name (one issue of a paper per day);
+                # an undated one is also where its folder is: two undated folders are two issues.
+                issue = named or (issue_name(folder.name) if date.known else _folder_issue(folder))
                 result = _Manifest(
                     paper=str(raw.get("paper", "")).strip(),
-                    issue=str(raw.get("issue", "") or folder.name).strip(),
-                    date=IssueDate(iso=date.iso, not_before=nb.iso),
+                    issue=issue,
+                    date=IssueDate(iso=date.iso, not_before=nb.iso, not_after=na.iso),
                     pages={str(k): dict(v) for k, v in (raw.get("pages") or {}).items()},
+                    superseded_issue="" if named or date.known else issue_name(folder.name),
                 )
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             result = Problem(str(path), f"清单文件无法解析，请修正 TOML 语法 (unreadable manifest: {exc})")
@@ -247,9 +266,11 @@ def _read_txt(path: Path, data: bytes, res: FileResult, manifests: dict) -> None
     if manifest is not None:
         entry = manifest.pages.get(path.name, {})
         page = _page_number(path, entry)
-        key = f"{PAGE_KEY}{manifest.paper}/{manifest.issue}/{page if page else path.name}"
+        where = page if page else path.name
+        key = f"{PAGE_KEY}{manifest.paper}/{manifest.issue}/{where}"
         source = str(entry.get("source", "") or path.name)
-        res.pages.append(Page(manifest.paper, manifest.date, page, source, key, lines))
+        old = (f"{PAGE_KEY}{manifest.paper}/{manifest.superseded_issue}/{where}",) if manifest.superseded_issue else ()
+        res.pages.append(Page(manifest.paper, manifest.date, page, source, key, lines, supersedes=old))
     else:
         page = _page_number(path, {})
         key = f"file:{path.resolve()}"

@@ -41,6 +41,10 @@ class IngestReport:
     chunks_unchanged: int = 0
     chunks_removed: int = 0
     seconds: float = 0.0
+    # not in the JSON summary: which page keys each file gave, and which of them the
+    # archive already held (so this ingest replaced them)
+    keys_by_file: dict[str, list[str]] = field(default_factory=dict)
+    replaced: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -48,6 +52,7 @@ class IngestReport:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        del d["keys_by_file"], d["replaced"]
         d["skipped"] = [{"file": p.file, "line": p.line, "reason": p.reason} for p in self.skipped]
         d["seconds"] = round(self.seconds, 3)
         return d
@@ -88,6 +93,7 @@ def ingest_paths(
     by_page: dict[str, list[Chunk]] = {}
     manifests: dict = {}
     owner: dict[str, Path] = {}
+    superseded: dict[str, tuple[tuple[str, ...], str]] = {}  # page key -> (its old keys, its source)
     for path in discover([Path(p) for p in paths]):
         res = read_file(path, manifests)
         rep.skipped.extend(res.problems)
@@ -96,7 +102,10 @@ def ingest_paths(
             log.warning("skipped %s", res.problems[0])
             continue
         rep.files_read += 1
-        for art in articles_from_result(res):
+        superseded.update((p.key, (p.supersedes, p.source)) for p in res.pages if p.supersedes)
+        arts = articles_from_result(res)
+        rep.keys_by_file[str(path)] = list(dict.fromkeys([p.key for p in res.pages] + [a.page_key for a in arts]))
+        for art in arts:
             rep.articles += 1
             # a page key seen again from another file replaces it, as a re-ingest would
             if owner.setdefault(art.page_key, path) != path:
@@ -108,6 +117,7 @@ def ingest_paths(
 
     existing = store.ids_by_page(list(by_page))
     legacy = _legacy_doc_ids(store, by_page)
+    earlier = _superseded_ids(store, superseded)
     to_add: list[Chunk] = []
     to_move: list[Chunk] = []
     stale: list[str] = []
@@ -115,6 +125,9 @@ def ingest_paths(
         have = existing.get(key, set())
         old = legacy.get(key, set()) - have
         stored = have | old
+        if stored or earlier.get(key):
+            rep.replaced.add(key)
+        stale.extend(sorted(earlier.get(key, set())))
         new_ids = {c.chunk_id for c in chunks}
         rep.chunks_unchanged += len(new_ids & stored)
         to_add.extend(c for c in chunks if c.chunk_id not in stored)
@@ -153,6 +166,28 @@ def _move(store: ChunkStore, chunks: list[Chunk], batch_size: int) -> list[Chunk
         if part:
             store.add(part, np.stack([vecs[c.chunk_id] for c in part]))
     return lost
+
+
+def _superseded_ids(store: ChunkStore, superseded: dict[str, tuple[tuple[str, ...], str]]) -> dict[str, set[str]]:
+    """Chunks an earlier version stored for a page under another key, by the page's key now.
+
+    Undated issue folders without an ``issue`` name were keyed by folder name alone, so two
+    such folders of one paper were one issue. They are told apart now; a page's chunks under
+    the old key that came from the same source file are its own and are replaced.
+    """
+    wanted: dict[str, list[tuple[str, str]]] = {}
+    for key, (olds, source) in superseded.items():
+        for old in olds:
+            wanted.setdefault(old, []).append((key, source))
+    out: dict[str, set[str]] = {}
+    olds = sorted(wanted)
+    for i in range(0, len(olds), 500):
+        for h in store.find({"page_key": {"$in": olds[i : i + 500]}}, with_text=False):
+            for key, source in wanted[h.page_key]:
+                if h.source == source:
+                    out.setdefault(key, set()).add(h.chunk_id)
+                    break
+    return out
 
 
 def _legacy_doc_ids(store: ChunkStore, by_page: dict[str, list[Chunk]]) -> dict[str, set[str]]:

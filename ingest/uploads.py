@@ -4,8 +4,13 @@ An uploaded file's name is never used as a path. Its page number is read from it
 (``page-03.txt``, ``第3版.txt``) and the name is kept only as the page's ``source``
 string. Files are written under generated names into a staging folder with a
 generated ``issue.toml``, ingested from there, and only the files that were
-ingested move into ``<library>/<paper hash>/<issue>/``; a bad file is reported and
-leaves nothing behind.
+ingested move into ``<library>/<paper hash>/<issue folder>/``; a bad file is reported
+and leaves nothing behind.
+
+An upload never replaces a page of another issue. The issue is the date when it is
+known, else the name the uploader gives (期号 or a free label); an undated upload
+without a name is a new issue of its own, named from its content, never merged into
+another. Uploading the same page of the same issue again replaces it: 已替换.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.pages import MANIFEST_NAME, SUPPORTED_SUFFIXES, Problem, parse_date
+from ingest.pages import MANIFEST_NAME, SUPPORTED_SUFFIXES, Problem, issue_name, parse_date
 from ingest.pipeline import IngestReport, ingest_paths
 from rag.embedding import Embedder
 from rag.errors import InputError
+from rag.records import IssueDate
 from rag.store import ChunkStore
 
 __all__ = ["MAX_UPLOAD_BYTES", "Upload", "UploadResult", "ingest_uploads", "remove_article_copies", "remove_issue_copy"]
@@ -41,16 +47,26 @@ class Upload:
     path: Path
 
 
+IMPORTED = "已导入"
+REPLACED = "已替换"
+
+
 @dataclass
 class UploadResult:
-    """Per-file outcome (original name -> "已导入 …" or the reason it was skipped) and the ingest report."""
+    """Per-file outcome (original name -> "已导入 …", "已替换 …" or why it was skipped),
+    the issue the pages were filed under, and the ingest report."""
 
     files: dict[str, str] = field(default_factory=dict)
     report: IngestReport = field(default_factory=IngestReport)
+    issue: str = ""
 
     @property
     def ok(self) -> bool:
-        return all(v.startswith("已导入") for v in self.files.values())
+        return all(v.startswith((IMPORTED, REPLACED)) for v in self.files.values())
+
+    @property
+    def ingested(self) -> int:
+        return sum(1 for v in self.files.values() if v.startswith((IMPORTED, REPLACED)))
 
 
 def display_name(name: str) -> str:
@@ -68,6 +84,13 @@ def _paper_dir(paper: str) -> str:
     return "p-" + hashlib.sha1(paper.encode("utf-8")).hexdigest()[:10]
 
 
+def _issue_dir(issue: str) -> str:
+    """The library folder of an issue: its date or ``undated`` as before, a hash of any other name."""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}|undated", issue):
+        return issue
+    return "i-" + hashlib.sha1(issue.encode("utf-8")).hexdigest()[:12]
+
+
 def ingest_uploads(
     uploads: Sequence[Upload],
     *,
@@ -76,6 +99,9 @@ def ingest_uploads(
     library: Path,
     store: ChunkStore,
     embedder: Embedder,
+    issue: str = "",
+    date_not_before: str = "",
+    date_not_after: str = "",
     max_bytes: int = MAX_UPLOAD_BYTES,
     progress: Callable[[int, int], Callable[[int], None]] | None = None,
 ) -> UploadResult:
@@ -86,17 +112,30 @@ def ingest_uploads(
         paper: the paper's name, required for .txt pages (e.g. 渝中报).
         date: the issue date (2023-12-01) or empty when unknown.
         library: where ingested files are kept, one folder per paper and issue.
+        issue: the issue's name (期号 or a free label); what identifies an undated issue,
+            so that its pages can be uploaded at different times. Without a date or a
+            name, the upload is a new issue named from its content.
+        date_not_before / date_not_after: what is known of an undated issue's day.
 
     Raises:
-        InputError: the paper or date is unusable (nothing is ingested then).
+        InputError: the paper, a date or the name is unusable (nothing is ingested then).
     """
     paper = (paper or "").strip()
-    issue_date = parse_date(date or "")
-    if issue_date is None:
-        raise InputError(f"the issue date must look like 2023-12-01, got {date!r}", zh="日期应写成 2023-12-01 或留空")
+    dates = []
+    for name, label, value in (("the issue date", "出版日期", date), ("date_not_before", "“不早于”日期", date_not_before),
+                               ("date_not_after", "“不晚于”日期", date_not_after)):
+        parsed = parse_date(value or "")
+        if parsed is None:
+            raise InputError(f"{name} must look like 2023-12-01, got {value!r}", zh=f"{label}应写成 2023-12-01 或留空")
+        dates.append(parsed.iso)
+    issue_date = IssueDate(*dates)
+    if issue_date.not_before and issue_date.not_after and issue_date.not_before > issue_date.not_after:
+        raise InputError("date_not_before is after date_not_after", zh="“不早于”的日期晚于“不晚于”的日期，请改正")
     if not uploads:
         raise InputError("no files were uploaded", zh="没有选择文件")
-    issue = issue_date.iso or "undated"
+    name = issue_name(issue or "")
+    if len(name) > 60:
+        raise InputError(f"the issue name is {len(name)} characters long; at most 60", zh="期号或名称太长（最多 60 个字）")
     result = UploadResult()
     staging = Path(library) / ".staging" / uuid.uuid4().hex
     staging.mkdir(parents=True)
@@ -118,19 +157,20 @@ def ingest_uploads(
             else:
                 target = staging / f"articles-{hashlib.sha1(data).hexdigest()[:12]}.jsonl"
             if target in staged:
-                result.files[staged[target]] = f"已被同版次的 {shown} 替换 (replaced by a later file for the same page)"
+                result.files[staged[target]] = f"未导入：已被同版次的 {shown} 替换 (replaced by a later file for the same page)"
             target.write_bytes(data)
             staged[target] = shown
         if not staged:
             return result
+        issue = result.issue = name or issue_date.iso or _content_issue(staged)
         if pages:
-            _write_manifest(staging / MANIFEST_NAME, paper, issue, issue_date.iso, pages)
-        result.report = ingest_paths(sorted(staged), store, embedder, progress=progress)
+            _write_manifest(staging / MANIFEST_NAME, paper, issue, issue_date, pages)
+        result.report = rep = ingest_paths(sorted(staged), store, embedder, progress=progress)
         problems: dict[str, list[Problem]] = {}
-        for p in result.report.skipped:
+        for p in rep.skipped:
             problems.setdefault(Path(p.file).name, []).append(p)
-        skipped = {name for name, ps in problems.items() if any(p.line is None for p in ps)}
-        keep = Path(library) / _paper_dir(paper or "articles") / issue
+        skipped = {fname for fname, ps in problems.items() if any(p.line is None for p in ps)}
+        keep = Path(library) / _paper_dir(paper or "articles") / _issue_dir(issue)
         for target, shown in staged.items():
             ps = problems.get(target.name, [])
             if target.name in skipped:
@@ -138,7 +178,13 @@ def ingest_uploads(
                 continue
             keep.mkdir(parents=True, exist_ok=True)
             shutil.move(str(target), keep / target.name)
-            result.files[shown] = "已导入" + (
+            keys = rep.keys_by_file.get(str(target), [])
+            replaced = sum(1 for k in keys if k in rep.replaced)
+            if target.suffix == ".txt":
+                outcome = REPLACED if replaced else IMPORTED
+            else:
+                outcome = IMPORTED + (f"（替换了 {replaced} 篇已有文章）" if replaced else "")
+            result.files[shown] = outcome + (
                 f"（跳过 {len(ps)} 行：" + "；".join(f"第{p.line}行 {p.reason}" for p in ps[:5]) + "）" if ps else ""
             )
         kept_pages = {name: entry for name, entry in pages.items() if name not in skipped}
@@ -147,7 +193,7 @@ def ingest_uploads(
             manifest = keep / MANIFEST_NAME
             entries = dict(tomllib.loads(manifest.read_text(encoding="utf-8")).get("pages") or {}) if manifest.exists() else {}
             entries.update(kept_pages)
-            _write_manifest(manifest, paper, issue, issue_date.iso, entries)
+            _write_manifest(manifest, paper, issue, issue_date, entries)
         return result
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -179,8 +225,17 @@ def _page_number(name: str) -> int | None:
     return n if n > 0 else None
 
 
-def _write_manifest(path: Path, paper: str, issue: str, date: str, pages: dict[str, dict]) -> None:
-    lines = [f"paper = {_toml_str(paper)}", f"issue = {_toml_str(issue)}", f"date = {_toml_str(date)}", ""]
+def _content_issue(staged: dict[Path, str]) -> str:
+    """A name for an undated, unnamed upload: from its files' content, so the same upload
+    again is the same issue (replaced, not duplicated) and any other upload another."""
+    digests = sorted(hashlib.sha1(p.read_bytes()).hexdigest() for p in staged)
+    return "undated-" + hashlib.sha1("|".join(digests).encode()).hexdigest()[:10]
+
+
+def _write_manifest(path: Path, paper: str, issue: str, date: IssueDate, pages: dict[str, dict]) -> None:
+    lines = [f"paper = {_toml_str(paper)}", f"issue = {_toml_str(issue)}", f"date = {_toml_str(date.iso)}"]
+    lines += [f"date_not_before = {_toml_str(date.not_before)}"] if date.not_before else []
+    lines += [f"date_not_after = {_toml_str(date.not_after)}", ""] if date.not_after else [""]
     for name, entry in sorted(pages.items()):
         lines += [f"[pages.{_toml_str(name)}]", f"page = {int(entry['page'])}", f"source = {_toml_str(str(entry.get('source', '')))}", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
@@ -188,7 +243,7 @@ def _write_manifest(path: Path, paper: str, issue: str, date: str, pages: dict[s
 
 def remove_issue_copy(library: Path, paper: str, issue: str) -> bool:
     """Delete the library copy of an uploaded issue (after its chunks were deleted)."""
-    folder = Path(library) / _paper_dir(paper) / issue
+    folder = Path(library) / _paper_dir(paper) / _issue_dir(issue)
     if folder.is_dir() and (folder / MANIFEST_NAME).exists():
         shutil.rmtree(folder)
         return True

@@ -282,7 +282,7 @@ class CheckedAnswer:
 def _citation(n: int, h: Hit, quote: str) -> Citation:
     return Citation(
         n=n, paper=h.paper, date=h.date, page=h.page, title=h.title or h.headline, article_id=h.article_id,
-        source_id=h.source_id, quote=quote, text=h.text, continues_on_page=h.continues_on_page,
+        source_id=h.source_id, quote=quote, text=h.text, continues_on_page=h.continues_on_page, issue=h.issue,
     )
 
 

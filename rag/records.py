@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["PAGE_KEY", "DOC_KEY", "IssueDate", "Line", "Page", "Article", "Chunk", "Hit", "Citation", "Answer", "Prompt", "IssueSummary", "join_windows"]
+__all__ = ["PAGE_KEY", "DOC_KEY", "issue_of", "IssueDate", "Line", "Page", "Article", "Chunk", "Hit", "Citation", "Answer", "Prompt", "IssueSummary", "join_windows"]
 
 
 # What the chunks of one ingested unit share (``page_key``), by kind of input: a page file of
@@ -15,29 +15,43 @@ PAGE_KEY = "page:"
 DOC_KEY = "doc:"
 
 
+def issue_of(page_key: str) -> str:
+    """The issue name inside a page file's key (``page:<paper>/<issue>/<page>``); "" for other keys."""
+    if not page_key.startswith(PAGE_KEY):
+        return ""
+    parts = page_key[len(PAGE_KEY):].rsplit("/", 2)
+    return parts[1] if len(parts) == 3 else ""
+
+
 @dataclass(frozen=True)
 class IssueDate:
     """An issue date that may be unknown.
 
     ``iso`` is ``YYYY-MM-DD`` when the day is known. When it is not, ``iso`` is
-    empty and ``not_before`` may carry the earliest possible day, so nothing
-    downstream ever has to invent a date.
+    empty and ``not_before`` / ``not_after`` may carry the earliest and latest
+    possible days, so nothing downstream ever has to invent a date.
     """
 
     iso: str = ""
     not_before: str = ""
+    not_after: str = ""
 
     @property
     def known(self) -> bool:
         return bool(self.iso)
 
-    def label_zh(self) -> str:
-        """Human label in Chinese, e.g. ``2023年12月1日`` or ``日期不详（不早于2023年12月1日）``."""
+    def label_zh(self, issue: str = "") -> str:
+        """Human label in Chinese, e.g. ``2023年12月1日`` or ``日期不详（不早于2023年12月1日）``;
+        an undated issue's name follows when given (``日期不详 · 期次 第1234期``), since it is
+        what tells two undated issues of one paper apart."""
+        if issue and not self.iso:
+            return f"{self.label_zh()} · 期次 {issue}"
         if self.iso:
             return _zh_day(self.iso)
-        if self.not_before:
-            return f"日期不详（不早于{_zh_day(self.not_before)}）"
-        return "日期不详"
+        bounds = [f"不早于{_zh_day(self.not_before)}" if self.not_before else "",
+                  f"不晚于{_zh_day(self.not_after)}" if self.not_after else ""]
+        known = "，".join(b for b in bounds if b)
+        return f"日期不详（{known}）" if known else "日期不详"
 
 
 def _zh_day(iso: str) -> str:
@@ -70,6 +84,9 @@ class Page:
     source: str  # file path as given to ingest, for messages and provenance
     key: str  # stable identity of the page: re-ingesting the same key replaces it
     lines: tuple[Line, ...]
+    # keys this page was stored under by earlier versions (its chunks there, from the same
+    # source, are replaced by this page's)
+    supersedes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +117,8 @@ class Article:
         d = asdict(self)
         d["date"] = self.date.iso or None
         d["date_not_before"] = self.date.not_before or None
+        d["date_not_after"] = self.date.not_after or None
+        d["issue"] = issue_of(self.page_key)
         d["date_label"] = self.date.label_zh()
         d["headline"] = self.headline
         return d
@@ -148,6 +167,12 @@ class Hit:
     chunk_index: int = 0
     page_key: str = ""
     relevance: float | None = None  # cosine similarity from the dense leg, when it found this chunk
+    source: str = ""  # the page's source file name (or a JSONL article's id)
+
+    @property
+    def issue(self) -> str:
+        """The name of the issue this chunk's page belongs to ("" for JSONL articles)."""
+        return issue_of(self.page_key)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields, as printed by `newsrag search --json` and put on LangChain Documents."""
@@ -161,6 +186,7 @@ class Hit:
             "date": self.date.iso or None,
             "date_label": self.date.label_zh(),
             "page": self.page,
+            "issue": self.issue,
             "byline": self.byline,
             "continues_on_page": self.continues_on_page,
             "text": self.text,
@@ -183,6 +209,7 @@ class Citation:
     text: str = ""  # the whole retrieved passage, for showing the quote in context
     continues_on_page: int | None = None
     continuation_note: str = ""  # e.g. "下转2版：本库未收第2版"
+    issue: str = ""  # the issue's name: what tells two undated issues of one paper apart
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -191,6 +218,7 @@ class Citation:
             "date": self.date.iso or None,
             "date_label": self.date.label_zh(),
             "page": self.page,
+            "issue": self.issue,
             "title": self.title,
             "article_id": self.article_id,
             "source_id": self.source_id,
@@ -253,7 +281,8 @@ class IssueSummary:
 
     def label_zh(self) -> str:
         pages = "、".join(f"第{p}版" for p in self.pages) or "版次不详"
-        return f"{self.paper or '报名不详'} {self.date.label_zh()} {pages}"
+        issue = issue_of(self.page_keys[0]) if self.page_keys else ""
+        return f"{self.paper or '报名不详'} {self.date.label_zh(issue)} {pages}"
 
 
 def join_windows(texts: list[str]) -> str:

@@ -37,6 +37,7 @@ def chunk_metadata(c: Chunk) -> dict[str, Any]:
         "paper": c.paper,
         "date": c.date.iso,
         "date_not_before": c.date.not_before,
+        "date_not_after": c.date.not_after,
         "byline": c.byline,
         "headline": c.metadata.get("headline", c.title),
         "source": c.metadata.get("source", ""),
@@ -57,7 +58,7 @@ def _hit(chunk_id: str, text: str, md: dict[str, Any], score: float) -> Hit:
         source_id=md.get("source_id", ""),
         title=md.get("title", ""),
         paper=md.get("paper", ""),
-        date=IssueDate(md.get("date", ""), md.get("date_not_before", "")),
+        date=IssueDate(md.get("date", ""), md.get("date_not_before", ""), md.get("date_not_after", "")),
         page=md.get("page"),
         text=text,
         score=score,
@@ -66,6 +67,7 @@ def _hit(chunk_id: str, text: str, md: dict[str, Any], score: float) -> Hit:
         headline=md.get("headline", ""),
         chunk_index=md.get("chunk_index", 0),
         page_key=md.get("page_key", ""),
+        source=md.get("source", ""),
     )
 
 

@@ -215,7 +215,7 @@ def test_upload_limits_and_missing_fields(tmp_path):
 
     with pytest.raises(InputError, match="2023-12-01") as bad_date:
         ingest_uploads([Upload("page-01.txt", src)], paper="渝中报", date="十二月", **kw)
-    assert bad_date.value.for_user().startswith("日期应写成 2023-12-01 或留空（")
+    assert bad_date.value.for_user().startswith("出版日期应写成 2023-12-01 或留空（the issue date must look like")
     assert arch.count() == 0
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import gradio as gr
 
 from ingest import Upload, ingest_uploads
-from ingest.uploads import remove_article_copies, remove_issue_copy
+from ingest.uploads import REPLACED, remove_article_copies, remove_issue_copy
 from rag.answering import AnswerChain
 from rag.archive import Archive
 from rag.conversation import Turn
@@ -35,7 +35,7 @@ from rag.evaluation import (
     summary_lines,
     write_report,
 )
-from rag.records import DOC_KEY, PAGE_KEY, Answer
+from rag.records import DOC_KEY, PAGE_KEY, Answer, issue_of
 from rag.retrieval import SearchFilters
 from rag.settings import Settings
 from ui.feedback import FeedbackLog
@@ -197,7 +197,7 @@ class NewsragApp:
             if h.article_id in seen:
                 continue
             seen.add(h.article_id)
-            rows.append([h.date.label_zh(), f"第{h.page}版" if h.page else "版次不详",
+            rows.append([h.date.label_zh(h.issue), f"第{h.page}版" if h.page else "版次不详",
                          highlight_terms(h.title or h.headline or "（无标题）", query), _esc(h.byline), snippet(h.text, query)])
             data.append({"article_id": h.article_id, "query": query})
             if len(rows) >= int(top_k):
@@ -278,7 +278,9 @@ class NewsragApp:
         if self.s.admin and not authed:
             raise gr.Error("质量评测和用户反馈仅限管理账号：请先在「档案管理」页登录。")
 
-    def upload(self, authed: bool, files: list | None, paper: str, date: str, progress=gr.Progress()) -> tuple:  # noqa: B008 (how Gradio injects progress)
+    def upload(self, authed: bool, files: list | None, paper: str, date: str, issue: str = "", not_before: str = "",
+               not_after: str = "", progress=gr.Progress()) -> tuple:  # noqa: B008 (how Gradio injects progress)
+        """Ingest uploaded files as one issue: its date, or its name when the date is unknown."""
         self._require_admin(authed)
         if not files:
             raise gr.Error("请先选择要上传的文件。")
@@ -295,22 +297,25 @@ class NewsragApp:
 
         with self.s.ingest_lock:
             try:
-                res = ingest_uploads(uploads, paper=paper, date=date, library=self.s.library,
-                                     store=self.s.archive, embedder=self.s.chain.retriever.embedder, progress=bar)
+                res = ingest_uploads(uploads, paper=paper, date=date, issue=issue, date_not_before=not_before,
+                                     date_not_after=not_after, library=self.s.library, store=self.s.archive,
+                                     embedder=self.s.chain.retriever.embedder, progress=bar)
             except NewsragError as exc:
                 raise _user_error(exc) from None
         rows = [[name, outcome] for name, outcome in res.files.items()]
         rep = res.report
-        imported = sum(1 for v in res.files.values() if v.startswith("已导入"))
-        status = (f"导入完成：{imported} 个文件已导入，{len(res.files) - imported} 个未导入；"
-                  f"新增 {rep.chunks_added} 个片段，未变 {rep.chunks_unchanged}，移除 {rep.chunks_removed}。")
+        replaced = sum(1 for v in res.files.values() if v.startswith(REPLACED))
+        status = (f"导入完成：{res.ingested} 个文件已导入，{len(res.files) - res.ingested} 个未导入；"
+                  + (f"其中 {replaced} 个替换了同一期已有的版面；" if replaced else "")
+                  + f"新增 {rep.chunks_added} 个片段，未变 {rep.chunks_unchanged}，移除 {rep.chunks_removed}。"
+                  + (f"期次：{_esc(res.issue)}。" if res.issue else ""))
         return rows, status, *self.issue_table(authed)
 
     def issue_table(self, authed: bool, **choice) -> tuple[list[list], dict]:
         """The issues table and the matching choices of the delete dropdown (one scan of the archive)."""
         self._require_admin(authed)
         issues = self.s.archive.issues()
-        rows = [[i.key, i.paper, i.date.label_zh(), "、".join(map(str, i.pages)) or "—", i.articles, i.chunks] for i in issues]
+        rows = [[i.key, i.paper, i.date.label_zh(issue_of(i.page_keys[0]) if i.page_keys else ""), "、".join(map(str, i.pages)) or "—", i.articles, i.chunks] for i in issues]
         return rows, gr.update(choices=[i.key for i in issues], **choice)
 
     def delete_issue(self, authed: bool, key: str, confirm: bool) -> tuple:
@@ -454,13 +459,18 @@ def build_app(services: AppServices) -> gr.Blocks:
             a_msg = gr.Markdown("")
             with gr.Column(visible=False) as admin_box:
                 gr.Markdown("上传版面（.txt，文件名含版次，如 page-01.txt、第1版.txt；UTF-8 或 GBK）或文章（.jsonl）。"
-                            "同一期同一版再次上传会替换旧内容。")
+                            "同一期同一版再次上传会替换旧内容（结果显示“已替换”）。日期不详时请填写期号或名称，"
+                            "以后补传这一期的其他版面时填同一个；不填则作为新的一期，不会覆盖其他期。")
                 with gr.Row():
                     u_files = gr.File(label="文件", file_count="multiple", file_types=[".txt", ".jsonl"], type="filepath",
                                       elem_id="nr-upload")
                     with gr.Column():
                         u_paper = gr.Textbox(label="报名", placeholder="渝中报", elem_id="nr-upload-paper")
                         u_date = gr.Textbox(label="出版日期（不详可留空）", placeholder="2023-12-01", elem_id="nr-upload-date")
+                        u_issue = gr.Textbox(label="期号或名称（日期不详时填写）", placeholder="第1234期", elem_id="nr-upload-issue")
+                        with gr.Row():
+                            u_nb = gr.Textbox(label="不早于（可选）", placeholder="2023-12-01", elem_id="nr-upload-not-before")
+                            u_na = gr.Textbox(label="不晚于（可选）", placeholder="2023-12-31", elem_id="nr-upload-not-after")
                         u_go = gr.Button("导入", variant="primary", elem_id="nr-upload-go")
                 u_status = gr.Markdown("", elem_id="nr-upload-status")
                 u_table = gr.Dataframe(headers=["文件", "结果"], interactive=False, wrap=True, elem_id="nr-upload-results")
@@ -475,7 +485,7 @@ def build_app(services: AppServices) -> gr.Blocks:
             a_login.click(app.login, [a_user, a_pass], [authed, admin_box, login_box, a_msg], api_visibility="private").then(
                 lambda ok: app.issue_table(ok) if ok else (gr.skip(), gr.skip()),
                 [authed], [i_table, i_key], api_visibility="private")
-            u_go.click(app.upload, [authed, u_files, u_paper, u_date], [u_table, u_status, i_table, i_key],
+            u_go.click(app.upload, [authed, u_files, u_paper, u_date, u_issue, u_nb, u_na], [u_table, u_status, i_table, i_key],
                        concurrency_id="ingest", concurrency_limit=1, api_visibility="private").success(
                 app.page_filter, None, c_page, api_visibility="private")
             i_delete.click(app.delete_issue, [authed, i_key, i_confirm], [i_status, i_table, i_key, i_confirm],

@@ -186,7 +186,7 @@ def search(settings: Settings, query: str, top_k: int, date_from, date_to, paper
         click.echo("没有找到相关内容。")
     for i, h in enumerate(hits, 1):
         where = f"第{h.page}版" if h.page else "版次不详"
-        click.echo(f"[{i}] {h.title or '（无标题）'} — {h.paper} {h.date.label_zh()} {where}")
+        click.echo(f"[{i}] {h.title or '（无标题）'} — {h.paper} {h.date.label_zh(h.issue)} {where}")
         click.echo(f"    {h.text[:120]}")
 
 
@@ -234,7 +234,7 @@ def ask(settings: Settings, question: str, date_from, date_to, paper, page, as_j
     for c in answer.citations:
         where = f"第{c.page}版" if c.page else "版次不详"
         note = f"  {c.continuation_note}" if c.continuation_note else ""
-        click.echo(f"[{c.n}] {c.paper} {c.date.label_zh()} {where} 《{c.title}》{note}")
+        click.echo(f"[{c.n}] {c.paper} {c.date.label_zh(c.issue)} {where} 《{c.title}》{note}")
         click.echo(f"    “{c.quote}”")
 
 

@@ -98,7 +98,7 @@ def render_sources(citations: tuple[Citation, ...] | list[Citation], aid: str = 
             cont = f'<div class="nr-cont">{escape(c.continuation_note or f"下转{c.continues_on_page}版")}</div>'
         cards.append(
             f'<div class="nr-card" id="nr-{aid}-{c.n}">'
-            f'<div class="nr-card-head">[{c.n}] {escape(where_label(c.paper, c.date.label_zh(), c.page))}</div>'
+            f'<div class="nr-card-head">[{c.n}] {escape(where_label(c.paper, c.date.label_zh(c.issue), c.page))}</div>'
             f'<div class="nr-card-title">{escape(c.title or "（无标题）")}</div>'
             f'<div class="nr-card-text">{text}</div>{cont}</div>'
         )
@@ -186,7 +186,7 @@ def render_article(hit: Hit, text: str, query: str = "") -> str:
     cont = f'<div class="nr-cont">下转{hit.continues_on_page}版</div>' if hit.continues_on_page else ""
     byline = f'<div class="nr-card-head">{escape(hit.byline)}</div>' if hit.byline else ""
     return (
-        f'<div class="nr-card"><div class="nr-card-head">{escape(where_label(hit.paper, hit.date.label_zh(), hit.page))}</div>'
+        f'<div class="nr-card"><div class="nr-card-head">{escape(where_label(hit.paper, hit.date.label_zh(hit.issue), hit.page))}</div>'
         f'<div class="nr-card-title">{escape(hit.title or hit.headline or "（无标题）")}</div>{byline}'
         f'<div class="nr-article">{highlight_terms(text, query) if query else escape(text)}</div>{cont}</div>'
     )
