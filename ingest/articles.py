@@ -16,13 +16,25 @@ Chinese newspapers, not about one page:
    below and for group boundaries after attribution lines (``…出席``).
 4. Within a group, the line that best matches the lead paragraph is the main
    title; lines above it are the kicker, lines below it the subtitle.
+
+Text layers come in other layouts too. Before the rules above run, the masthead and page
+furniture above the first article are left out ("渝中报 第1版 · 要闻"), a continuation mark
+broken over two lines is made whole, and headline phrases the layout wrapped at a narrow
+column are joined again ("…网格员技能大比" / "武"): by a quote opened on one line and closed
+on the next, a word running across the break, a one- or two-character tail, or a page-wide
+wrap width (many headline lines of exactly one width). Printed headline phrases stay lines
+of their own, so the seed page reads exactly as before.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import logging
 import re
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from rag.records import Article, Line, Page
 from rag.text import bigrams
@@ -81,6 +93,21 @@ def _ends_unit(s: str) -> bool:
     return bool(_SENT_END.search(s) or _CONT_TO.search(s) or _BYLINE_ONLY.match(s))
 
 
+def _may_head(lines: Sequence[Line], i: int, j: int) -> bool:
+    """Whether lines i..j (one block) stand where a headline can: after the start of a block,
+    an article's end (a continuation mark, a byline) or a sentence end, and before the end
+    of the block or a body's opening. After a mere sentence end inside a block, only right
+    above an opening: a short line at the foot of a column is the body running on."""
+    next_opening = j + 1 < len(lines) and _is_opening(lines[j + 1].text)
+    next_ok = j + 1 == len(lines) or lines[j + 1].block != lines[j].block or next_opening
+    if i == 0 or lines[i - 1].block != lines[i].block:
+        return next_ok
+    prev = lines[i - 1].text
+    if _CONT_TO.search(prev) or _BYLINE_ONLY.match(prev):
+        return next_ok
+    return bool(_SENT_END.search(prev)) and next_opening
+
+
 def _headline_flags(lines: tuple[Line, ...]) -> list[bool]:
     sizes = [ln.font_size for ln in lines if ln.font_size]
     if sizes and len(sizes) == len(lines):
@@ -96,13 +123,7 @@ def _headline_flags(lines: tuple[Line, ...]) -> list[bool]:
         j = i
         while j + 1 < len(lines) and cand[j + 1] and lines[j + 1].block == lines[i].block:
             j += 1
-        prev_ok = i == 0 or lines[i - 1].block != lines[i].block or _ends_unit(lines[i - 1].text)
-        next_ok = (
-            j + 1 == len(lines)
-            or lines[j + 1].block != lines[j].block
-            or _is_opening(lines[j + 1].text)
-        )
-        if prev_ok and next_ok:
+        if _may_head(lines, i, j):
             for k in range(i, j + 1):
                 flags[k] = True
         i = j + 1
@@ -182,8 +203,8 @@ def _join(lines: list[Line]) -> str:
         s = ln.text
         if out and out[-1] != "\n":
             prev = out[-1]
-            if prev[-1:].isascii() and prev[-1:].isalnum() and s[:1].isascii() and s[:1].isalpha():
-                out.append(" ")
+            if prev[-1:].isascii() and prev[-1:].isalnum() and s[:1].isascii() and s[:1].isalnum():
+                out.append(" ")  # layout breaks Latin words and numbers only where a space was
         out.append(s)
         if i == len(lines) - 1 or not _SENT_END.search(s):
             continue
@@ -308,11 +329,198 @@ def _roles(group: list[Line], lead: set[str]) -> tuple[str, str, str]:
     return " ".join(kicker), " ".join(title), " ".join(subtitle)
 
 
+# --- text layers laid out another way ----------------------------------------------
+#
+# The same articles reach us with other line breaking: headlines wrapped at a narrow column
+# ("…网格员技能大比" / "武"), a masthead above the first article, a continuation mark broken
+# over two lines ("（下转4" / "版）"). These passes give segmentation the page as it would
+# read with one line per headline phrase, no furniture and whole marks.
+
+# Page furniture at the top of a page: "渝中报 第1版 · 要闻", "2023年12月5日 星期二", "要闻".
+_FURNITURE = re.compile(
+    r"第\s*[0-9一二三四五六七八九十]+\s*版|星期[一二三四五六日天]|^\s*\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*$"
+    r"|^[\s·•|丨]*(?:要闻|综合(?:新闻)?|时政|社会|经济|文化|体育|国际|国内|评论|专版|专题|副刊|民生|法治|城事|本地新闻)[\s·•|丨]*$"
+    r"|责任编辑|本版编辑|美术编辑|校对"
+)
+_MARK_HEAD = re.compile(r"[（(]\s*(?:[下上]\s*(?:[转接]\s*(?:第\s*)?(?:\d+\s*)?(?:版\s*)?)?)?$")
+_OPEN_MARKS = "“‘（《「『("
+
+
+def _is_furniture(s: str, paper: str) -> bool:
+    return len(s) <= 40 and not re.search(r"[。！？；]", s) and (bool(_FURNITURE.search(s)) or (bool(paper) and s.strip() == paper))
+
+
+def _drop_furniture(lines: tuple[Line, ...], paper: str) -> tuple[Line, ...]:
+    """Leave out the masthead and page furniture above the first article (and editors' credits below the last)."""
+    lo, hi = 0, len(lines)
+    while lo < hi and _is_furniture(lines[lo].text, paper) and not _OPENING.match(lines[lo].text):
+        lo += 1
+    while hi > lo and re.search(r"责任编辑|本版编辑|美术编辑|校对", lines[hi - 1].text) and len(lines[hi - 1].text) <= 40:
+        hi -= 1
+    return lines[lo:hi]
+
+
+def _join_marks(lines: tuple[Line, ...]) -> tuple[Line, ...]:
+    """Make a continuation mark broken over two lines ("（下转4" / "版）") whole on the first line."""
+    out = list(lines)
+    i = 0
+    while i + 1 < len(out):
+        a, b = out[i], out[i + 1]
+        m = _MARK_HEAD.search(a.text)
+        if m and m.group(0):
+            joined = a.text + b.text
+            whole = _CONT_TO.search(joined, m.start()) or _CONT_FROM_ANY.search(joined, m.start())
+            if whole and whole.start() == m.start() and whole.end() > len(a.text):
+                out[i] = replace(a, text=joined[: whole.end()])
+                rest = joined[whole.end():].strip()
+                if rest:
+                    out[i + 1] = replace(b, text=rest)
+                else:
+                    del out[i + 1]
+        i += 1
+    return tuple(out)
+
+
+_CONT_FROM_ANY = re.compile(r"[（(]\s*上接\s*第?\s*(\d+)\s*版\s*[）)]")
+
+
+def _headlineish(s: str) -> bool:
+    """Could be a piece of a headline: short, no body punctuation (quotes may be open: wrapped)."""
+    return (
+        1 <= len(s) <= _MAX_HEADLINE_CHARS
+        and not _BODY_PUNCT.search(s)
+        and not _CONT_TO.search(s)
+        and not _OPENING.match(s)
+        and not _BYLINE_ONLY.match(s)
+    )
+
+
+def _open_pairs(s: str) -> int:
+    return sum(abs(s.count(a) - s.count(b)) for a, b in _PAIRS)
+
+
+@functools.lru_cache(maxsize=4096)
+def _word_across(a: str, b: str) -> bool:
+    """Whether a word runs across the break between two lines ("…技" / "能大比武")."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tail, head = a[-4:], b[:4]
+    pos = 0
+    for w in jieba.cut(tail + head, HMM=False):
+        if pos < len(tail) < pos + len(w):
+            return True
+        pos += len(w)
+    return False
+
+
+def _headline_runs(lines: list[Line]) -> list[tuple[int, int]]:
+    """(start, end) of each run of headline-ish lines in one block, standing where a body
+    cannot be mid-sentence (the same places ``_headline_flags`` accepts)."""
+    runs, i = [], 0
+    while i < len(lines):
+        if not _headlineish(lines[i].text):
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(lines) and lines[j + 1].block == lines[i].block and _headlineish(lines[j + 1].text):
+            j += 1
+        if j > i and _may_head(lines, i, j):
+            runs.append((i, j + 1))
+        i = j + 1
+    return runs
+
+
+def _wrap_width(lines: list[Line], runs: list[tuple[int, int]]) -> float | None:
+    """The column width headlines were wrapped at, when the page shows one: many headline
+    lines followed by another of their run have exactly that width. Pages whose headline
+    lines are the printed phrases show no such width."""
+    widths = [_width(lines[k].text) for i, j in runs for k in range(i, j - 1)]
+    if not widths:
+        return None
+    w, n = Counter(widths).most_common(1)[0]
+    return w if n >= 4 and n >= 0.25 * len(widths) else None
+
+
+def _wrapped(phrase: str, last: str, b: str, width: float | None) -> str:
+    """Whether line ``b`` carries on the headline ``phrase`` so far (whose last printed line
+    is ``last``), wrapped there by the layout rather than ended: "sure", "likely" (only the
+    line filled the column, which a phrase ending at the column's edge does too) or ""."""
+    if _open_pairs(phrase) and _open_pairs(phrase + b) < _open_pairs(phrase):
+        return "sure"  # a quote or bracket opened on one line closes on the next
+    if len(b) <= 2 or _word_across(last, b):
+        return "sure"
+    if width is None:
+        return ""
+    # the last line filled the column (or stopped one short because b opens with a quote)
+    full = _width(last) >= width or (_width(last) >= width - 1 and b[:1] in _OPEN_MARKS)
+    return "likely" if full else ""
+
+
+def _glue(a: str, b: str) -> str:
+    space = a[-1:].isascii() and a[-1:].isalnum() and b[:1].isascii() and b[:1].isalnum()
+    return a + (" " if space else "") + b
+
+
+def _unwrap_headlines(lines: tuple[Line, ...]) -> tuple[Line, ...]:
+    """Join the lines of a headline phrase the layout wrapped into one line (without a space
+    between Chinese characters); the printed phrases stay lines of their own."""
+    lines = list(lines)
+    runs = _headline_runs(lines)
+    if not runs:
+        return tuple(lines)
+    width = _wrap_width(lines, runs)
+    out: list[Line] = []
+    pos = 0
+    for i, j in runs:
+        out.extend(lines[pos:i])
+        out.extend(_phrases(lines[i:j], width))
+        pos = j
+    out.extend(lines[pos:])
+    return tuple(out)
+
+
+def _phrases(run: list[Line], width: float | None) -> list[Line]:
+    """The run's lines joined into headline phrases. A phrase that would outgrow a headline
+    line is split again where a merely "likely" join was made last."""
+    done: list[list[Line]] = []
+    cur: list[Line] = [run[0]]
+    joins: list[str] = []  # how each line of ``cur`` after the first was joined
+    for ln in run[1:]:
+        while True:
+            text = "".join(x.text for x in cur)
+            how = _wrapped(text, cur[-1].text, ln.text, width)
+            if how and len(text) + len(ln.text) > _MAX_HEADLINE_CHARS and "likely" in joins:
+                k = len(joins) - joins[::-1].index("likely")  # split before the last likely join
+                done.append(cur[:k])
+                cur, joins = cur[k:], joins[k:]
+                continue
+            break
+        if how and len(text) + len(ln.text) <= _MAX_HEADLINE_CHARS:
+            cur.append(ln)
+            joins.append(how)
+        else:
+            done.append(cur)
+            cur, joins = [ln], []
+    done.append(cur)
+    out = []
+    for group in done:
+        text = group[0].text
+        for ln in group[1:]:
+            text = _glue(text, ln.text)
+        out.append(replace(group[0], text=text))
+    return out
+
+
 # --- entry point ----------------------------------------------------------------
 
 
 def segment_page(page: Page) -> list[Article]:
     """Split one page into articles, in reading order."""
+    lines = _join_marks(_drop_furniture(page.lines, page.paper))
+    if not any(ln.font_size for ln in lines):
+        lines = _unwrap_headlines(lines)
+    page = replace(page, lines=lines)
     flags = _headline_flags(page.lines)
     bodies, runs = _split(page, flags)
     for b in bodies:

@@ -117,8 +117,8 @@ class Article:
         d = asdict(self)
         d["date"] = self.date.iso or None
         d["date_not_before"] = self.date.not_before or None
-        d["date_not_after"] = self.date.not_after or None
-        d["issue"] = issue_of(self.page_key)
+        if self.date.not_after:
+            d["date_not_after"] = self.date.not_after
         d["date_label"] = self.date.label_zh()
         d["headline"] = self.headline
         return d
