@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from rag.records import Article, Line, Page
+from rag.records import Article, Box, Line, Page, Place
 from rag.text import bigrams
 
 __all__ = ["segment_page"]
@@ -112,7 +112,15 @@ def _headline_flags(lines: tuple[Line, ...]) -> list[bool]:
     sizes = [ln.font_size for ln in lines if ln.font_size]
     if sizes and len(sizes) == len(lines):
         body = sorted(sizes)[len(sizes) // 2]
-        return [ln.font_size >= body * 1.15 and not _is_opening(ln.text) for ln in lines]
+        big = [ln.font_size >= body * 1.15 and not _is_opening(ln.text) for ln in lines]
+
+        def inside_body(i: int) -> bool:
+            # between two body lines of its block: a body line whose characters justification
+            # spread (OCR measures type size by character pitch), not a headline
+            return (0 < i < len(lines) - 1 and not big[i - 1] and not big[i + 1]
+                    and lines[i - 1].block == lines[i].block == lines[i + 1].block)
+
+        return [b and not inside_body(i) for i, b in enumerate(big)]
     cand = [_text_candidate(ln.text) for ln in lines]
     flags = [False] * len(lines)
     i = 0
@@ -317,9 +325,15 @@ def _roles(group: list[Line], lead: set[str]) -> tuple[str, str, str]:
     score = {i: _overlap(texts[i], lead) for i in free}
     top = max(free, key=lambda i: (score[i], -i))
     main = {top}
+    sized = all(ln.font_size for ln in group)
     for step in (-1, 1):
         j = top + step
-        while j in score and group[j].block == group[top].block and score[j] >= max(0.6 * score[top], 0.3):
+        while j in score and group[j].block == group[top].block:
+            if sized:  # with type sizes, the title is the lines set as large as its best line
+                if abs(group[j].font_size - group[top].font_size) > 0.08 * group[top].font_size:
+                    break
+            elif score[j] < max(0.6 * score[top], 0.3):
+                break
             main.add(j)
             j += step
     lo, hi = min(main), max(main)
@@ -346,8 +360,13 @@ _MARK_HEAD = re.compile(r"[（(]\s*(?:[下上]\s*(?:[转接]\s*(?:第\s*)?(?:\d+
 _OPEN_MARKS = "“‘（《「『("
 
 
+# a newspaper's name as a masthead prints it: "渝中报", "重庆日报", "山城晚报"
+_PAPER_NAME = re.compile(r"^\s*[\u4e00-\u9fff]{1,8}(?:日报|晚报|周报|时报|商报|报)\s*$")
+
+
 def _is_furniture(s: str, paper: str) -> bool:
-    return len(s) <= 40 and not re.search(r"[。！？；]", s) and (bool(_FURNITURE.search(s)) or (bool(paper) and s.strip() == paper))
+    return len(s) <= 40 and not re.search(r"[。！？；]", s) and (
+        bool(_FURNITURE.search(s)) or (bool(paper) and s.strip() == paper) or bool(_PAPER_NAME.match(s)))
 
 
 def _drop_furniture(lines: tuple[Line, ...], paper: str) -> tuple[Line, ...]:
@@ -538,6 +557,7 @@ def segment_page(page: Page) -> list[Article]:
             continue
         kicker, title, subtitle = _roles(headed[i], b.lead) if i in headed else ("", "", "")
         digest = hashlib.sha256(f"{page.key}|{title}|{b.text[:80]}".encode()).hexdigest()[:16]
+        place = _place(page, b, headed.get(i, []))
         out.append(
             Article(
                 article_id=digest,
@@ -554,6 +574,36 @@ def segment_page(page: Page) -> list[Article]:
                 continued_from_page=b.continued_from_page,
                 page_key=page.key,
                 source=page.source,
+                place=place,
             )
         )
     return out
+
+
+def _union(boxes: list[Box]) -> Box | None:
+    if not boxes:
+        return None
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def _place(page: Page, body: _Body, head: list[Line]) -> Place | None:
+    """Where the article stands on the page, when its lines have boxes: each body line's
+    span of the article text (whitespace aside, the text is the lines' characters in order,
+    after the byline and marks taken off its start), their union, and the article's region."""
+    boxed = [ln for ln in body.lines if ln.bbox]
+    if not boxed:
+        return None
+    chars: list[int] = []  # for each non-space character of the lines, its line
+    for k, ln in enumerate(body.lines):
+        chars.extend(k for ch in ln.text if not ch.isspace())
+    text = body.text
+    offsets = [i for i, ch in enumerate(text) if not ch.isspace()]
+    skip = len(chars) - len(offsets)  # the byline (and 上接 mark) taken off the start
+    spans: dict[int, list[int]] = {}
+    if skip >= 0:
+        for n, i in enumerate(offsets):
+            spans.setdefault(chars[skip + n], []).append(i)
+    lines = tuple((min(v), max(v) + 1, body.lines[k].bbox) for k, v in sorted(spans.items()) if body.lines[k].bbox)
+    region = _union([ln.bbox for ln in boxed] + [ln.bbox for ln in head if ln.bbox])
+    return Place(image=page.image, size=page.size or (0.0, 0.0), region=region,
+                 box=_union([b for _, _, b in lines]), lines=lines)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 
-from rag.records import Article, Chunk
+from rag.records import Article, Chunk, Place
 
 __all__ = ["split_sentences", "chunk_article", "CHUNK_CHARS", "OVERLAP_CHARS", "chunk_id"]
 
@@ -65,21 +66,23 @@ def chunk_id(article: Article, text: str) -> str:
 def chunk_article(article: Article, size: int = CHUNK_CHARS, overlap: int = OVERLAP_CHARS) -> list[Chunk]:
     """Window an article into chunks of whole sentences near ``size`` characters."""
     sents = split_sentences(article.text, size)
-    windows: list[list[str]] = []
-    cur: list[str] = []
-    for s in sents:
-        if cur and sum(map(len, cur)) + len(s) > size:
+    windows: list[list[int]] = []  # sentence indexes
+    cur: list[int] = []
+    for i, s in enumerate(sents):
+        if cur and sum(len(sents[k]) for k in cur) + len(s) > size:
             windows.append(cur)
-            tail = cur[-1]
-            cur = [tail] if len(tail) <= overlap and len(tail) + len(s) <= size else []
-        cur.append(s)
+            tail = sents[cur[-1]]
+            cur = [cur[-1]] if len(tail) <= overlap and len(tail) + len(s) <= size else []
+        cur.append(i)
     if cur:
         windows.append(cur)
     head = article.headline
     chunks: list[Chunk] = []
     seen: set[str] = set()
+    starts = _sentence_starts(article.text, sents) if article.place is not None else []
     for w in windows:
-        text = "".join(w)
+        text = "".join(sents[k] for k in w)
+        place = _chunk_place(article.place, [(starts[k], len(sents[k])) for k in w]) if starts else None
         cid = chunk_id(article, text)
         if cid in seen:
             continue
@@ -99,7 +102,54 @@ def chunk_article(article: Article, size: int = CHUNK_CHARS, overlap: int = OVER
                 page=article.page,
                 byline=article.byline,
                 continues_on_page=article.continues_on_page,
-                metadata={"headline": head, "source": article.source},
+                metadata=_metadata(article, head, place),
             )
         )
     return chunks
+
+
+def _metadata(article: Article, head: str, place: Place | None) -> dict:
+    md: dict = {"headline": head, "source": article.source}
+    if place is not None:
+        md["place"] = place
+    if article.story_id:
+        md["story_id"] = article.story_id
+        md["segment_id"] = article.segment_id
+        md["jump_head"] = article.jump_head
+    if article.continued_from_page is not None:
+        md["continued_from_page"] = article.continued_from_page
+    return md
+
+
+def _sentence_starts(text: str, sents: list[str]) -> list[int]:
+    """Where each sentence of ``split_sentences(text)`` starts in ``text``."""
+    out, pos = [], 0
+    for s in sents:
+        i = text.find(s, pos)
+        i = pos if i < 0 else i
+        out.append(i)
+        pos = i + len(s)
+    return out
+
+
+def _chunk_place(place: Place | None, pieces: list[tuple[int, int]]) -> Place | None:
+    """The article's place cut to one window: its lines' spans in the window's text (the
+    window joins sentences that start at ``pieces``' article offsets)."""
+    if place is None:
+        return None
+    lines = []
+    at = 0
+    for start, length in pieces:
+        for s, e, box in place.lines:
+            a, b = max(s, start), min(e, start + length)
+            if a < b:
+                lines.append((at + a - start, at + b - start, box))
+        at += length
+    merged: dict = {}
+    for s, e, box in lines:  # one entry per printed line
+        m = merged.get(box)
+        merged[box] = (min(s, m[0]), max(e, m[1])) if m else (s, e)
+    spans = tuple(sorted((s, e, box) for box, (s, e) in merged.items()))
+    boxes = [b for _, _, b in spans]
+    union = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)) if boxes else None
+    return replace(place, box=union, lines=spans)

@@ -1,23 +1,31 @@
-"""Read page files into Pages (text to segment) or Articles (already segmented).
+"""Read page files into Pages (lines to segment) or Articles (already segmented).
 
-Every problem is reported per file (and line) with a reason; nothing here
+One reader per format (``ingest/readers/``): text layers, JSONL articles, PDF pages (their
+text layer, or OCR when they are scans) and scanned images. Lines with boxes are put in
+reading order by ``ingest/layout.py``; PDF and scanned pages keep a page image for
+citations. Page metadata comes from the issue's manifest and from file names.
+
+Every problem is reported per file (and line, or page) with a reason; nothing here
 raises for bad input, so one broken file never stops a batch.
-
-A PDF reader would produce the same ``Page`` with ``Line.font_size`` and
-``Line.bbox`` filled, and feed the same segmentation.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.records import DOC_KEY, PAGE_KEY, Article, IssueDate, Line, Page
+from ingest.layout import reading_order
+from ingest.page_images import PageImages
+from ingest.readers.image import IMAGE_SUFFIXES, ImageProblem, read_image
+from ingest.readers.jsonl import read_jsonl
+from ingest.readers.ocr import OcrEngine
+from ingest.readers.pdf import PdfProblem, read_pdf
+from ingest.readers.text import decode_text, lines_from_text
+from rag.records import PAGE_KEY, Article, IssueDate, Line, Page
 
 __all__ = [
     "Problem",
@@ -32,7 +40,8 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "issue.toml"
-SUPPORTED_SUFFIXES = (".txt", ".jsonl")
+SUPPORTED_SUFFIXES = (".txt", ".jsonl", ".pdf", *IMAGE_SUFFIXES)
+PAGE_IMAGE_DPI = 150  # what a kept page image of a PDF is rendered at (then fitted to PageImages.width)
 
 
 @dataclass(frozen=True)
@@ -72,62 +81,6 @@ def discover(paths: list[Path]) -> Iterator[Path]:
                     yield f
         else:
             yield p
-
-
-# --- decoding -----------------------------------------------------------------
-
-
-def decode_text(data: bytes) -> tuple[str | None, str]:
-    """Decode page text: UTF-8 (with or without BOM), then GB18030 (a superset of GBK).
-
-    Returns (text, "") or (None, reason).
-    """
-    if not data.strip():
-        return None, "空文件，没有可导入的内容 (empty file: nothing to ingest)"
-    if b"\x00" in data[:8192] or _control_ratio(data[:8192]) > 0.05:
-        return None, "二进制文件，不是版面文本，请另存为 UTF-8 .txt (binary file, not page text)"
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-        if enc == "gb18030" and _implausible(text):
-            break
-        return text.replace("\r\n", "\n").replace("\r", "\n"), ""
-    return None, "无法解码：既不是 UTF-8 也不是 GBK/GB18030，请转换为 UTF-8 (undecodable text)"
-
-
-def _control_ratio(data: bytes) -> float:
-    ctrl = sum(1 for b in data if b < 32 and b not in (9, 10, 13, 12))
-    return ctrl / max(len(data), 1)
-
-
-def _implausible(text: str) -> bool:
-    # GB18030 decodes most byte soup; real Chinese text is mostly common CJK,
-    # ASCII and punctuation, so a high share of anything else means a wrong guess.
-    odd = sum(
-        1
-        for ch in text
-        if not (ch.isascii() or "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef" or ch in "“”‘’…—·")
-    )
-    return odd / max(len(text), 1) > 0.1
-
-
-def lines_from_text(text: str) -> tuple[Line, ...]:
-    """Split page text into lines; a blank line starts a new block (a column break)."""
-    out: list[Line] = []
-    block = 0
-    pending_break = False
-    for raw in text.split("\n"):
-        s = raw.replace("\u3000", " ").strip()
-        if not s:
-            pending_break = True
-            continue
-        if pending_break and out:
-            block += 1
-        pending_break = False
-        out.append(Line(text=s, block=block))
-    return tuple(out)
 
 
 # --- dates ----------------------------------------------------------------------
@@ -225,8 +178,15 @@ def _page_number(path: Path, entry: dict) -> int | None:
 # --- readers ------------------------------------------------------------------------
 
 
-def read_file(path: Path, manifests: dict | None = None) -> FileResult:
-    """Read one file. Never raises for bad content: problems are in the result."""
+def read_file(path: Path, manifests: dict | None = None, *, images: PageImages | None = None,
+              ocr: OcrEngine | None = None) -> FileResult:
+    """Read one file. Never raises for bad content: problems are in the result.
+
+    Args:
+        manifests: a cache of the issue manifests read so far (shared across a batch).
+        images: where page images of PDF and scanned pages are kept (None: not kept).
+        ocr: reads scanned pages (None: scans are reported, not read).
+    """
     manifests = {} if manifests is None else manifests
     res = FileResult(path=str(path))
     suffix = path.suffix.lower()
@@ -234,9 +194,8 @@ def read_file(path: Path, manifests: dict | None = None) -> FileResult:
         res.problems.append(Problem(str(path), "文件不存在，请检查路径 (no such file)"))
         return res
     if suffix not in SUPPORTED_SUFFIXES:
-        res.problems.append(
-            Problem(str(path), f"不支持的文件类型 {path.suffix or '(无扩展名)'}，只接受 .txt 版面和 .jsonl 文章 (unknown file type)")
-        )
+        res.problems.append(Problem(str(path), f"不支持的文件类型 {path.suffix or '(无扩展名)'}，只接受 .txt/.pdf 版面、"
+                                               f"扫描图片（.png/.jpg/.tif）和 .jsonl 文章 (unknown file type)"))
         return res
     try:
         data = path.read_bytes()
@@ -244,10 +203,87 @@ def read_file(path: Path, manifests: dict | None = None) -> FileResult:
         res.problems.append(Problem(str(path), f"无法读取文件 (cannot read file: {exc.strerror or exc})"))
         return res
     if suffix == ".jsonl":
-        _read_jsonl(path, data, res)
-    else:
+        articles, problems = read_jsonl(data, parse_date)
+        res.articles.extend(articles)
+        res.problems.extend(Problem(str(path), why, line=n) for n, why in problems)
+    elif suffix == ".txt":
         _read_txt(path, data, res, manifests)
+    elif isinstance(where := _where(path, manifests), Problem):
+        res.problems.append(where)
+    elif suffix == ".pdf":
+        _read_pdf(path, data, res, where, images, ocr)
+    else:
+        _read_scan(path, data, res, where, images, ocr)
     return res
+
+
+def _where(path: Path, manifests: dict) -> tuple[str, IssueDate, str, int | None, str, tuple[str, ...]] | Problem:
+    """(paper, date, key prefix, first page number, source, superseded prefixes) of a page file."""
+    manifest = _load_manifest(path.parent, manifests)
+    if isinstance(manifest, Problem):
+        return Problem(str(path), f"所在期的清单有误：{manifest.reason}")
+    if manifest is None:
+        return "", IssueDate(), f"file:{path.resolve()}", _page_number(path, {}), path.name, ()
+    entry = manifest.pages.get(path.name, {})
+    old = (f"{PAGE_KEY}{manifest.paper}/{manifest.superseded_issue}/",) if manifest.superseded_issue else ()
+    return (manifest.paper, manifest.date, f"{PAGE_KEY}{manifest.paper}/{manifest.issue}/", _page_number(path, entry),
+            str(entry.get("source", "") or path.name), old)
+
+
+def _add_pages(path: Path, res: FileResult, where, found: list[tuple[int, tuple[Line, ...], str, tuple[float, float]]]) -> None:
+    """Pages of one file: (index in the file, lines in reading order, image ref, page size) each."""
+    paper, date, prefix, first, source, old = where
+    many = len(found) > 1 or (found and found[0][0] > 0)
+    for index, lines, image, size in found:
+        page = (first or 1) + index if (many or first) else None
+        if prefix.startswith("file:"):
+            key = prefix + (f"#{index + 1}" if many else "")
+        else:
+            key = prefix + (str(page) if page else path.name + (f"#{index + 1}" if many else ""))
+        supersedes = tuple(o + key[len(prefix):] for o in old)
+        res.pages.append(Page(paper, date, page, source, key, lines, supersedes=supersedes, image=image, size=size))
+
+
+def _read_pdf(path: Path, data: bytes, res: FileResult, where: tuple, images: PageImages | None,
+              ocr: OcrEngine | None) -> None:
+    try:
+        doc, pages = read_pdf(data, ocr)
+    except PdfProblem as exc:
+        res.problems.append(Problem(str(path), str(exc)))
+        return
+    found = []
+    try:
+        for pp in pages:
+            if pp.problem:
+                res.problems.append(Problem(str(path), pp.problem))
+                continue
+            image = ""
+            if images is not None:
+                image = images.save(pp.render(doc, PAGE_IMAGE_DPI), images.key(data, pp.index))
+            found.append((pp.index, reading_order(pp.lines), image, pp.size))
+    finally:
+        doc.close()
+    _add_pages(path, res, where, found)
+
+
+def _read_scan(path: Path, data: bytes, res: FileResult, where: tuple, images: PageImages | None,
+               ocr: OcrEngine | None) -> None:
+    if ocr is None:
+        res.problems.append(Problem(str(path), "扫描图片需要 OCR，但 OCR 未启用 (a scan needs OCR, which is off)"))
+        return
+    try:
+        scans = read_image(data, ocr)
+    except ImageProblem as exc:
+        res.problems.append(Problem(str(path), str(exc)))
+        return
+    found = []
+    for sp in scans:
+        if sp.problem:
+            res.problems.append(Problem(str(path), sp.problem))
+            continue
+        image = images.save(sp.image, images.key(data, sp.index)) if images is not None else ""
+        found.append((sp.index, reading_order(sp.lines), image, (float(sp.image.width), float(sp.image.height))))
+    _add_pages(path, res, where, found)
 
 
 def _read_txt(path: Path, data: bytes, res: FileResult, manifests: dict) -> None:
@@ -275,71 +311,3 @@ def _read_txt(path: Path, data: bytes, res: FileResult, manifests: dict) -> None
         page = _page_number(path, {})
         key = f"file:{path.resolve()}"
         res.pages.append(Page("", IssueDate(), page, path.name, key, lines))
-
-
-def _read_jsonl(path: Path, data: bytes, res: FileResult) -> None:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        res.problems.append(Problem(str(path), "JSONL 文件必须是 UTF-8 编码，请转换 (JSONL must be UTF-8)"))
-        return
-    seen: set[str] = set()
-    any_line = False
-    for n, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        any_line = True
-        art, why = _article_from_json(raw)
-        if art is None:
-            res.problems.append(Problem(str(path), why, line=n))
-            continue
-        if art.article_id in seen:
-            res.problems.append(Problem(str(path), f"重复的 id {art.source_id!r}，同一报纸内 id 必须唯一 (duplicate id)", line=n))
-            continue
-        seen.add(art.article_id)
-        res.articles.append(art)
-    if not any_line:
-        res.problems.append(Problem(str(path), "空文件，没有可导入的内容 (empty file: nothing to ingest)"))
-
-
-def _article_from_json(raw: str) -> tuple[Article | None, str]:
-    try:
-        obj = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return None, f"JSON 格式错误，第 {exc.colno} 列：{exc.msg} (malformed JSON)"
-    if not isinstance(obj, dict):
-        return None, "每行必须是含 id 和 text 的 JSON 对象 (not a JSON object)"
-    doc_id, text = obj.get("id"), obj.get("text")
-    if not isinstance(doc_id, (str, int)) or not str(doc_id).strip():
-        return None, "缺少 id，每篇文章都需要唯一的 id (missing 'id')"
-    if not isinstance(text, str) or not text.strip():
-        return None, f"文章 {doc_id!r} 没有 text 正文 (missing 'text')"
-    date = parse_date(obj.get("date"))
-    if date is None:
-        return None, f"文章 {doc_id!r} 的日期 {obj.get('date')!r} 无法识别，应写成 2023-12-01 (bad date)"
-    page_raw = obj.get("page")
-    page: int | None = None
-    if page_raw not in (None, ""):
-        try:
-            page = int(page_raw)
-        except (TypeError, ValueError):
-            return None, f"文章 {doc_id!r} 的版次 {page_raw!r} 不是数字 (bad page)"
-    paper = str(obj.get("paper") or "").strip()
-    sid = str(doc_id).strip()
-    article_id = hashlib.sha256(f"doc|{paper}|{sid}".encode()).hexdigest()[:16]
-    return (
-        Article(
-            article_id=article_id,
-            source_id=sid,
-            paper=paper,
-            date=date,
-            page=page,
-            title=str(obj.get("title") or "").strip(),
-            text=text.strip(),
-            # the same id from two papers is two articles: key by both (a re-ingest of
-            # one must not remove the other as stale)
-            page_key=f"{DOC_KEY}{article_id}",
-            source=sid,
-        ),
-        "",
-    )

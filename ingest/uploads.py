@@ -26,8 +26,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.page_images import PageImages
 from ingest.pages import MANIFEST_NAME, SUPPORTED_SUFFIXES, Problem, issue_name, parse_date
 from ingest.pipeline import IngestReport, ingest_paths
+from ingest.readers.image import IMAGE_SUFFIXES
+from ingest.readers.ocr import OcrEngine
 from rag.embedding import Embedder
 from rag.errors import InputError
 from rag.records import IssueDate
@@ -35,7 +38,8 @@ from rag.store import ChunkStore
 
 __all__ = ["MAX_UPLOAD_BYTES", "Upload", "UploadResult", "ingest_uploads", "remove_article_copies", "remove_issue_copy"]
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # a broadsheet scanned at 300 dpi is 20-40 MB as PNG
+PAGE_SUFFIXES = (".txt", ".pdf", *IMAGE_SUFFIXES)
 _PAGE_IN_NAME = re.compile(r"(?:page[-_ ]?|p|第)0*(\d{1,3})(?:版)?$|^0*(\d{1,3})$", re.I)
 
 
@@ -104,8 +108,10 @@ def ingest_uploads(
     date_not_after: str = "",
     max_bytes: int = MAX_UPLOAD_BYTES,
     progress: Callable[[int, int], Callable[[int], None]] | None = None,
+    images: PageImages | None = None,
+    ocr: OcrEngine | None = None,
 ) -> UploadResult:
-    """Ingest uploaded pages (.txt) and article files (.jsonl) as one issue.
+    """Ingest uploaded pages (.txt, .pdf, scans) and article files (.jsonl) as one issue.
 
     Args:
         uploads: the files, with the names the browser sent.
@@ -150,10 +156,12 @@ def ingest_uploads(
                 continue
             suffix = Path(shown).suffix.lower()
             data = Path(up.path).read_bytes()
-            if suffix == ".txt":
+            if suffix in PAGE_SUFFIXES:
                 page = _page_number(shown)
-                target = staging / f"page-{page:02d}.txt"
-                pages[target.name] = {"page": page, "source": shown}
+                ext = ".jpg" if suffix == ".jpeg" else ".tif" if suffix == ".tiff" else suffix
+                # a PDF without a page in its name is a whole issue: its pages from 1 on
+                target = staging / (f"page-{page:02d}{ext}" if page else f"issue-{hashlib.sha1(data).hexdigest()[:12]}{ext}")
+                pages[target.name] = {"page": page or 1, "source": shown}
             else:
                 target = staging / f"articles-{hashlib.sha1(data).hexdigest()[:12]}.jsonl"
             if target in staged:
@@ -165,7 +173,7 @@ def ingest_uploads(
         issue = result.issue = name or issue_date.iso or _content_issue(staged)
         if pages:
             _write_manifest(staging / MANIFEST_NAME, paper, issue, issue_date, pages)
-        result.report = rep = ingest_paths(sorted(staged), store, embedder, progress=progress)
+        result.report = rep = ingest_paths(sorted(staged), store, embedder, progress=progress, images=images, ocr=ocr)
         problems: dict[str, list[Problem]] = {}
         for p in rep.skipped:
             problems.setdefault(Path(p.file).name, []).append(p)
@@ -180,7 +188,7 @@ def ingest_uploads(
             shutil.move(str(target), keep / target.name)
             keys = rep.keys_by_file.get(str(target), [])
             replaced = sum(1 for k in keys if k in rep.replaced)
-            if target.suffix == ".txt":
+            if target.suffix in PAGE_SUFFIXES:
                 outcome = REPLACED if replaced else IMPORTED
             else:
                 outcome = IMPORTED + (f"（替换了 {replaced} 篇已有文章）" if replaced else "")
@@ -202,18 +210,20 @@ def ingest_uploads(
 def _check(up: Upload, shown: str, paper: str, max_bytes: int) -> str:
     suffix = Path(shown).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        return f"未导入：不支持的文件类型 {suffix or '(无扩展名)'}，只接受 .txt 版面和 .jsonl 文章 (unknown file type)"
+        return (f"未导入：不支持的文件类型 {suffix or '(无扩展名)'}，只接受 .txt/.pdf 版面、扫描图片（.png/.jpg/.tif）"
+                f"和 .jsonl 文章 (unknown file type)")
     try:
         size = Path(up.path).stat().st_size
     except OSError:
         return "未导入：上传未完成，请重新上传 (the upload is incomplete)"
     if size > max_bytes:
         return f"未导入：文件过大（{size / 1048576:.1f} MB），上限 {max_bytes / 1048576:.0f} MB (file too large)"
-    if suffix == ".txt":
+    if suffix in PAGE_SUFFIXES:
         if not paper:
             return "未导入：请先填写报名，版面文件需要它 (a paper name is needed for page files)"
-        if _page_number(shown) is None:
-            return "未导入：无法从文件名看出版次，请命名为 page-01.txt 或 第1版.txt (no page number in the file name)"
+        if _page_number(shown) is None and suffix != ".pdf":
+            return (f"未导入：无法从文件名看出版次，请命名为 page-01{suffix} 或 第1版{suffix} "
+                    f"(no page number in the file name)")
     return ""
 
 

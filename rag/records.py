@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["PAGE_KEY", "DOC_KEY", "issue_of", "IssueDate", "Line", "Page", "Article", "Chunk", "Hit", "Citation", "Answer", "Prompt", "IssueSummary", "join_windows"]
+__all__ = ["PAGE_KEY", "DOC_KEY", "issue_of", "Box", "Place", "IssueDate", "Line", "Page", "Article", "Chunk", "Hit", "Citation", "Answer", "Prompt", "IssueSummary", "join_windows"]
 
 
 # What the chunks of one ingested unit share (``page_key``), by kind of input: a page file of
@@ -59,6 +59,30 @@ def _zh_day(iso: str) -> str:
     return f"{int(y)}年{int(m)}月{int(d)}日"
 
 
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in page units, origin top left
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a piece of text stands on its page image (PDF and scanned pages only).
+
+    Page units are PDF points or scan pixels; ``size`` is the page's size in them, so the
+    image (any resolution) maps by ratio. ``lines`` are (start, end, box) of the printed
+    lines by character offsets into the text the place belongs to; ``box`` is their union
+    and ``region`` the whole article's on this page (headline included).
+    """
+
+    image: str = ""  # reference of the page image under NEWSRAG_HOME, "" when none was kept
+    size: tuple[float, float] = (0.0, 0.0)
+    region: Box | None = None
+    box: Box | None = None
+    lines: tuple[tuple[int, int, Box], ...] = ()
+
+    def boxes_of(self, start: int, end: int) -> list[Box]:
+        """The boxes of the printed lines holding characters ``start`` to ``end``."""
+        return [b for s, e, b in self.lines if s < end and e > start]
+
+
 @dataclass(frozen=True)
 class Line:
     """One line of page text.
@@ -87,6 +111,8 @@ class Page:
     # keys this page was stored under by earlier versions (its chunks there, from the same
     # source, are replaced by this page's)
     supersedes: tuple[str, ...] = ()
+    image: str = ""  # the page image kept for citations (PDF and scanned pages)
+    size: tuple[float, float] | None = None  # page size in the units of the lines' boxes
 
 
 @dataclass(frozen=True)
@@ -107,6 +133,12 @@ class Article:
     continued_from_page: int | None = None
     page_key: str = ""
     source: str = ""
+    place: Place | None = None  # boxes of its lines, for PDF and scanned pages
+    # a segment of a story continued across pages: the story (its first segment's id),
+    # and this segment's own id before it was linked
+    story_id: str = ""
+    segment_id: str = ""
+    jump_head: str = ""  # a linked segment's own headline on its page ("网格员技能大比武")
 
     @property
     def headline(self) -> str:
@@ -115,6 +147,12 @@ class Article:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        for k in ("place", "story_id", "segment_id", "jump_head"):  # only when there is one: text pages print as before
+            if not d[k]:
+                del d[k]
+        if self.place is not None:
+            d["place"] = {"image": self.place.image, "size": list(self.place.size),
+                          "region": list(self.place.region) if self.place.region else None}
         d["date"] = self.date.iso or None
         d["date_not_before"] = self.date.not_before or None
         if self.date.not_after:
@@ -168,6 +206,11 @@ class Hit:
     page_key: str = ""
     relevance: float | None = None  # cosine similarity from the dense leg, when it found this chunk
     source: str = ""  # the page's source file name (or a JSONL article's id)
+    place: Place | None = None
+    story_id: str = ""
+    continued_from_page: int | None = None
+    segment_id: str = ""
+    jump_head: str = ""
 
     @property
     def issue(self) -> str:
@@ -191,6 +234,7 @@ class Hit:
             "continues_on_page": self.continues_on_page,
             "text": self.text,
             "score": round(self.score, 6),
+            **_place_json(self.place),
         }
 
 
@@ -210,6 +254,8 @@ class Citation:
     continues_on_page: int | None = None
     continuation_note: str = ""  # e.g. "下转2版：本库未收第2版"
     issue: str = ""  # the issue's name: what tells two undated issues of one paper apart
+    place: Place | None = None  # the cited passage's page image; ``box`` is the quote's lines
+    quote_boxes: tuple[Box, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -225,6 +271,7 @@ class Citation:
             "quote": self.quote,
             "continues_on_page": self.continues_on_page,
             "continuation_note": self.continuation_note,
+            **_place_json(self.place, self.quote_boxes),
         }
 
 
@@ -283,6 +330,23 @@ class IssueSummary:
         pages = "、".join(f"第{p}版" for p in self.pages) or "版次不详"
         issue = issue_of(self.page_keys[0]) if self.page_keys else ""
         return f"{self.paper or '报名不详'} {self.date.label_zh(issue)} {pages}"
+
+
+def _place_json(place: Place | None, quote_boxes: tuple[Box, ...] = ()) -> dict[str, Any]:
+    """``bbox`` (page coordinates) and the page image's reference, when the page has them."""
+    if place is None:
+        return {}
+    box = _union(quote_boxes) if quote_boxes else place.box
+    return {
+        "bbox": [round(v, 1) for v in box] if box else None,
+        "region": [round(v, 1) for v in place.region] if place.region else None,
+        "page_image": place.image or None,
+        "page_size": [round(v, 1) for v in place.size],
+    }
+
+
+def _union(boxes) -> Box:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 def join_windows(texts: list[str]) -> str:

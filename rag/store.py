@@ -7,6 +7,7 @@ collection is recorded in its metadata and checked on every open.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -16,10 +17,10 @@ from urllib.parse import urlparse
 import numpy as np
 
 from rag.errors import EmbedderMismatch, IndexMissing, StoreUnavailable
-from rag.records import Chunk, Hit, IssueDate
+from rag.records import Chunk, Hit, IssueDate, Place
 from rag.settings import Settings
 
-__all__ = ["ChunkStore", "InMemoryStore", "ChromaStore", "open_store", "chunk_metadata", "Where"]
+__all__ = ["ChunkStore", "InMemoryStore", "ChromaStore", "open_store", "chunk_metadata", "place_metadata", "place_from_metadata", "Where"]
 
 Where = dict[str, Any]
 
@@ -48,7 +49,48 @@ def chunk_metadata(c: Chunk) -> dict[str, Any]:
         md["page"] = c.page
     if c.continues_on_page is not None:
         md["continues_on_page"] = c.continues_on_page
+    for k in ("story_id", "segment_id", "jump_head", "continued_from_page"):
+        if c.metadata.get(k) not in (None, ""):
+            md[k] = c.metadata[k]
+    place = c.metadata.get("place")
+    if place is not None:
+        md.update(place_metadata(place))
     return md
+
+
+def _box_str(box) -> str:
+    return ",".join(f"{v:.1f}" for v in box) if box else ""
+
+
+def place_metadata(place: Place) -> dict[str, Any]:
+    """A Place as flat metadata values (Chroma keeps scalars only)."""
+    return {
+        "page_image": place.image,
+        "page_size": _box_str(place.size),
+        "region": _box_str(place.region),
+        "bbox": _box_str(place.box),
+        "lines": json.dumps([[s, e, *[round(v, 1) for v in b]] for s, e, b in place.lines], separators=(",", ":")),
+    }
+
+
+def _box(value: str):
+    try:
+        parts = tuple(float(v) for v in value.split(",")) if value else ()
+    except ValueError:
+        return None
+    return parts if len(parts) in (2, 4) else None
+
+
+def place_from_metadata(md: dict[str, Any]) -> Place | None:
+    """The Place stored by ``place_metadata``, or None for text pages (or unreadable values)."""
+    if not md.get("bbox") and not md.get("page_image"):
+        return None
+    try:
+        lines = tuple((int(r[0]), int(r[1]), tuple(float(v) for v in r[2:6])) for r in json.loads(md.get("lines") or "[]"))
+    except (ValueError, TypeError, IndexError):
+        lines = ()
+    return Place(image=md.get("page_image", ""), size=_box(md.get("page_size", "")) or (0.0, 0.0),
+                 region=_box(md.get("region", "")), box=_box(md.get("bbox", "")), lines=lines)
 
 
 def _hit(chunk_id: str, text: str, md: dict[str, Any], score: float) -> Hit:
@@ -68,6 +110,11 @@ def _hit(chunk_id: str, text: str, md: dict[str, Any], score: float) -> Hit:
         chunk_index=md.get("chunk_index", 0),
         page_key=md.get("page_key", ""),
         source=md.get("source", ""),
+        place=place_from_metadata(md),
+        story_id=md.get("story_id", ""),
+        continued_from_page=md.get("continued_from_page"),
+        segment_id=md.get("segment_id", ""),
+        jump_head=md.get("jump_head", ""),
     )
 
 

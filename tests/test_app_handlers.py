@@ -146,14 +146,14 @@ def test_upload_gbk_page_and_broken_file_then_delete_issue(tmp_path):
     up.mkdir()
     (up / "第2版.txt").write_bytes("本报讯（记者 张三）解放碑步行街今天举行迎新年灯会，共有三十组花灯展出。\n".encode("gbk"))
     (up / "page-03.txt").write_bytes(bytes(range(256)) * 20)
-    (up / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (up / "notes.docx").write_bytes(b"PK\x03\x04")
     before = app.s.archive.count()
     assert app.page_choices() == ["全部版面", "第1版"]
     rows, status, issues, _ = app.upload(True, [str(p) for p in sorted(up.iterdir())], "渝中报", "2023-12-08",
                                          progress=lambda *a, **k: None)
     outcome = dict(rows)
     assert outcome["第2版.txt"] == "已导入"
-    assert outcome["page-03.txt"].startswith("未导入") and outcome["notes.pdf"].startswith("未导入：不支持的文件类型")
+    assert outcome["page-03.txt"].startswith("未导入") and outcome["notes.docx"].startswith("未导入：不支持的文件类型")
     assert app.s.archive.count() > before and "1 个文件已导入，2 个未导入" in status
     key = "page:渝中报/2023-12-08"
     assert key in [r[0] for r in issues]

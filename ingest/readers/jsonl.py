@@ -1,0 +1,84 @@
+"""Ready-made articles, one JSON object per line (how the evaluation corpora are imported)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from rag.records import DOC_KEY, Article
+
+__all__ = ["read_jsonl"]
+
+
+def read_jsonl(data: bytes, parse_date) -> tuple[list[Article], list[tuple[int | None, str]]]:
+    """The articles of a JSONL file and its problems as (line number or None, reason).
+
+    ``parse_date`` reads a date value (the manifest's rules), None when it is no date.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return [], [(None, "JSONL 文件必须是 UTF-8 编码，请转换 (JSONL must be UTF-8)")]
+    seen: set[str] = set()
+    any_line = False
+    articles: list[Article] = []
+    problems: list[tuple[int | None, str]] = []
+    for n, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        any_line = True
+        art, why = _article_from_json(raw, parse_date)
+        if art is None:
+            problems.append((n, why))
+            continue
+        if art.article_id in seen:
+            problems.append((n, f"重复的 id {art.source_id!r}，同一报纸内 id 必须唯一 (duplicate id)"))
+            continue
+        seen.add(art.article_id)
+        articles.append(art)
+    if not any_line:
+        problems.append((None, "空文件，没有可导入的内容 (empty file: nothing to ingest)"))
+    return articles, problems
+
+
+def _article_from_json(raw: str, parse_date) -> tuple[Article | None, str]:
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return None, f"JSON 格式错误，第 {exc.colno} 列：{exc.msg} (malformed JSON)"
+    if not isinstance(obj, dict):
+        return None, "每行必须是含 id 和 text 的 JSON 对象 (not a JSON object)"
+    doc_id, text = obj.get("id"), obj.get("text")
+    if not isinstance(doc_id, (str, int)) or not str(doc_id).strip():
+        return None, "缺少 id，每篇文章都需要唯一的 id (missing 'id')"
+    if not isinstance(text, str) or not text.strip():
+        return None, f"文章 {doc_id!r} 没有 text 正文 (missing 'text')"
+    date = parse_date(obj.get("date"))
+    if date is None:
+        return None, f"文章 {doc_id!r} 的日期 {obj.get('date')!r} 无法识别，应写成 2023-12-01 (bad date)"
+    page_raw = obj.get("page")
+    page: int | None = None
+    if page_raw not in (None, ""):
+        try:
+            page = int(page_raw)
+        except (TypeError, ValueError):
+            return None, f"文章 {doc_id!r} 的版次 {page_raw!r} 不是数字 (bad page)"
+    paper = str(obj.get("paper") or "").strip()
+    sid = str(doc_id).strip()
+    article_id = hashlib.sha256(f"doc|{paper}|{sid}".encode()).hexdigest()[:16]
+    return (
+        Article(
+            article_id=article_id,
+            source_id=sid,
+            paper=paper,
+            date=date,
+            page=page,
+            title=str(obj.get("title") or "").strip(),
+            text=text.strip(),
+            # the same id from two papers is two articles: key by both (a re-ingest of
+            # one must not remove the other as stale)
+            page_key=f"{DOC_KEY}{article_id}",
+            source=sid,
+        ),
+        "",
+    )

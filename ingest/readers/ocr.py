@@ -1,0 +1,296 @@
+"""OCR of page images: lines of text with their boxes and heights, for scanned pages.
+
+One small interface (``OcrEngine.lines``) and one backend: PP-OCRv4 (detection,
+recognition, orientation) through RapidOCR, whose wheels carry the models, so it runs
+offline. The OpenVINO build (``rapidocr-openvino``) reads the same models with the same
+text 2.5× faster on this CPU than ``rapidocr-onnxruntime``, which stays the fallback.
+Chosen over Tesseract by measurement (bench/README.md).
+
+A page is read in full-width horizontal strips that overlap by more than a headline's
+height: the detector then sees text at its printed size (the whole page would be shrunk
+to the model's input size), no line is cut by a strip edge that the next strip does not
+hold whole, and columns keep their gutters. A detected line that spans a wide gap
+between its characters (two columns read as one) is split there.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.errors import ModelNotAvailable
+from rag.records import Line
+
+__all__ = ["OcrEngine", "RapidOcr", "OcrLine"]
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    text: str
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
+    score: float
+
+
+class OcrEngine(ABC):
+    """Reads the text lines of a page image."""
+
+    name: str
+
+    @abstractmethod
+    def read(self, image) -> list[OcrLine]:
+        """The lines of a PIL image (any mode), boxes in its pixels, in no particular order."""
+
+    def lines(self, image) -> list[Line]:
+        """``read`` as Lines (block 0; layout orders them) with their type size."""
+        return [Line(o.text, 0, type_size(o), o.box) for o in self.read(image)]
+
+    def orientation(self, image) -> int:
+        """The turn (0, 90, 180, 270 degrees anticlockwise) that sets a scanned page upright (default: 0)."""
+        return 0
+
+    def skew(self, image) -> float:
+        """How many degrees (anticlockwise) the upright page's lines slant (default: 0)."""
+        return 0.0
+
+
+def type_size(o: OcrLine) -> float:
+    """A line's type size in pixels: the pitch of its characters (Chinese characters are
+    square and set solid, so box width over the characters' width), which is steadier than
+    the box height (quotes and brackets make boxes taller); justified lines spread their
+    characters, which segmentation checks against the box height. Short lines: the height."""
+    chars = sum(0.5 if ch.isascii() else 1.0 for ch in o.text if not ch.isspace())
+    height = o.box[3] - o.box[1]
+    if chars < 4:
+        return height
+    return min((o.box[2] - o.box[0]) / chars, 1.6 * height)
+
+
+class RapidOcr(OcrEngine):
+    """PP-OCRv4 mobile models run by RapidOCR 1.4.4 (OpenVINO or onnxruntime), loaded on first use.
+
+    Args:
+        strip: height of the strips a page is read in, in pixels.
+        overlap: how much neighbouring strips share (more than the tallest line).
+        runtime: "openvino", "onnxruntime", or "auto" (OpenVINO when installed).
+    """
+
+    def __init__(self, strip: int = 1400, overlap: int = 200, runtime: str = "auto") -> None:
+        self.strip, self.overlap, self.runtime = strip, overlap, runtime
+        self.name = "rapidocr:PP-OCRv4"
+        self._engine = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        if self._engine is None:
+            RapidOCR = None
+            if self.runtime in ("auto", "openvino"):
+                try:
+                    from rapidocr_openvino import RapidOCR
+                except ImportError:
+                    if self.runtime == "openvino":
+                        raise
+            if RapidOCR is None:
+                try:
+                    from rapidocr_onnxruntime import RapidOCR
+                except ImportError as exc:
+                    raise ModelNotAvailable(
+                        "rapidocr-openvino / rapidocr-onnxruntime is not installed: `make install` installs them",
+                        zh="缺少 OCR 组件 rapidocr：请运行 make install",
+                    ) from exc
+            self._engine = RapidOCR(max_side_len=4096, det_use_dilation=False, det_unclip_ratio=1.5)
+            self.name = f"{RapidOCR.__module__.split('.')[0]}:PP-OCRv4"
+        return self._engine
+
+    def orientation(self, image) -> int:
+        """Read a square from the page's middle as given and, when that reads poorly,
+        turned each way, without the line classifier (which would mend upside-down lines
+        one by one): the turn that reads best."""
+        w, h = image.size
+        side = min(1000, w, h)  # a square from the middle at full resolution: text at its printed size
+        probe = image.convert("L").crop(((w - side) // 2, (h - side) // 2, (w + side) // 2, (h + side) // 2))
+
+        def read(turn: int) -> list:
+            img = probe.rotate(turn, expand=True) if turn else probe
+            with self._lock:
+                result, _ = self._load()(np.asarray(img.convert("RGB"))[:, :, ::-1], use_cls=False)
+            return result or []
+
+        def score(lines: list) -> float:  # text read along lines running across
+            return sum(float(r[2]) * len(r[1]) for r in lines if _width_of(r[0]) > 2 * _height_of(r[0]))
+
+        upright = read(0)
+        across = sum(1 for r in upright if _width_of(r[0]) > 2 * _height_of(r[0]))
+        if len(upright) >= 5 and across >= 0.7 * len(upright) and sum(float(r[2]) for r in upright) / len(upright) >= 0.9:
+            return 0
+        scores = {0: score(upright), **{turn: score(read(turn)) for turn in (90, 270, 180)}}
+        return max(scores, key=lambda t: (scores[t], t == 0))
+
+    def skew(self, image) -> float:
+        """The median slant of the long lines the detector finds in the page's middle."""
+        w, h = image.size
+        side = min(1600, w, h)
+        probe = image.convert("RGB").crop(((w - side) // 2, (h - side) // 2, (w + side) // 2, (h + side) // 2))
+        with self._lock:
+            boxes, _ = self._load().text_det(np.asarray(probe)[:, :, ::-1])
+        angles = []
+        for q in boxes if boxes is not None else []:
+            (x0, y0), (x1, y1) = q[0], q[1]
+            if _width_of(q) > 4 * _height_of(q) and x1 - x0 > 0:
+                angles.append(float(np.degrees(np.arctan2(y0 - y1, x1 - x0))))
+        return float(np.median(angles)) if len(angles) >= 5 else 0.0
+
+    def read(self, image) -> list[OcrLine]:
+        arr = np.asarray(image.convert("RGB"))[:, :, ::-1]  # BGR, as OpenCV reads
+        h = arr.shape[0]
+        out: list[OcrLine] = []
+        step = max(self.strip - self.overlap, 1)
+        with self._lock:
+            engine = self._load()
+            top = 0
+            while True:
+                bottom = min(top + self.strip, h)
+                out.extend(self._strip(engine, arr[top:bottom], top, top > 0, bottom < h))
+                if bottom >= h:
+                    break
+                top += step
+        return _dedupe(out)
+
+    def _strip(self, engine, part: np.ndarray, top: int, cut_above: bool, cut_below: bool) -> list[OcrLine]:
+        """Detect the strip's lines, split lines that span a gutter, then read each piece."""
+        boxes, _ = engine.text_det(part)
+        if boxes is None or len(boxes) == 0:
+            return []
+        gray = part.min(axis=2)
+        quads: list[np.ndarray] = []
+        for quad in engine.sorted_boxes(boxes):
+            ys = quad[:, 1]
+            # a line touching a strip edge that the next strip holds whole is read there
+            if (cut_above and ys.min() <= 2) or (cut_below and ys.max() >= part.shape[0] - 3):
+                continue
+            x0, x1 = int(quad[:, 0].min()), int(quad[:, 0].max()) + 1
+            box = (max(0, x0), max(0, int(ys.min())), x1, int(ys.max()) + 1)
+            width = max(box[2] - box[0], 1)
+            for a, b in _gutters_only(gray, box, _ink_pieces(_straight(gray, quad), width)):
+                quads.append(_sub_quad(quad, a / width, b / width))
+        if not quads:
+            return []
+        # no line-by-line orientation classifier: the page is upright already (``orientation``),
+        # and the classifier turns some upright lines over (a bold 本报讯 opening, for one)
+        read, _ = engine.text_rec(engine.get_crop_img_list(part, quads))
+        lines = []
+        for quad, (text, score) in zip(quads, read):
+            if text.strip() and score >= 0.5:
+                xs, ys = quad[:, 0], quad[:, 1]
+                lines.append(OcrLine(text.strip(), (float(xs.min()), float(ys.min()) + top, float(xs.max()),
+                                                    float(ys.max()) + top), float(score)))
+        return lines
+
+
+def _sub_quad(quad: np.ndarray, t0: float, t1: float) -> np.ndarray:
+    """The part of a line's quadrilateral between fractions ``t0`` and ``t1`` of its width."""
+    if t0 <= 0 and t1 >= 1:
+        return quad.astype(np.float32)
+    tl, tr, br, bl = quad.astype(np.float32)
+    return np.array([tl + t0 * (tr - tl), tl + t1 * (tr - tl), bl + t1 * (br - bl), bl + t0 * (br - bl)], dtype=np.float32)
+
+
+def _straight(gray: np.ndarray, quad) -> np.ndarray:
+    """The line inside its (possibly slanted) box, straightened: nothing of the lines around it."""
+    import cv2
+
+    pts = np.asarray(quad, dtype=np.float32)
+    w = int(max(np.linalg.norm(pts[0] - pts[1]), np.linalg.norm(pts[2] - pts[3])))
+    h = int(max(np.linalg.norm(pts[0] - pts[3]), np.linalg.norm(pts[1] - pts[2])))
+    if w < 2 or h < 2:
+        return np.zeros((0, 0), np.uint8)
+    dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    return cv2.warpPerspective(gray, cv2.getPerspectiveTransform(pts, dst), (w, h), borderValue=255)
+
+
+def _width_of(quad) -> float:
+    return max(p[0] for p in quad) - min(p[0] for p in quad)
+
+
+def _height_of(quad) -> float:
+    return max(p[1] for p in quad) - min(p[1] for p in quad)
+
+
+def _ink_pieces(line: np.ndarray, width: int) -> list[tuple[int, int]]:
+    """The parts of a straightened line image separated by blank columns wider than 1.2
+    line heights (a gutter between two columns), as (start, end) x ranges of the line's
+    box ``width`` pixels wide; the whole line when there is no such gap."""
+    h, w = line.shape[:2]
+    if h == 0 or w == 0:
+        return [(0, width)]
+    ink = (line < 128).any(axis=0)
+    pieces, start, blank = [], None, 0
+    for x in range(w):
+        if ink[x]:
+            if start is None:
+                start = x
+            elif blank > 1.2 * h:
+                pieces.append((start, x - blank))
+                start = x
+            blank = 0
+        elif start is not None:
+            blank += 1
+    if start is not None:
+        pieces.append((start, w - blank))
+    if len(pieces) <= 1:
+        return [(0, width)]
+    pad, scale = 0.2 * h, width / w
+    return [(max(0, int((a - pad) * scale)), min(width, int((b + pad) * scale) + 1)) for a, b in pieces]
+
+
+def _gutters_only(gray: np.ndarray, box: tuple[int, int, int, int], pieces: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Keep the splits between pieces that stand at a gutter: blank above or below the line
+    too (three line heights; a headline may sit across the gutter on one side). A wide
+    space inside one column (justified text around a comma) has the lines around it
+    printed across it on both sides; a gutter does not."""
+    if len(pieces) < 2:
+        return pieces
+    x0, y0, x1, y1 = box
+    h = y1 - y0
+
+    def inked(rows: np.ndarray) -> float:
+        return float((rows < 128).any(axis=1).mean()) if rows.size else 1.0
+
+    out = [pieces[0]]
+    for a, b in pieces[1:]:
+        gap0, gap1 = x0 + out[-1][1], x0 + a
+        third = max(1, (gap1 - gap0) // 3)
+        c0, c1 = (gap0 + third, gap1 - third) if gap1 - third > gap0 + third else (gap0, gap1)
+        above = gray[max(0, y0 - 3 * h):y0, c0:c1]
+        below = gray[y1:min(gray.shape[0], y1 + 3 * h), c0:c1]
+        if min(inked(above), inked(below)) < 0.15:
+            out.append((a, b))
+        else:
+            out[-1] = (out[-1][0], b)  # no gutter: the pieces are one line
+    return out
+
+
+def _overlap(a, b) -> float:
+    """How much of the smaller box the two boxes share."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy / smaller if smaller > 0 else 0.0
+
+
+def _dedupe(lines: list[OcrLine]) -> list[OcrLine]:
+    """Lines read twice (in the overlap of two strips, once whole and once as a piece of a
+    merged line) are kept once: the better-scored."""
+    kept: list[OcrLine] = []
+    for ln in sorted(lines, key=lambda o: -o.score):
+        if all(_overlap(ln.box, k.box) < 0.6 for k in kept):
+            kept.append(ln)
+    return kept
+
+
+def text_height(lines: list[OcrLine]) -> float:
+    """The median line height: the body type size of an OCR'd page."""
+    return statistics.median(o.box[3] - o.box[1] for o in lines) if lines else 0.0
