@@ -10,6 +10,7 @@ running it again ends complete with no duplicates.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -18,10 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from ingest.articles import segment_page
-from ingest.chunks import CHUNK_CHARS, chunk_article
+from ingest.chunks import CHUNK_CHARS, chunk_article, chunk_id
+from ingest.continuations import Head, Segment, issue_prefix, link_articles, linked, match
+from ingest.page_images import PageImages
 from ingest.pages import FileResult, Problem, discover, read_file
+from ingest.readers.ocr import OcrEngine, RapidOcr
 from rag.embedding import Embedder
-from rag.records import DOC_KEY, Article, Chunk
+from rag.records import DOC_KEY, Article, Chunk, Hit, join_windows
 from rag.store import ChunkStore
 
 __all__ = ["IngestReport", "ingest_paths", "articles_from_result"]
@@ -74,6 +78,8 @@ def ingest_paths(
     batch_size: int = 32,
     chunk_chars: int = CHUNK_CHARS,
     progress: Callable[[int, int], Progress] | None = None,
+    images: PageImages | None = None,
+    ocr: OcrEngine | None = None,
 ) -> IngestReport:
     """Ingest files and folders into ``store``.
 
@@ -84,18 +90,22 @@ def ingest_paths(
         batch_size: chunks embedded and written per step.
         chunk_chars: target chunk size (see ingest/chunks.py for how it was chosen).
         progress: factory ``(total, initial) -> advance(n)`` for a progress display.
+        images: where page images of PDF and scanned pages are kept (None: not kept).
+        ocr: reads scanned pages (default: RapidOCR, loaded when the first scan comes).
 
     Returns:
         What was read, skipped (with reasons), added, kept and removed.
     """
     t0 = time.perf_counter()
     rep = IngestReport()
-    by_page: dict[str, list[Chunk]] = {}
+    if ocr is None:
+        ocr = RapidOcr()  # nothing loads until a scan needs it
+    arts_by_key: dict[str, list[Article]] = {}
     manifests: dict = {}
     owner: dict[str, Path] = {}
     superseded: dict[str, tuple[tuple[str, ...], str]] = {}  # page key -> (its old keys, its source)
     for path in discover([Path(p) for p in paths]):
-        res = read_file(path, manifests)
+        res = read_file(path, manifests, images=images, ocr=ocr)
         rep.skipped.extend(res.problems)
         if res.skipped:
             rep.files_skipped += 1
@@ -110,9 +120,12 @@ def ingest_paths(
             # a page key seen again from another file replaces it, as a re-ingest would
             if owner.setdefault(art.page_key, path) != path:
                 owner[art.page_key] = path
-                by_page.pop(art.page_key, None)
-            by_page.setdefault(art.page_key, []).extend(chunk_article(art, chunk_chars))
-    for key, chunks in by_page.items():
+                arts_by_key.pop(art.page_key, None)
+            arts_by_key.setdefault(art.page_key, []).append(art)
+    arts_by_key, relinked, unlinked = _link_continuations(store, arts_by_key)
+    by_page: dict[str, list[Chunk]] = {}
+    for key, page_arts in arts_by_key.items():
+        chunks = [c for art in page_arts for c in chunk_article(art, chunk_chars)]
         by_page[key] = list({c.chunk_id: c for c in chunks}.values())
 
     existing = store.ids_by_page(list(by_page))
@@ -138,6 +151,9 @@ def ingest_paths(
     lost = _move(store, to_move, batch_size)
     rep.chunks_unchanged -= len(lost)
     to_add.extend(lost)
+    # segments stored earlier whose story arrived (or changed) now: re-keyed under it
+    to_add.extend(relinked)
+    stale.extend(unlinked)
     advance = progress(len(to_add), 0) if progress else (lambda n: None)
     for i in range(0, len(to_add), batch_size):
         part = to_add[i : i + batch_size]
@@ -150,6 +166,101 @@ def ingest_paths(
         rep.chunks_removed = len(stale)
     rep.seconds = time.perf_counter() - t0
     return rep
+
+
+def _groups(store: ChunkStore, keys: Iterable[str]) -> dict[str, list[Hit]]:
+    """Stored chunks of the given page keys, by article, in reading order."""
+    keys = sorted(set(keys))
+    out: dict[str, list[Hit]] = {}
+    for i in range(0, len(keys), 500):
+        for h in store.find({"page_key": {"$in": keys[i : i + 500]}}):
+            out.setdefault(h.article_id, []).append(h)
+    for hits in out.values():
+        hits.sort(key=lambda h: h.chunk_index)
+    return out
+
+
+def _head_parts(h: Hit) -> tuple[str, str, str]:
+    """(kicker, title, subtitle) of a stored chunk: its headline is the three joined by spaces."""
+    headline, title = h.headline or h.title, h.title
+    i = headline.find(title) if title else -1
+    if i < 0:
+        return "", headline, ""
+    return headline[:i].strip(), title, headline[i + len(title):].strip()
+
+
+def _stored_head(hits: list[Hit]) -> Head:
+    h = hits[0]
+    kicker, title, subtitle = _head_parts(h)
+    text = re.sub(r"\s+", "", join_windows([x.text for x in hits]))
+    return Head(h.article_id, issue_prefix(h.page_key), h.page or 0, h.continues_on_page or 0, kicker, title, subtitle, text)
+
+
+def _stored_segment(hits: list[Hit]) -> Segment:
+    h = hits[0]
+    md_segment = h.segment_id or h.article_id
+    jump = h.jump_head if h.story_id else (h.headline or h.title)
+    opening = re.sub(r"\s+", "", join_windows([x.text for x in hits]))[:120]
+    return Segment(md_segment, h.page or 0, h.continued_from_page or 0, jump, opening)
+
+
+def _link_continuations(store: ChunkStore, arts_by_key: dict[str, list[Article]]) -> tuple[dict[str, list[Article]], list[Chunk], list[str]]:
+    """Link the batch's 上接 segments to their stories (in the batch or stored), and re-key
+    stored segments whose story is in the batch: (articles by page, chunks to add, ids to drop)."""
+    batch = [a for arts in arts_by_key.values() for a in arts]
+    wanted_heads = {f"{issue_prefix(a.page_key)}/{a.continued_from_page}" for a in batch
+                    if a.continued_from_page and issue_prefix(a.page_key)} - set(arts_by_key)
+    heads = [_stored_head(hits) for hits in _groups(store, wanted_heads).values() if hits[0].continues_on_page]
+    linked = iter(link_articles(batch, heads))
+    arts_by_key = {key: [next(linked) for _ in arts] for key, arts in arts_by_key.items()}
+    # the other way round: stored segments continuing the batch's articles
+    wanted_segs = {f"{issue_prefix(a.page_key)}/{a.continues_on_page}" for a in batch
+                   if a.continues_on_page and issue_prefix(a.page_key)} - set(arts_by_key)
+    stored = [hits for hits in _groups(store, wanted_segs).values() if hits[0].continued_from_page]
+    if not stored:
+        return arts_by_key, [], []
+    batch_heads = [Head.of(a) for a in batch if a.continues_on_page and a.page]
+    add: list[Chunk] = []
+    drop: list[str] = []
+    for prefix in {issue_prefix(hits[0].page_key) for hits in stored}:
+        segs = [(hits, _stored_segment(hits)) for hits in stored if issue_prefix(hits[0].page_key) == prefix]
+        links = match([s for _, s in segs], [h for h in batch_heads if h.issue == prefix])
+        for hits, seg in segs:
+            head = links.get(seg.segment_id)
+            if (head.article_id if head else "") == hits[0].story_id:
+                continue  # linked as it should be
+            chunks = _rekey(hits, seg, head)
+            add.extend(chunks)
+            drop.extend(h.chunk_id for h in hits if h.chunk_id not in {c.chunk_id for c in chunks})
+    return arts_by_key, add, drop
+
+
+def _rekey(hits: list[Hit], seg: Segment, head: Head | None) -> list[Chunk]:
+    """A stored segment's chunks as linking (or unlinking) would have written them."""
+    h = hits[0]
+    base = Article(seg.segment_id, seg.segment_id, h.paper, h.date, h.page, seg.jump_head if head is None else "",
+                   "", byline=h.byline, continues_on_page=h.continues_on_page, continued_from_page=seg.continued_from_page,
+                   page_key=h.page_key, source=h.source)
+    art = linked(base, head, seg.segment_id, seg.jump_head) if head else base
+    out = []
+    for x in hits:
+        text = x.text
+        out.append(Chunk(
+            chunk_id=chunk_id(art, text), article_id=art.article_id, source_id=art.source_id, page_key=x.page_key,
+            index=x.chunk_index, text=text, embed_text=f"{art.headline}\n{text}" if art.headline else text,
+            title=art.title, paper=x.paper, date=x.date, page=x.page, byline=x.byline,
+            continues_on_page=x.continues_on_page, metadata=_chunk_md(art, x),
+        ))
+    return out
+
+
+def _chunk_md(art: Article, x: Hit) -> dict:
+    md: dict = {"headline": art.headline, "source": x.source, "continued_from_page": art.continued_from_page}
+    if x.place is not None:
+        md["place"] = x.place
+    if art.story_id:
+        md.update(story_id=art.story_id, segment_id=art.segment_id, jump_head=art.jump_head)
+    return md
 
 
 def _move(store: ChunkStore, chunks: list[Chunk], batch_size: int) -> list[Chunk]:

@@ -133,6 +133,17 @@ class Archive(ChunkStore):
             return None
         return hits[0], join_windows([h.text for h in hits])
 
+    def story(self, article_id: str) -> list[tuple[Hit, str]]:
+        """A story continued across pages, in reading order: (first chunk, text) of each of its
+        segments, given any of them; one element for an article on one page."""
+        first = self.article(article_id)
+        if first is None:
+            return []
+        story_id = first[0].story_id or article_id
+        segments = {h.article_id for h in self.store.find({"story_id": story_id}, with_text=False)}
+        parts = [self.article(story_id)] + [self.article(a) for a in sorted(segments)]
+        return sorted((p for p in parts if p is not None), key=lambda p: (p[0].page or 0, p[0].article_id != story_id))
+
     def sync(self) -> tuple[int, int]:
         """Make the keyword index hold exactly the vector store's chunks.
 

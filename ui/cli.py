@@ -63,13 +63,15 @@ def ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool, batch_siz
     """Read pages, split them into articles, chunk, embed and store them.
 
     PATHS are files or folders (default: corpus/). Pages are .txt (UTF-8, GBK
-    or GB18030); .jsonl files hold ready-made articles with id and text.
+    or GB18030), .pdf (text layer, or OCR for scans) or scanned images (.png,
+    .jpg, .tif); .jsonl files hold ready-made articles with id and text.
     Exits 1 when any file or line was skipped.
 
     \b
     Example:
       newsrag ingest corpus/ ../shared/eval-data/rgb_zh_corpus.jsonl --json
     """
+    from ingest.page_images import PageImages
     from ingest.pipeline import ingest_paths
     from rag.archive import open_archive
     from rag.embedding import make_embedder
@@ -97,7 +99,7 @@ def ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool, batch_siz
 
         return advance
 
-    rep = ingest_paths(paths, store, embedder, batch_size=batch_size, progress=progress)
+    rep = ingest_paths(paths, store, embedder, batch_size=batch_size, progress=progress, images=PageImages(settings.home))
     if as_json:
         _dump(rep.to_dict())
     else:
@@ -115,35 +117,55 @@ def ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool, batch_siz
 
 
 @main.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of articles.")
+@click.pass_obj
 @_domain_errors
-def articles(file: Path, as_json: bool) -> None:
-    """Show the articles of one page file, without indexing anything.
+def articles(settings: Settings, paths: tuple[Path, ...], as_json: bool) -> None:
+    """Show the articles of page files (or issue folders), without indexing anything.
+
+    Pages of one issue given together show their continued stories linked: each
+    （上接N版） segment under the story it continues, with its own page. PDF pages are
+    read from their text layer; scans by OCR.
 
     \b
     Example:
       newsrag articles corpus/yuzhongbao/2023-12-undated/page-01.txt --json
+      newsrag articles issue-folder/            # every page, continued stories linked
     """
-    from ingest.pages import read_file
+    from ingest.continuations import link_articles
+    from ingest.pages import discover, read_file
     from ingest.pipeline import articles_from_result
 
-    res = read_file(file)
-    if res.skipped:
-        raise InputError("; ".join(str(p) for p in res.problems))
-    arts = articles_from_result(res)
+    results, manifests = [], {}
+    for path in discover(list(paths)):
+        results.append(read_file(path, manifests))
+    problems = [p for r in results for p in r.problems]
+    if all(r.skipped for r in results):
+        raise InputError("; ".join(str(p) for p in problems) or "no page files given",
+                         zh="没有可读的版面文件：" + "；".join(p.reason for p in problems[:3]))
+    arts = link_articles([a for r in results for a in articles_from_result(r)])
     if as_json:
         _dump([a.to_dict() for a in arts])
     else:
+        number = {a.article_id: i for i, a in enumerate(arts, 1)}
         for i, a in enumerate(arts, 1):
             where = f"{a.paper or '报名不详'} {a.date.label_zh()} 第{a.page}版" if a.page else f"{a.paper} {a.date.label_zh()}"
             click.echo(f"[{i}] {a.headline or '（无标题）'}")
             click.echo(f"    {where}  {a.byline}".rstrip())
             cont = f"  （下转{a.continues_on_page}版）" if a.continues_on_page else ""
             click.echo(f"    {a.text[:80]}…{cont}")
-    for p in res.problems:
+            if a.story_id:
+                click.echo(f"    ↳ 上接第{a.continued_from_page}版 [{number.get(a.story_id, '?')}] 的续文 "
+                           f"(continues [{number.get(a.story_id, '?')}]; jump head: {a.jump_head or '—'})")
+            elif a.continued_from_page:
+                click.echo(f"    ↳ 上接第{a.continued_from_page}版：没有找到对应的文章 (no story found on page {a.continued_from_page})")
+            segments = [number[b.article_id] for b in arts if b.story_id == a.article_id]
+            if segments:
+                click.echo(f"    ↳ 续文 continued in {', '.join(f'[{k}]' for k in segments)}")
+    for p in problems:
         click.echo(f"跳过 skipped {p}", err=True)
-    if res.problems:
+    if problems:
         sys.exit(EXIT_SKIPPED)
 
 
