@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 __all__ = ["AnswerChain", "Prepared"]
 
 
+def _union(boxes):
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
 @dataclass
 class Prepared:
     """One question on its way through the chain: what is known before the model speaks.
@@ -246,15 +250,38 @@ class AnswerChain:
         if checked.withdrawn:
             log.info("withdrew an answer (%s): %r", checked.withdrawn, reply)
             return self._refused(st)
-        citations = tuple(self._with_continuation(c, st.sources[c.n - 1]) for c in checked.citations)
+        citations = tuple(self._with_place(self._with_continuation(c, st.sources[c.n - 1]), st.sources[c.n - 1])
+                          for c in checked.citations)
         return Answer(st.question, checked.text, False, citations, supported=checked.supported,
                       standalone_question=st.standalone, timings_ms=st.timings)
 
     def _with_continuation(self, c: Citation, h: Hit) -> Citation:
-        """"下转2版", and "：本库未收第2版" while the archive lacks that page of the issue."""
-        if not h.continues_on_page:
+        """"下转2版" / "上接1版", and "：本库未收第2版" while the archive lacks that page of the issue."""
+        archive = self.retriever.archive
+        notes = []
+        if h.continued_from_page:
+            note = f"上接{h.continued_from_page}版"
+            if not h.story_id and not archive.has_page_of_issue(h.page_key, h.continued_from_page):
+                note += f"：本库未收第{h.continued_from_page}版"
+            notes.append(note)
+        if h.continues_on_page:
+            note = f"下转{h.continues_on_page}版"
+            if not archive.has_page_of_issue(h.page_key, h.continues_on_page):
+                note += f"：本库未收第{h.continues_on_page}版"
+            notes.append(note)
+        return replace(c, continuation_note="；".join(notes)) if notes else c
+
+    def _with_place(self, c: Citation, h: Hit) -> Citation:
+        """For PDF and scanned pages: the page image and the boxes of the quoted sentence's lines
+        (found in whichever stored window of the article holds it)."""
+        if h.place is None:
             return c
-        note = f"下转{h.continues_on_page}版"
-        if not self.retriever.archive.has_page_of_issue(h.page_key, h.continues_on_page):
-            note += f"：本库未收第{h.continues_on_page}版"
-        return replace(c, continuation_note=note)
+        windows = [h] if c.quote in h.text and h.place.lines else []
+        windows += self.retriever.archive.find({"article_id": h.article_id})
+        for w in windows:
+            if w.place is None or (i := w.text.find(c.quote)) < 0:
+                continue
+            boxes = tuple(w.place.boxes_of(i, i + len(c.quote)))
+            return replace(c, place=replace(w.place, box=_union(boxes) if boxes else w.place.box, lines=()),
+                           quote_boxes=boxes)
+        return replace(c, place=replace(h.place, lines=()))

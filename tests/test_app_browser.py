@@ -36,13 +36,20 @@ def _chromium() -> str:
 
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory):
-    """`newsrag serve` on 127.0.0.1 with the seed corpus ingested by `newsrag ingest`."""
+    """`newsrag serve` on 127.0.0.1 with the seed corpus ingested by `newsrag ingest`, and page 2
+    of the seed issue as an e-paper PDF (made by the tests) continuing two of its stories."""
+    from .pagegen import continuation_stories, page_html, render_pdf
+
     home = tmp_path_factory.mktemp("app-home")
+    corpus = tmp_path_factory.mktemp("corpus") / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    render_pdf(page_html(continuation_stories(), columns=3, page_no=2),
+               corpus / "yuzhongbao" / "2023-12-undated" / "page-02.pdf")
     env = {**os.environ, "NEWSRAG_HOME": str(home), "NEWSRAG_ADMIN_USER": ADMIN[0], "NEWSRAG_ADMIN_PASSWORD": ADMIN[1],
            "GRADIO_ANALYTICS_ENABLED": "False"}
     env.pop("NEWSRAG_LLM", None)
     exe = str(Path(sys.executable).parent / "newsrag")
-    subprocess.run([exe, "ingest", str(ROOT / "corpus")], env=env, check=True, capture_output=True, timeout=600)
+    subprocess.run([exe, "ingest", str(corpus)], env=env, check=True, capture_output=True, timeout=600)
     port = _free_port()
     log = open(home / "serve.log", "wb")
     proc = subprocess.Popen([exe, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -124,6 +131,31 @@ def test_chat_streams_a_cited_answer_with_a_source_card_and_records_a_thumbs_dow
     assert json.loads(log.read_text(encoding="utf-8").splitlines()[-1])["comment"] == "希望写明年份"
 
 
+def test_a_pdf_page_source_card_shows_the_page_cropped_with_the_quote_highlighted(page):
+    _ask(page, "网格员技能大比武的一等奖由哪个代表队获得？")
+    card = page.locator("#nr-chat .nr-card").filter(has=page.locator(".nr-crop")).first
+    card.wait_for()
+    assert "第2版" in card.inner_text() and "我区举行党建统领基层治理网格员技能大比武" in card.inner_text()
+    img = card.locator(".nr-crop img")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle())
+    assert card.locator(".nr-crop .nr-hl").count() >= 1  # the quoted sentence's lines
+    box, hl = card.locator(".nr-crop").bounding_box(), card.locator(".nr-crop .nr-hl").first.bounding_box()
+    assert box["x"] <= hl["x"] and hl["x"] + hl["width"] <= box["x"] + box["width"] + 1
+    card.get_by_text("查看整版").click()
+    region = card.locator(".nr-whole .nr-region")
+    region.wait_for()
+    assert region.bounding_box()["height"] > 10  # the article outlined on the whole page
+    ARTIFACTS.mkdir(exist_ok=True)
+    card.locator(".nr-crop").screenshot(path=str(ARTIFACTS / "pdf-source-card-crop.png"))
+    # the crop shows the printed page: dark text on it, not the page's blank margin
+    shot = card.locator(".nr-crop").screenshot()
+    from io import BytesIO
+
+    from PIL import Image, ImageStat
+
+    assert ImageStat.Stat(Image.open(BytesIO(shot)).convert("L")).mean[0] < 235
+
+
 def test_search_tab_lists_articles_with_highlights_and_opens_full_text(page):
     page.get_by_role("tab", name="检索").click()
     page.locator("#nr-search-query textarea").fill("网格员技能大比武")
@@ -133,9 +165,11 @@ def test_search_tab_lists_articles_with_highlights_and_opens_full_text(page):
     title.locator("mark").first.wait_for()
     assert results.locator("[data-testid='cell-0-1']").inner_text() == "第1版"
     title.click()
-    article = page.locator("#nr-article .nr-article")
+    article = page.locator("#nr-article .nr-article").first
     article.wait_for()
     assert len(article.inner_text()) > 200
+    # the story goes on on page 2 (the e-paper page of the fixture): shown after it
+    assert page.locator("#nr-article .nr-card").count() == 2 and "第2版" in page.locator("#nr-article").inner_text()
 
 
 def test_admin_uploads_gbk_page_reports_broken_file_and_shows_html_as_text(page, tmp_path):

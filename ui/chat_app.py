@@ -21,6 +21,8 @@ from typing import Any
 import gradio as gr
 
 from ingest import Upload, ingest_uploads
+from ingest.page_images import PageImages
+from ingest.readers.ocr import OcrEngine, RapidOcr
 from ingest.uploads import REPLACED, remove_article_copies, remove_issue_copy
 from rag.answering import AnswerChain
 from rag.archive import Archive
@@ -61,10 +63,17 @@ class AppServices:
     library: Path
     admin: tuple[str, str] | None = None
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
+    images: PageImages | None = None  # page images of PDF and scanned pages (under NEWSRAG_HOME/pages)
+    ocr: OcrEngine = field(default_factory=RapidOcr)
 
     @property
     def archive(self) -> Archive:
         return self.chain.retriever.archive
+
+    def image_url(self, ref: str) -> str | None:
+        """Where the app serves a page image (only files of the page-image folder)."""
+        path = self.images.path(ref) if self.images is not None else None
+        return f"/gradio_api/file={path}" if path is not None and path.is_file() else None
 
 
 def open_services(settings: Settings) -> AppServices:
@@ -78,6 +87,7 @@ def open_services(settings: Settings) -> AppServices:
         feedback=FeedbackLog(settings.home / "feedback.jsonl"),
         library=settings.home / "library",
         admin=admin,
+        images=PageImages(settings.home),
     )
 
 
@@ -153,7 +163,7 @@ class NewsragApp:
             yield list(chat), turns, ""
             raise _user_error(exc) from None
         assert answer is not None
-        chat[-1] = {"role": "assistant", "content": render_answer(answer)}
+        chat[-1] = {"role": "assistant", "content": render_answer(answer, self.s.image_url)}
         turns = list(turns) + [{
             "answer_id": answer_id(answer),
             "question": question,
@@ -208,10 +218,10 @@ class NewsragApp:
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         if not data or not 0 <= int(row) < len(data):
             return ""
-        found = self.s.archive.article(data[int(row)]["article_id"])
-        if found is None:
+        parts = self.s.archive.story(data[int(row)]["article_id"])
+        if not parts:
             return "<p>这篇文章已不在档案中。</p>"
-        return render_article(found[0], found[1], data[int(row)]["query"])
+        return "".join(render_article(hit, text, data[int(row)]["query"]) for hit, text in parts)
 
     # --- quality --------------------------------------------------------------------
 
@@ -299,7 +309,8 @@ class NewsragApp:
             try:
                 res = ingest_uploads(uploads, paper=paper, date=date, issue=issue, date_not_before=not_before,
                                      date_not_after=not_after, library=self.s.library, store=self.s.archive,
-                                     embedder=self.s.chain.retriever.embedder, progress=bar)
+                                     embedder=self.s.chain.retriever.embedder, progress=bar,
+                                     images=self.s.images, ocr=self.s.ocr)
             except NewsragError as exc:
                 raise _user_error(exc) from None
         rows = [[name, outcome] for name, outcome in res.files.items()]
@@ -458,11 +469,12 @@ def build_app(services: AppServices) -> gr.Blocks:
                 a_login = gr.Button("登录", variant="primary")
             a_msg = gr.Markdown("")
             with gr.Column(visible=False) as admin_box:
-                gr.Markdown("上传版面（.txt，文件名含版次，如 page-01.txt、第1版.txt；UTF-8 或 GBK）或文章（.jsonl）。"
+                gr.Markdown("上传版面（.txt 文字版、.pdf 电子版、扫描图片 .png/.jpg/.tif；文件名含版次，如 page-01.pdf、"
+                            "第1版.txt；整期 PDF 可不含版次）或文章（.jsonl）。"
                             "同一期同一版再次上传会替换旧内容（结果显示“已替换”）。日期不详时请填写期号或名称，"
                             "以后补传这一期的其他版面时填同一个；不填则作为新的一期，不会覆盖其他期。")
                 with gr.Row():
-                    u_files = gr.File(label="文件", file_count="multiple", file_types=[".txt", ".jsonl"], type="filepath",
+                    u_files = gr.File(label="文件", file_count="multiple", file_types=[".txt", ".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".jsonl"], type="filepath",
                                       elem_id="nr-upload")
                     with gr.Column():
                         u_paper = gr.Textbox(label="报名", placeholder="渝中报", elem_id="nr-upload-paper")
@@ -502,5 +514,8 @@ def launch_app(services: AppServices, host: str = "127.0.0.1", port: int = 7860,
     """Serve the app. Blocks until stopped (``prevent_thread_lock=True`` in kwargs returns)."""
     demo = build_app(services)
     demo.queue(max_size=queue_size, default_concurrency_limit=4)
-    demo.launch(server_name=host, server_port=port, css=CSS, max_file_size="20mb", show_error=True,
+    allowed = [str(services.images.root)] if services.images is not None else []
+    if services.images is not None:
+        services.images.root.mkdir(parents=True, exist_ok=True)
+    demo.launch(server_name=host, server_port=port, css=CSS, max_file_size="64mb", show_error=True, allowed_paths=allowed,
                 footer_links=["api"], **kwargs)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from html import escape
 
-from rag.records import Answer, Citation, Hit
+from rag.records import Answer, Citation, Hit, Place
 from rag.text import normalize, tokenize
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "render_answer",
     "render_sources",
     "render_article",
+    "render_page_crop",
     "highlight_terms",
     "snippet",
     "where_label",
@@ -41,6 +43,11 @@ CSS = """
 .nr-card mark, .nr-hit mark { background: #fde68a; color: inherit; padding: 0 1px; }
 .nr-cont { font-size: 0.85em; color: #b45309; margin-top: 4px; }
 .nr-article { line-height: 1.8; white-space: pre-wrap; }
+.nr-crop { position: relative; overflow: hidden; border: 1px solid #d1d5db; margin: 4px 0; max-width: 100%; }
+.nr-crop img, .nr-page img { position: absolute; max-width: none; }
+.nr-hl { position: absolute; background: rgba(250, 204, 21, 0.35); outline: 2px solid #ca8a04; }
+.nr-page { position: relative; width: 100%; }
+.nr-region { position: absolute; outline: 3px solid #dc2626; }
 @media (max-width: 640px) { .nr-card-text { font-size: 0.88em; } }
 """
 
@@ -58,9 +65,11 @@ def where_label(paper: str, date_label: str, page: int | None) -> str:
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 
 
-def render_answer(answer: Answer) -> str:
+def render_answer(answer: Answer, image_url: Callable[[str], str | None] | None = None) -> str:
     """The answer text, escaped, with each valid [n] turned into a link to its card,
-    followed by a notice when it is a refusal or unsupported, and the source cards."""
+    followed by a notice when it is a refusal or unsupported, and the source cards.
+    ``image_url`` maps a page image reference to the URL it is served at (PDF and
+    scanned pages' cards then show the page cropped to the article)."""
     aid = answer_id(answer)
     valid = {c.n for c in answer.citations}
 
@@ -78,11 +87,46 @@ def render_answer(answer: Answer) -> str:
         parts.append(f'<div class="nr-notice" role="status">⚠ {UNSUPPORTED_NOTICE}</div>')
     parts.append(f"<div>{body}</div>")
     if answer.citations:
-        parts.append(render_sources(answer.citations, aid))
+        parts.append(render_sources(answer.citations, aid, image_url))
     return "\n".join(parts)
 
 
-def render_sources(citations: tuple[Citation, ...] | list[Citation], aid: str = "") -> str:
+CARD_WIDTH = 440  # pixels across a source card's page crop
+# inline and !important: the chat's own stylesheet fits every image to its message
+_IMG = "position:absolute !important;max-width:none !important;max-height:none !important;height:auto !important;margin:0 !important;"
+
+
+def render_page_crop(place: Place, quote_boxes, url: str, width: int = CARD_WIDTH) -> str:
+    """The page image cropped to the article around the quote, the quote's lines
+    highlighted; a <details> below opens the whole page with the article outlined."""
+    pw, ph = place.size
+    region = place.region or place.box
+    if not (pw and ph and region):
+        return ""
+    focus = place.box or region
+    x0, x1 = region[0], region[2]
+    line = (focus[3] - focus[1]) if focus else 0
+    y0 = max(region[1], focus[1] - 3 * line)
+    y1 = min(region[3], max(focus[3] + 4 * line, y0 + (x1 - x0) * 0.35))
+    scale = width / max(x1 - x0, 1)
+    height = max(int((y1 - y0) * scale), 24)
+    marks = "".join(
+        f'<div class="nr-hl" style="left:{(b[0] - x0) * scale:.0f}px;top:{(b[1] - y0) * scale:.0f}px;'
+        f'width:{(b[2] - b[0]) * scale:.0f}px;height:{(b[3] - b[1]) * scale:.0f}px"></div>' for b in quote_boxes)
+    src = escape(url, quote=True)
+    crop = (f'<div class="nr-crop" style="width:{width}px;height:{height}px">'
+            f'<img src="{src}" alt="版面" style="{_IMG}left:{-x0 * scale:.0f}px;top:{-y0 * scale:.0f}px;width:{pw * scale:.0f}px !important">'
+            f"{marks}</div>")
+    pct = [100 * region[0] / pw, 100 * region[1] / ph, 100 * (region[2] - region[0]) / pw, 100 * (region[3] - region[1]) / ph]
+    whole = (f'<details class="nr-whole"><summary>查看整版</summary><div class="nr-page" style="padding-top:{100 * ph / pw:.2f}%">'
+             f'<img src="{src}" alt="整版" style="{_IMG}left:0;top:0;width:100% !important">'
+             f'<div class="nr-region" style="left:{pct[0]:.2f}%;top:{pct[1]:.2f}%;width:{pct[2]:.2f}%;height:{pct[3]:.2f}%"></div>'
+             f"</div></details>")
+    return crop + whole
+
+
+def render_sources(citations: tuple[Citation, ...] | list[Citation], aid: str = "",
+                   image_url: Callable[[str], str | None] | None = None) -> str:
     """Source cards: where (paper, date or 日期不详, 第N版), headline, the quoted sentence
     highlighted inside its paragraph, and the continuation note."""
     seen: set[int] = set()
@@ -94,13 +138,16 @@ def render_sources(citations: tuple[Citation, ...] | list[Citation], aid: str = 
         paragraph = _paragraph_around(c.text or c.quote, c.quote)
         text = _mark_quote(paragraph, c.quote)
         cont = ""
-        if c.continues_on_page:
+        if c.continues_on_page or c.continuation_note:
             cont = f'<div class="nr-cont">{escape(c.continuation_note or f"下转{c.continues_on_page}版")}</div>'
+        crop = ""
+        if c.place is not None and c.place.image and image_url is not None and (url := image_url(c.place.image)):
+            crop = render_page_crop(c.place, c.quote_boxes, url)
         cards.append(
             f'<div class="nr-card" id="nr-{aid}-{c.n}">'
             f'<div class="nr-card-head">[{c.n}] {escape(where_label(c.paper, c.date.label_zh(c.issue), c.page))}</div>'
             f'<div class="nr-card-title">{escape(c.title or "（无标题）")}</div>'
-            f'<div class="nr-card-text">{text}</div>{cont}</div>'
+            f'{crop}<div class="nr-card-text">{text}</div>{cont}</div>'
         )
     return f'<div class="nr-sources"><div class="nr-card-head">来源</div>{"".join(cards)}</div>'
 
@@ -182,8 +229,11 @@ def snippet(text: str, query: str, width: int = 90) -> str:
 
 
 def render_article(hit: Hit, text: str, query: str = "") -> str:
-    """A whole article: where it was printed, headline, byline, and its text."""
-    cont = f'<div class="nr-cont">下转{hit.continues_on_page}版</div>' if hit.continues_on_page else ""
+    """A whole article (or one page's segment of a continued story): where it was printed,
+    headline, byline, and its text."""
+    notes = ([f"上接{hit.continued_from_page}版"] if hit.continued_from_page else []) + \
+        ([f"下转{hit.continues_on_page}版"] if hit.continues_on_page else [])
+    cont = f'<div class="nr-cont">{"；".join(notes)}</div>' if notes else ""
     byline = f'<div class="nr-card-head">{escape(hit.byline)}</div>' if hit.byline else ""
     return (
         f'<div class="nr-card"><div class="nr-card-head">{escape(where_label(hit.paper, hit.date.label_zh(hit.issue), hit.page))}</div>'
