@@ -136,24 +136,34 @@ def test_a_pdf_page_source_card_shows_the_page_cropped_with_the_quote_highlighte
     card = page.locator("#nr-chat .nr-card").filter(has=page.locator(".nr-crop")).first
     card.wait_for()
     assert "第2版" in card.inner_text() and "我区举行党建统领基层治理网格员技能大比武" in card.inner_text()
-    img = card.locator(".nr-crop img")
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle())
     assert card.locator(".nr-crop .nr-hl").count() >= 1  # the quoted sentence's lines
     box, hl = card.locator(".nr-crop").bounding_box(), card.locator(".nr-crop .nr-hl").first.bounding_box()
     assert box["x"] <= hl["x"] and hl["x"] + hl["width"] <= box["x"] + box["width"] + 1
-    card.get_by_text("查看整版").click()
-    region = card.locator(".nr-whole .nr-region")
-    region.wait_for()
-    assert region.bounding_box()["height"] > 10  # the article outlined on the whole page
-    ARTIFACTS.mkdir(exist_ok=True)
-    card.locator(".nr-crop").screenshot(path=str(ARTIFACTS / "pdf-source-card-crop.png"))
-    # the crop shows the printed page: dark text on it, not the page's blank margin
-    shot = card.locator(".nr-crop").screenshot()
+    # the crop shows the printed page: dark text on it, not the page's blank margin. The chat may
+    # re-render the message once the answer is complete, which makes a new <img> that decodes
+    # again, so the live element is looked up and shot until it is painted or 30 s pass; this
+    # before the whole page opens below it and the chat scrolls.
     from io import BytesIO
 
     from PIL import Image, ImageStat
 
-    assert ImageStat.Stat(Image.open(BytesIO(shot)).convert("L")).mean[0] < 235
+    crop, mean, state = card.locator(".nr-crop"), 255.0, {}
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        state = crop.locator("img").evaluate(
+            "img => ({complete: img.complete, natural: img.naturalWidth, src: img.src, style: img.getAttribute('style')})")
+        if state["complete"] and state["natural"] > 0:
+            mean = ImageStat.Stat(Image.open(BytesIO(crop.screenshot())).convert("L")).mean[0]
+            if mean < 235:
+                break
+        time.sleep(0.5)
+    ARTIFACTS.mkdir(exist_ok=True)
+    crop.screenshot(path=str(ARTIFACTS / "pdf-source-card-crop.png"))
+    assert mean < 235, f"the crop stayed blank (mean grey {mean:.0f}); its image: {state}, box {crop.bounding_box()}"
+    card.get_by_text("查看整版").click()
+    region = card.locator(".nr-whole .nr-region")
+    region.wait_for()
+    assert region.bounding_box()["height"] > 10  # the article outlined on the whole page
 
 
 def test_search_tab_lists_articles_with_highlights_and_opens_full_text(page):
