@@ -21,7 +21,7 @@ from pathlib import Path
 from ingest.layout import reading_order
 from ingest.page_images import PageImages
 from ingest.readers.image import IMAGE_SUFFIXES, ImageProblem, read_image
-from ingest.readers.jsonl import read_jsonl
+from ingest.readers.jsonl import iter_jsonl, read_jsonl
 from ingest.readers.ocr import OcrEngine
 from ingest.readers.pdf import PdfProblem, read_pdf
 from ingest.readers.text import decode_text, lines_from_text
@@ -34,6 +34,7 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "discover",
     "read_file",
+    "read_parts",
     "decode_text",
     "parse_date",
     "lines_from_text",
@@ -215,6 +216,24 @@ def read_file(path: Path, manifests: dict | None = None, *, images: PageImages |
     else:
         _read_scan(path, data, res, where, images, ocr)
     return res
+
+
+def read_parts(path: Path, manifests: dict | None = None, *, images: PageImages | None = None,
+               ocr: OcrEngine | None = None, rows: int = 500) -> Iterator[FileResult]:
+    """Read one file in parts of bounded size: a JSONL file streams ``rows`` articles at a
+    time (it may hold a whole archive); every other file is one part, as ``read_file``."""
+    if path.suffix.lower() != ".jsonl" or not path.is_file():
+        yield read_file(path, manifests, images=images, ocr=ocr)
+        return
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        yield FileResult(path=str(path), problems=[Problem(str(path), f"无法读取文件 (cannot read file: {exc.strerror or exc})")])
+        return
+    with fh:
+        for articles, problems in iter_jsonl(fh, parse_date, rows=rows):
+            yield FileResult(path=str(path), articles=articles,
+                             problems=[Problem(str(path), why, line=n) for n, why in problems])
 
 
 def _where(path: Path, manifests: dict) -> tuple[str, IssueDate, str, int | None, str, tuple[str, ...]] | Problem:

@@ -22,7 +22,7 @@ from ingest.articles import segment_page
 from ingest.chunks import CHUNK_CHARS, chunk_article, chunk_id
 from ingest.continuations import Head, Segment, issue_prefix, link_articles, linked, match
 from ingest.page_images import PageImages
-from ingest.pages import FileResult, Problem, discover, read_file
+from ingest.pages import FileResult, Problem, discover, read_parts
 from ingest.readers.ocr import OcrEngine, RapidOcr
 from rag.embedding import Embedder
 from rag.records import DOC_KEY, Article, Chunk, Hit, join_windows
@@ -32,7 +32,7 @@ __all__ = ["IngestReport", "ingest_paths", "articles_from_result"]
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int], None]
+Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed so far)
 
 
 @dataclass
@@ -75,23 +75,29 @@ def ingest_paths(
     store: ChunkStore,
     embedder: Embedder,
     *,
-    batch_size: int = 32,
+    batch_size: int = 64,
     chunk_chars: int = CHUNK_CHARS,
-    progress: Callable[[int, int], Progress] | None = None,
+    progress: Progress | None = None,
     images: PageImages | None = None,
     ocr: OcrEngine | None = None,
+    group_articles: int = 500,
 ) -> IngestReport:
-    """Ingest files and folders into ``store``.
+    """Ingest files and folders into ``store``, streaming: files are read, segmented, chunked,
+    embedded and written in groups of about ``group_articles`` articles (a JSONL file is read
+    that many rows at a time), so memory stays flat however many files come.
 
     Args:
         paths: files or folders (searched recursively).
         store: where chunks go; must have been opened for ``embedder``.
         embedder: turns chunk texts into vectors.
-        batch_size: chunks embedded and written per step.
+        batch_size: chunks embedded and written per step (the embedder sorts each step by
+            length, so a step of 64 wastes less on padding than one of 8).
         chunk_chars: target chunk size (see ingest/chunks.py for how it was chosen).
-        progress: factory ``(total, initial) -> advance(n)`` for a progress display.
+        progress: called as ``progress(done, total)`` with the chunks embedded so far and the
+            chunks to embed found so far (the total grows as files are read).
         images: where page images of PDF and scanned pages are kept (None: not kept).
         ocr: reads scanned pages (default: RapidOCR, loaded when the first scan comes).
+        group_articles: articles read before a group is written.
 
     Returns:
         What was read, skipped (with reasons), added, kept and removed.
@@ -100,29 +106,62 @@ def ingest_paths(
     rep = IngestReport()
     if ocr is None:
         ocr = RapidOcr()  # nothing loads until a scan needs it
-    arts_by_key: dict[str, list[Article]] = {}
     manifests: dict = {}
-    owner: dict[str, Path] = {}
-    superseded: dict[str, tuple[tuple[str, ...], str]] = {}  # page key -> (its old keys, its source)
+    group = _Group()
+    counts = [0, 0]  # chunks embedded, chunks to embed
     for path in discover([Path(p) for p in paths]):
-        res = read_file(path, manifests, images=images, ocr=ocr)
-        rep.skipped.extend(res.problems)
-        if res.skipped:
+        read_any = False
+        for res in read_parts(path, manifests, images=images, ocr=ocr, rows=group_articles):
+            rep.skipped.extend(res.problems)
+            if res.skipped:
+                continue
+            read_any = True
+            group.add(path, res, rep)
+            if group.articles >= group_articles:
+                _write_group(group, store, embedder, rep, batch_size, chunk_chars, progress, counts)
+                group = _Group()
+        if read_any:
+            rep.files_read += 1
+        else:
             rep.files_skipped += 1
-            log.warning("skipped %s", res.problems[0])
-            continue
-        rep.files_read += 1
-        superseded.update((p.key, (p.supersedes, p.source)) for p in res.pages if p.supersedes)
+            log.warning("skipped %s", rep.skipped[-1] if rep.skipped else path)
+    _write_group(group, store, embedder, rep, batch_size, chunk_chars, progress, counts)
+    rep.seconds = time.perf_counter() - t0
+    return rep
+
+
+@dataclass
+class _Group:
+    """The articles read since the last write, by page key."""
+
+    arts_by_key: dict[str, list[Article]] = field(default_factory=dict)
+    owner: dict[str, Path] = field(default_factory=dict)
+    superseded: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)  # key -> (old keys, source)
+    articles: int = 0
+
+    def add(self, path: Path, res: FileResult, rep: IngestReport) -> None:
+        self.superseded.update((p.key, (p.supersedes, p.source)) for p in res.pages if p.supersedes)
         arts = articles_from_result(res)
-        rep.keys_by_file[str(path)] = list(dict.fromkeys([p.key for p in res.pages] + [a.page_key for a in arts]))
+        keys = rep.keys_by_file.setdefault(str(path), [])
+        keys.extend(k for k in dict.fromkeys([p.key for p in res.pages] + [a.page_key for a in arts]) if k not in keys)
         for art in arts:
             rep.articles += 1
+            self.articles += 1
             # a page key seen again from another file replaces it, as a re-ingest would
-            if owner.setdefault(art.page_key, path) != path:
-                owner[art.page_key] = path
-                arts_by_key.pop(art.page_key, None)
-            arts_by_key.setdefault(art.page_key, []).append(art)
-    arts_by_key, relinked, unlinked = _link_continuations(store, arts_by_key)
+            if self.owner.setdefault(art.page_key, path) != path:
+                self.owner[art.page_key] = path
+                self.arts_by_key.pop(art.page_key, None)
+            self.arts_by_key.setdefault(art.page_key, []).append(art)
+
+
+def _write_group(group: _Group, store: ChunkStore, embedder: Embedder, rep: IngestReport, batch_size: int,
+                 chunk_chars: int, progress: Progress | None, counts: list[int]) -> None:
+    """Diff one group's pages against the store and write the difference: new chunks embedded
+    and added first, then what the pages no longer produce removed (an interruption leaves
+    at worst a superset)."""
+    if not group.arts_by_key:
+        return
+    arts_by_key, relinked, unlinked = _link_continuations(store, group.arts_by_key)
     by_page: dict[str, list[Chunk]] = {}
     for key, page_arts in arts_by_key.items():
         chunks = [c for art in page_arts for c in chunk_article(art, chunk_chars)]
@@ -130,7 +169,7 @@ def ingest_paths(
 
     existing = store.ids_by_page(list(by_page))
     legacy = _legacy_doc_ids(store, by_page)
-    earlier = _superseded_ids(store, superseded)
+    earlier = _superseded_ids(store, group.superseded)
     to_add: list[Chunk] = []
     to_move: list[Chunk] = []
     stale: list[str] = []
@@ -154,18 +193,20 @@ def ingest_paths(
     # segments stored earlier whose story arrived (or changed) now: re-keyed under it
     to_add.extend(relinked)
     stale.extend(unlinked)
-    advance = progress(len(to_add), 0) if progress else (lambda n: None)
+    counts[1] += len(to_add)
+    if progress and to_add:
+        progress(counts[0], counts[1])
     for i in range(0, len(to_add), batch_size):
         part = to_add[i : i + batch_size]
         vecs = embedder.embed_documents([c.embed_text for c in part])
         store.add(part, vecs)
         rep.chunks_added += len(part)
-        advance(len(part))
+        counts[0] += len(part)
+        if progress:
+            progress(counts[0], counts[1])
     if stale:
         store.delete(stale)
-        rep.chunks_removed = len(stale)
-    rep.seconds = time.perf_counter() - t0
-    return rep
+        rep.chunks_removed += len(stale)
 
 
 def _groups(store: ChunkStore, keys: Iterable[str]) -> dict[str, list[Hit]]:

@@ -107,7 +107,7 @@ def ingest_uploads(
     date_not_before: str = "",
     date_not_after: str = "",
     max_bytes: int = MAX_UPLOAD_BYTES,
-    progress: Callable[[int, int], Callable[[int], None]] | None = None,
+    progress: Callable[[int, int], None] | None = None,
     images: PageImages | None = None,
     ocr: OcrEngine | None = None,
 ) -> UploadResult:

@@ -13,6 +13,8 @@ from datetime import date
 
 import numpy as np
 
+from rag.embedding import Embedder
+from rag.errors import EmbedderMismatch
 from rag.keyword import KeywordIndex
 from rag.records import DOC_KEY, PAGE_KEY, Chunk, Hit, IssueDate, IssueSummary, join_windows
 from rag.settings import Settings
@@ -168,9 +170,29 @@ def _issue_key(h: Hit) -> str:
     return h.page_key
 
 
-def open_archive(settings: Settings, embedder_name: str, create: bool = True) -> Archive:
-    """Open the vector store and its keyword index (``NEWSRAG_HOME/keyword.sqlite``)."""
-    store = open_store(settings, embedder_name, create=create)
+def open_archive(settings: Settings, embedder: Embedder | str, create: bool = True) -> Archive:
+    """Open the vector store and its keyword index (``NEWSRAG_HOME/keyword.sqlite``).
+
+    ``embedder`` is the Embedder that will write and query it, or just its name. An existing
+    index keeps the run-time form it was built with: with ``NEWSRAG_EMBEDDER_FORM=auto`` the
+    embedder switches to it (before its model loads); a different explicit form is refused.
+
+    Raises:
+        EmbedderMismatch: the index was built with another embedder or, explicitly, another form.
+    """
+    name, form = (embedder, "") if isinstance(embedder, str) else (embedder.name, embedder.form)
+    store = open_store(settings, name, create=create, embedder_form=form)
+    if form and store.embedder_form and store.embedder_form != form and not isinstance(embedder, str):
+        if settings.embedder_form != "auto":
+            raise EmbedderMismatch(
+                f"the index at {settings.chroma_url or settings.home} was built with the embedder in "
+                f"{store.embedder_form}, but NEWSRAG_EMBEDDER_FORM={settings.embedder_form}. Set it to "
+                f"{store.embedder_form} or auto, or point NEWSRAG_HOME at a new folder and ingest again.",
+                zh=f"索引是用 {store.embedder_form} 形式的嵌入模型建的，与 NEWSRAG_EMBEDDER_FORM={settings.embedder_form} "
+                   f"不一致：请改成 {store.embedder_form} 或 auto，或换一个 NEWSRAG_HOME 重新导入",
+            )
+        log.info("the index was built in %s; the embedder follows it", store.embedder_form)
+        embedder.use_form(store.embedder_form)
     settings.home.mkdir(parents=True, exist_ok=True)
     suffix = "" if settings.collection == "newsrag" else f"-{settings.collection}"
     keyword = KeywordIndex(settings.home / f"keyword{suffix}.sqlite")

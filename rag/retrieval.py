@@ -238,7 +238,7 @@ def open_retriever(settings, **overrides) -> HybridRetriever:
     from rag.rerank import make_reranker
 
     embedder = make_embedder(settings)
-    archive = open_archive(settings, embedder.name, create=False)
+    archive = open_archive(settings, embedder, create=False)
     overrides.setdefault("reranker", make_reranker(settings))
     overrides.setdefault("rerank_candidates", settings.rerank_candidates)
     return HybridRetriever(embedder, archive, **overrides)

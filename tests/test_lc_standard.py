@@ -56,7 +56,7 @@ class TestNewsragRetrieverFake(RetrieversIntegrationTests):
 def real_index(tmp_path_factory):
     settings = Settings(home=tmp_path_factory.mktemp("lc-std"), model_cache=Settings.from_env().model_cache)
     embedder = make_embedder(settings)
-    archive = open_archive(settings, embedder.name)
+    archive = open_archive(settings, embedder)
     ingest_paths([SEED_PAGE.parent], archive, embedder)
     return HybridRetriever(embedder, archive)
 

@@ -183,3 +183,61 @@ def test_empty_store_query_and_embeddings_shape():
     assert np.isclose(np.linalg.norm(v), 1.0)
     assert np.allclose(v, emb.embed_query("渝中"))
     assert InMemoryStore().query(v, 5) == []
+
+
+class _Recorder(InMemoryStore):
+    """Notes how many file parts the reader had handed over when each write came."""
+
+    def __init__(self, read: list[int]) -> None:
+        super().__init__()
+        self.read, self.writes = read, []
+
+    def add(self, chunks, embeddings):
+        self.writes.append(self.read[0])
+        super().add(chunks, embeddings)
+
+
+def _jsonl(path, n: int, start: int = 0):
+    rows = [{"id": f"d{i}", "paper": "晚报", "date": "2023-12-01", "title": f"第{i}条新闻",
+             "text": f"第{i}条新闻的正文。" + "渝中区举行活动，居民参加。" * (3 + i % 5)} for i in range(start, start + n)]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_ingest_streams_in_groups_with_the_same_result_as_one_batch(tmp_path, corpus, monkeypatch):
+    import ingest.pipeline
+
+    read = [0]
+
+    def counting(*a, **k):
+        for part in ingest.pages.read_parts(*a, **k):
+            read[0] += 1
+            yield part
+
+    monkeypatch.setattr(ingest.pipeline, "read_parts", counting)
+    big = _jsonl(tmp_path / "big.jsonl", 230)
+    one, streamed = InMemoryStore(), _Recorder(read)
+    whole = ingest_paths([corpus, big], one, FakeEmbedder(), group_articles=10_000)
+    seen: list[tuple[int, int]] = []
+    read[0] = 0
+    parts = ingest_paths([corpus, big], streamed, FakeEmbedder(), group_articles=50, batch_size=16,
+                         progress=lambda done, total: seen.append((done, total)))
+    assert _ids(streamed) == _ids(one) and streamed.count() == whole.chunks_added
+    assert (parts.articles, parts.files_read, parts.chunks_added) == (whole.articles, 2, whole.chunks_added)
+    # written as it was read: 1 page + 230 rows in parts of 50 is 6 parts, and the first
+    # write came when only the page and one part of 50 rows had been read
+    assert read[0] == 6 and streamed.writes[0] == 2 and streamed.writes[-1] == 6
+    # progress: done never passes total, both only grow, and it ends complete
+    assert all(d <= t for d, t in seen) and seen == sorted(seen) and seen[-1] == (whole.chunks_added,) * 2
+    assert len({t for _, t in seen}) > 1  # the total grew as groups were read
+
+
+def test_a_jsonl_file_is_read_in_parts_with_problems_by_line(tmp_path):
+    from ingest.pages import read_parts
+
+    f = _jsonl(tmp_path / "a.jsonl", 12)
+    with f.open("a", encoding="utf-8") as fh:
+        fh.write("{broken\n")
+    parts = list(read_parts(f, rows=5))
+    assert [len(p.articles) for p in parts] == [5, 5, 2]
+    assert [(p.line, "JSON" in p.reason) for part in parts for p in part.problems] == [(13, True)]

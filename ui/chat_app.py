@@ -296,14 +296,8 @@ class NewsragApp:
             raise gr.Error("请先选择要上传的文件。")
         uploads = [Upload(name=Path(f).name, path=Path(f)) for f in files]
 
-        def bar(total: int, initial: int):
-            done = [initial]
-
-            def advance(n: int) -> None:
-                done[0] += n
-                progress(done[0] / max(total, 1), desc=f"嵌入 {done[0]}/{total}")
-
-            return advance
+        def bar(done: int, total: int) -> None:
+            progress(done / max(total, 1), desc=f"嵌入 {done}/{total}")
 
         with self.s.ingest_lock:
             try:

@@ -56,7 +56,7 @@ def main(ctx: click.Context, verbose: bool) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 4096), help="Chunks embedded per step.")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1, 4096), help="Chunks embedded per step.")
 @click.pass_obj
 @_domain_errors
 def ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool, batch_size: int) -> None:
@@ -85,21 +85,21 @@ def ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool, batch_siz
             )
         paths = (default,)
     embedder = make_embedder(settings)
-    store = open_archive(settings, embedder.name, create=True)
+    store = open_archive(settings, embedder, create=True)
 
-    def progress(total: int, initial: int):
-        from tqdm import tqdm
+    from tqdm import tqdm
 
-        bar = tqdm(total=total, initial=initial, unit="chunk", desc="嵌入 embedding", file=sys.stderr, disable=total == 0)
+    # the total grows as files are read (ingest streams); rate and ETA are over what is known
+    bar = tqdm(total=0, unit="chunk", desc="嵌入 embedding", file=sys.stderr, delay=0.5)
 
-        def advance(n: int) -> None:
-            bar.update(n)
-            if bar.n >= bar.total:
-                bar.close()
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
 
-        return advance
-
-    rep = ingest_paths(paths, store, embedder, batch_size=batch_size, progress=progress, images=PageImages(settings.home))
+    try:
+        rep = ingest_paths(paths, store, embedder, batch_size=batch_size, progress=progress, images=PageImages(settings.home))
+    finally:
+        bar.close()
     if as_json:
         _dump(rep.to_dict())
     else:

@@ -3,42 +3,61 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+from collections.abc import Iterable, Iterator
 
 from rag.records import DOC_KEY, Article
 
-__all__ = ["read_jsonl"]
+__all__ = ["read_jsonl", "iter_jsonl"]
+
+Problems = list[tuple[int | None, str]]
 
 
-def read_jsonl(data: bytes, parse_date) -> tuple[list[Article], list[tuple[int | None, str]]]:
+def read_jsonl(data: bytes, parse_date) -> tuple[list[Article], Problems]:
     """The articles of a JSONL file and its problems as (line number or None, reason).
 
     ``parse_date`` reads a date value (the manifest's rules), None when it is no date.
     """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return [], [(None, "JSONL 文件必须是 UTF-8 编码，请转换 (JSONL must be UTF-8)")]
+    articles: list[Article] = []
+    problems: Problems = []
+    for arts, probs in iter_jsonl(io.BytesIO(data), parse_date):
+        articles.extend(arts)
+        problems.extend(probs)
+    return articles, problems
+
+
+def iter_jsonl(lines: Iterable[bytes], parse_date, rows: int = 500) -> Iterator[tuple[list[Article], Problems]]:
+    """The articles and problems of a JSONL file read line by line, ``rows`` articles at a time,
+    so a file of any size is held in memory only one part at a time."""
     seen: set[str] = set()
     any_line = False
     articles: list[Article] = []
-    problems: list[tuple[int | None, str]] = []
-    for n, raw in enumerate(text.splitlines(), start=1):
+    problems: Problems = []
+    for n, line in enumerate(lines, start=1):
+        try:
+            raw = line.decode("utf-8-sig" if n == 1 else "utf-8")
+        except UnicodeDecodeError:
+            yield articles, [*problems, (None, "JSONL 文件必须是 UTF-8 编码，请转换 (JSONL must be UTF-8)")]
+            return
         if not raw.strip():
             continue
         any_line = True
         art, why = _article_from_json(raw, parse_date)
         if art is None:
             problems.append((n, why))
-            continue
-        if art.article_id in seen:
+        elif art.article_id in seen:
             problems.append((n, f"重复的 id {art.source_id!r}，同一报纸内 id 必须唯一 (duplicate id)"))
-            continue
-        seen.add(art.article_id)
-        articles.append(art)
+        else:
+            seen.add(art.article_id)
+            articles.append(art)
+        if len(articles) >= rows:
+            yield articles, problems
+            articles, problems = [], []
     if not any_line:
         problems.append((None, "空文件，没有可导入的内容 (empty file: nothing to ingest)"))
-    return articles, problems
+    if articles or problems:
+        yield articles, problems
 
 
 def _article_from_json(raw: str, parse_date) -> tuple[Article | None, str]:
