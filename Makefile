@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine (Python 3.11, gcc, make):
 #   make run   - install, fetch the default models, ingest corpus/, start the chat app
-#   make test  - install, fetch the default models and Debian's Chromium, run the whole test suite
+#   make test  - install, fetch the default models, Debian's Chromium and PostgreSQL, run the whole test suite
 # Both are idempotent: a second run reuses the venv and the verified model cache.
 
 SHELL := /bin/bash
@@ -16,7 +16,7 @@ PORT ?= 7860
 BROWSER_PACKAGES := chromium fonts-noto-cjk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run serve test install models browser lint bench-ingest clean-index
+.PHONY: run serve test install models browser postgres lint bench-ingest clean-index
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,7 +71,15 @@ browser:
 		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(BROWSER_PACKAGES); }; \
 	fi
 
-test: models browser
+# The keyword-index contract and replica tests start a throwaway PostgreSQL server
+# themselves (initdb + pg_ctl in a temp dir); only Debian's server binaries are needed.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		$(SUDO) apt-get install -y --no-install-recommends postgresql \
+		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends postgresql; }; \
+	fi
+
+test: models browser postgres
 	$(BIN)/ruff check rag ingest ui tests bench
 	$(BIN)/python -m pytest
 

@@ -14,8 +14,8 @@ from datetime import date
 import numpy as np
 
 from rag.embedding import Embedder
-from rag.errors import EmbedderMismatch
-from rag.keyword import KeywordIndex
+from rag.errors import EmbedderMismatch, StoreUnavailable
+from rag.keyword import KeywordIndex, PostgresKeywordIndex
 from rag.records import DOC_KEY, PAGE_KEY, Chunk, Hit, IssueDate, IssueSummary, join_windows
 from rag.settings import Settings
 from rag.store import ChunkStore, Where, open_store
@@ -170,6 +170,38 @@ def _issue_key(h: Hit) -> str:
     return h.page_key
 
 
+def open_keyword_index(settings: Settings) -> KeywordIndex:
+    """The keyword index: in PostgreSQL when NEWSRAG_KEYWORD_URL is set (shared by every
+    replica), else SQLite at ``NEWSRAG_HOME/keyword.sqlite``.
+
+    Raises:
+        StoreUnavailable: the PostgreSQL server cannot be reached or refuses the login.
+    """
+    if settings.keyword_url:
+        try:
+            return PostgresKeywordIndex(settings.keyword_url, settings.collection)
+        except Exception as exc:  # psycopg.OperationalError and friends; the URL may hold a password
+            where = _without_password(settings.keyword_url)
+            raise StoreUnavailable(
+                f"cannot open the keyword index in PostgreSQL at {where}: {str(exc).strip()}. "
+                "Check that the server runs and the URL, or unset NEWSRAG_KEYWORD_URL for the SQLite index.",
+                zh=f"无法连接关键词索引数据库 {where}：请确认 PostgreSQL 已启动、地址和账号正确，或取消 NEWSRAG_KEYWORD_URL 改用本地索引",
+            ) from None
+    settings.home.mkdir(parents=True, exist_ok=True)
+    suffix = "" if settings.collection == "newsrag" else f"-{settings.collection}"
+    return KeywordIndex(settings.home / f"keyword{suffix}.sqlite")
+
+
+def _without_password(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    u = urlsplit(url)
+    if u.password is None:
+        return url
+    netloc = f"{u.username}:***@{u.hostname}" + (f":{u.port}" if u.port else "")
+    return urlunsplit(u._replace(netloc=netloc))
+
+
 def open_archive(settings: Settings, embedder: Embedder | str, create: bool = True) -> Archive:
     """Open the vector store and its keyword index (``NEWSRAG_HOME/keyword.sqlite``).
 
@@ -193,9 +225,7 @@ def open_archive(settings: Settings, embedder: Embedder | str, create: bool = Tr
             )
         log.info("the index was built in %s; the embedder follows it", store.embedder_form)
         embedder.use_form(store.embedder_form)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    suffix = "" if settings.collection == "newsrag" else f"-{settings.collection}"
-    keyword = KeywordIndex(settings.home / f"keyword{suffix}.sqlite")
+    keyword = open_keyword_index(settings)
     archive = Archive(store, keyword)
     if keyword.count() != store.count():
         archive.sync()

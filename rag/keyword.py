@@ -1,25 +1,29 @@
-"""A Chinese-aware BM25 keyword index, persisted in SQLite and updated incrementally.
+"""A Chinese-aware BM25 keyword index, persisted in SQLite or PostgreSQL and updated incrementally.
 
-The index lives beside the vector store (under NEWSRAG_HOME, also when Chroma
-runs as a server) and is kept consistent with it by the Archive: every add and
-delete goes to both, and ``sync`` repairs any difference left by an interrupted
-run. Postings are stored per term, so a query reads only the postings of its
-own terms; nothing is rebuilt at start-up.
+The embedded default lives beside the vector store under NEWSRAG_HOME; with
+NEWSRAG_KEYWORD_URL=postgresql://… the postings live in PostgreSQL, where every app
+replica reads and writes the same index (``PostgresKeywordIndex``). Either is kept
+consistent with the vector store by the Archive: every add and delete goes to both,
+and ``sync`` repairs any difference left by an interrupted run. Postings are stored
+per term, so a query reads only the postings of its own terms; nothing is rebuilt at
+start-up. Both backends run the same SQL and score alike (tests/test_keyword_contract.py).
 """
 
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from rag.records import Chunk
 from rag.text import tokenize
 
-__all__ = ["KeywordIndex", "Filters"]
+__all__ = ["KeywordIndex", "PostgresKeywordIndex", "Filters"]
 
 Filters = dict  # {"paper": str, "page": int, "date_from": int YYYYMMDD, "date_to": int}
 
@@ -52,112 +56,208 @@ class KeywordIndex:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, check_same_thread=False)
+        with self._db:
+            self._db.executescript(_SCHEMA)
+        self._setup(bigrams, k1, b)
+
+    def _setup(self, bigrams: bool, k1: float, b: float) -> None:
         self._lock = threading.Lock()
         self.k1, self.b = k1, b
         self.bigrams = bigrams
-        with self._lock, self._db:
-            self._db.executescript(_SCHEMA)
+        with self._write() as db:
             version = f"{TOKENIZER_VERSION}{'+bigrams' if bigrams else ''}"
-            row = self._db.execute("SELECT value FROM meta WHERE key='tokenizer'").fetchone()
+            row = self._one(db, "SELECT value FROM meta WHERE key='tokenizer'")
             if row is None:
-                self._db.execute("INSERT INTO meta VALUES('tokenizer', ?)", (version,))
+                self._run(db, "INSERT INTO meta VALUES('tokenizer', ?)", (version,))
             elif row[0] != version:
                 # A different tokenizer makes old postings unmatchable: start over,
                 # and let Archive.sync refill from the vector store.
-                self._db.execute("DELETE FROM postings")
-                self._db.execute("DELETE FROM docs")
-                self._db.execute("UPDATE meta SET value=? WHERE key='tokenizer'", (version,))
+                self._run(db, "DELETE FROM postings")
+                self._run(db, "DELETE FROM docs")
+                self._run(db, "UPDATE meta SET value=? WHERE key='tokenizer'", (version,))
 
     def close(self) -> None:
         self._db.close()
+
+    # --- the SQL dialect (PostgresKeywordIndex overrides these) ----------------------
+
+    @contextmanager
+    def _write(self):
+        """One write transaction, writers serialised."""
+        with self._lock, self._db:
+            yield self._db
+
+    @contextmanager
+    def _read(self):
+        with self._lock:
+            yield self._db
+
+    def _run(self, db, sql: str, params=()):
+        return db.execute(sql, params)
+
+    def _rows(self, db, sql: str, params=()) -> list:
+        return db.execute(sql, params).fetchall()
+
+    def _one(self, db, sql: str, params=()):
+        return db.execute(sql, params).fetchone()
+
+    def _insert_doc(self, db, row: tuple) -> int:
+        return db.execute("INSERT INTO docs(chunk_id, len, paper, date_int, page) VALUES(?,?,?,?,?)", row).lastrowid
+
+    def _many(self, db, sql: str, rows: list) -> None:
+        db.executemany(sql, rows)
 
     # --- writing -------------------------------------------------------------------
 
     def add(self, chunks: Sequence[Chunk]) -> None:
         """Index chunks (their headline + text); a chunk id already present is replaced."""
-        rows = [(c, Counter(tokenize(c.embed_text, self.bigrams))) for c in chunks]
-        with self._lock, self._db:
-            self._delete_locked([c.chunk_id for c, _ in rows])
+        unique = list({c.chunk_id: c for c in chunks}.values())  # a chunk given twice is indexed once
+        rows = [(c, Counter(tokenize(c.embed_text, self.bigrams))) for c in unique]
+        with self._write() as db:
+            self._delete_in(db, [c.chunk_id for c, _ in rows])
             for c, tf in rows:
                 date_int = int(c.date.iso.replace("-", "")) if c.date.iso else None
-                cur = self._db.execute(
-                    "INSERT INTO docs(chunk_id, len, paper, date_int, page) VALUES(?,?,?,?,?)",
-                    (c.chunk_id, sum(tf.values()), c.paper, date_int, c.page),
-                )
-                doc = cur.lastrowid
-                self._db.executemany("INSERT INTO postings VALUES(?,?,?)", [(t, doc, n) for t, n in tf.items()])
+                doc = self._insert_doc(db, (c.chunk_id, sum(tf.values()), c.paper, date_int, c.page))
+                self._many(db, "INSERT INTO postings VALUES(?,?,?)", [(t, doc, n) for t, n in tf.items()])
 
     def delete(self, chunk_ids: Iterable[str]) -> None:
-        with self._lock, self._db:
-            self._delete_locked(list(chunk_ids))
+        with self._write() as db:
+            self._delete_in(db, list(chunk_ids))
 
-    def _delete_locked(self, ids: list[str]) -> None:
+    def _delete_in(self, db, ids: list[str]) -> None:
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
             marks = ",".join("?" * len(part))
-            docs = [r[0] for r in self._db.execute(f"SELECT doc FROM docs WHERE chunk_id IN ({marks})", part)]
+            docs = [r[0] for r in self._rows(db, f"SELECT doc FROM docs WHERE chunk_id IN ({marks})", part)]
             if not docs:
                 continue
             dm = ",".join("?" * len(docs))
-            self._db.execute(f"DELETE FROM postings WHERE doc IN ({dm})", docs)
-            self._db.execute(f"DELETE FROM docs WHERE doc IN ({dm})", docs)
+            self._run(db, f"DELETE FROM postings WHERE doc IN ({dm})", docs)
+            self._run(db, f"DELETE FROM docs WHERE doc IN ({dm})", docs)
 
     # --- reading -------------------------------------------------------------------
 
     def ids(self) -> set[str]:
-        with self._lock:
-            return {r[0] for r in self._db.execute("SELECT chunk_id FROM docs")}
+        with self._read() as db:
+            return {r[0] for r in self._rows(db, "SELECT chunk_id FROM docs")}
 
     def count(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM docs").fetchone()[0]
+        with self._read() as db:
+            return self._one(db, "SELECT COUNT(*) FROM docs")[0]
 
     def pages(self) -> list[int]:
         """Every page number some indexed chunk is on, ascending (the app's page filter)."""
-        with self._lock:
-            return [r[0] for r in self._db.execute("SELECT DISTINCT page FROM docs WHERE page IS NOT NULL ORDER BY page")]
+        with self._read() as db:
+            return [r[0] for r in self._rows(db, "SELECT DISTINCT page FROM docs WHERE page IS NOT NULL ORDER BY page")]
 
     def newest_date(self):
         """The newest issue date in the index (a datetime.date), or None if no chunk has one."""
         from datetime import date
 
-        with self._lock:
-            (d,) = self._db.execute("SELECT MAX(date_int) FROM docs").fetchone()
+        with self._read() as db:
+            (d,) = self._one(db, "SELECT MAX(date_int) FROM docs")
         return date(d // 10000, d // 100 % 100, d % 100) if d else None
 
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
-        """(chunk_id, BM25 score) best first; only documents passing ``filters``."""
+        """(chunk_id, BM25 score) best first, ties by chunk id; only documents passing ``filters``."""
         terms = list(dict.fromkeys(tokenize(query, self.bigrams)))
         if not terms or k <= 0:
             return []
         where, params = _filter_sql(filters or {})
         marks = ",".join("?" * len(terms))
-        with self._lock:
-            n, total = self._db.execute("SELECT COUNT(*), COALESCE(SUM(len),0) FROM docs").fetchone()
+        with self._read() as db:
+            n, total = self._one(db, "SELECT COUNT(*), COALESCE(SUM(len),0) FROM docs")
             if n == 0:
                 return []
-            avgdl = total / n
-            df = dict(
-                self._db.execute(f"SELECT term, COUNT(*) FROM postings WHERE term IN ({marks}) GROUP BY term", terms)
-            )
-            rows = self._db.execute(
+            avgdl = float(total) / n
+            df = dict(self._rows(db, f"SELECT term, COUNT(*) FROM postings WHERE term IN ({marks}) GROUP BY term", terms))
+            rows = self._rows(
+                db,
                 f"SELECT p.term, p.doc, p.tf, d.len FROM postings p JOIN docs d ON d.doc = p.doc "
                 f"WHERE p.term IN ({marks}){where}",
                 [*terms, *params],
-            ).fetchall()
+            )
         idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         scores: dict[int, float] = {}
         k1, b = self.k1, self.b
         for term, doc, tf, dl in rows:
             s = idf[term] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))
             scores[doc] = scores.get(doc, 0.0) + s
-        top = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        # the k best, plus any tied with the k-th: ties are broken by chunk id below, so that
+        # every backend (whose internal doc numbers differ) returns the same list
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        cut = ranked[min(k, len(ranked)) - 1][1] if ranked else 0.0
+        top = [(d, s) for d, s in ranked if s >= cut] if ranked else []
         if not top:
             return []
-        with self._lock:
+        with self._read() as db:
             marks = ",".join("?" * len(top))
-            names = dict(self._db.execute(f"SELECT doc, chunk_id FROM docs WHERE doc IN ({marks})", [d for d, _ in top]))
-        return [(names[d], s) for d, s in top]
+            names = dict(self._rows(db, f"SELECT doc, chunk_id FROM docs WHERE doc IN ({marks})", [d for d, _ in top]))
+        return sorted(((names[d], s) for d, s in top), key=lambda x: (-x[1], x[0]))[:k]
+
+
+class PostgresKeywordIndex(KeywordIndex):
+    """The same BM25 index in PostgreSQL, shared by every app replica and writer.
+
+    Args:
+        url: ``postgresql://user:password@host:port/db`` (NEWSRAG_KEYWORD_URL).
+        collection: the tables are named after it (``kw_<collection>_docs`` …), so one
+            database holds the keyword indexes of several collections.
+
+    Each read is its own snapshot (autocommit), so a replica sees what another wrote at its
+    next search; writers take a transaction-scoped advisory lock, so two writers, on one
+    machine or two, end with the same index as one after the other.
+    """
+
+    def __init__(self, url: str, collection: str = "newsrag", bigrams: bool = True, k1: float = 1.2,
+                 b: float = 0.75, connect_timeout: int = 10) -> None:
+        import psycopg
+
+        self.path = url
+        prefix = "kw_" + re.sub(r"[^a-z0-9_]", "_", collection.lower()) + "_"
+        self._tables = {name: prefix + name for name in ("meta", "docs", "postings")}
+        self._lock_key = int.from_bytes(prefix.encode()[:8].ljust(8, b"_"), "big") & 0x7FFFFFFFFFFFFFFF
+        self._db = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout)
+        t = self._tables
+        with self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+            self._db.execute(
+                f"CREATE TABLE IF NOT EXISTS {t['meta']}(key TEXT PRIMARY KEY, value TEXT);"
+                f"CREATE TABLE IF NOT EXISTS {t['docs']}(doc BIGSERIAL PRIMARY KEY, chunk_id TEXT UNIQUE NOT NULL,"
+                f" len INTEGER NOT NULL, paper TEXT, date_int INTEGER, page INTEGER);"
+                f"CREATE TABLE IF NOT EXISTS {t['postings']}(term TEXT NOT NULL, doc BIGINT NOT NULL, tf INTEGER NOT NULL,"
+                f" PRIMARY KEY(term, doc));"
+                f"CREATE INDEX IF NOT EXISTS {t['postings']}_doc ON {t['postings']}(doc);"
+            )
+        self._setup(bigrams, k1, b)
+
+    def _sql(self, sql: str) -> str:
+        for name, table in self._tables.items():
+            sql = re.sub(rf"\b{name}\b", table, sql)
+        return sql.replace("?", "%s")
+
+    @contextmanager
+    def _write(self):
+        with self._lock, self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+            yield self._db
+
+    def _run(self, db, sql: str, params=()):
+        return db.execute(self._sql(sql), params)
+
+    def _rows(self, db, sql: str, params=()) -> list:
+        return db.execute(self._sql(sql), params).fetchall()
+
+    def _one(self, db, sql: str, params=()):
+        return db.execute(self._sql(sql), params).fetchone()
+
+    def _insert_doc(self, db, row: tuple) -> int:
+        sql = "INSERT INTO docs(chunk_id, len, paper, date_int, page) VALUES(?,?,?,?,?) RETURNING doc"
+        return db.execute(self._sql(sql), row).fetchone()[0]
+
+    def _many(self, db, sql: str, rows: list) -> None:
+        with db.cursor() as cur:
+            cur.executemany(self._sql(sql), rows)
 
 
 def _filter_sql(f: Filters) -> tuple[str, list]:

@@ -28,6 +28,8 @@ class Settings:
             ``bfloat16`` (``NEWSRAG_EMBEDDER_FORM``).
         chroma_url: ``http://host:port`` of a Chroma server; empty means the
             embedded PersistentClient under ``home`` (``NEWSRAG_CHROMA_URL``).
+        keyword_url: ``postgresql://…`` keeps the keyword index in PostgreSQL, shared
+            by every app replica; empty means SQLite under ``home`` (``NEWSRAG_KEYWORD_URL``).
         model_cache: where assembled model files are kept
             (``NEWSRAG_MODEL_CACHE``, default ``~/.cache/newsrag``).
         collection: Chroma collection name (``NEWSRAG_COLLECTION``).
@@ -50,6 +52,7 @@ class Settings:
     embedder: str = DEFAULT_EMBEDDER
     embedder_form: str = "auto"
     chroma_url: str = ""
+    keyword_url: str = ""
     model_cache: Path = Path("~/.cache/newsrag").expanduser()
     collection: str = "newsrag"
     llm: str = "local"
@@ -80,6 +83,12 @@ class Settings:
                     f"NEWSRAG_CHROMA_URL must look like http://127.0.0.1:8000, got {v!r}"
                 )
             s = replace(s, chroma_url=v.rstrip("/"))
+        if v := env.get("NEWSRAG_KEYWORD_URL", "").strip():
+            if not v.startswith(("postgresql://", "postgres://")):
+                raise ConfigError(
+                    f"NEWSRAG_KEYWORD_URL must look like postgresql://user@127.0.0.1:5432/newsrag, got {v!r}"
+                )
+            s = replace(s, keyword_url=v)
         if v := env.get("NEWSRAG_MODEL_CACHE", "").strip():
             s = replace(s, model_cache=Path(v).expanduser())
         if v := env.get("NEWSRAG_COLLECTION", "").strip():

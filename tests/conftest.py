@@ -95,6 +95,43 @@ def chroma_server(tmp_path_factory):
     log.close()
 
 
+def _pg_bin(name: str) -> str:
+    import glob
+
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    if not found:
+        pytest.fail(f"PostgreSQL's {name} is not installed: apt-get install postgresql (make test does it)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory):
+    """A throwaway PostgreSQL server from Debian's packages: initdb + pg_ctl on a free
+    loopback port in a temp dir (as the ``postgres`` user when the tests run as root)."""
+    import os
+    import tempfile
+
+    # not under pytest's own temp dir: its parents are closed to the postgres user
+    data = Path(tempfile.mkdtemp(prefix="newsrag-pg-"))
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        shutil.chown(data, "postgres", "postgres")
+        run_as = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+
+    def pg(*cmd: str) -> None:
+        proc = subprocess.run([*run_as, *cmd], capture_output=True, text=True, timeout=120)
+        if proc.returncode:
+            pytest.fail(f"{' '.join(cmd[:1])} failed ({proc.returncode}): {proc.stderr[-1500:]}")
+
+    pg(_pg_bin("initdb"), "-D", str(data / "db"), "--auth=trust", "-U", "newsrag", "--encoding=UTF8", "--locale=C.UTF-8")
+    pg(_pg_bin("pg_ctl"), "-D", str(data / "db"), "-l", str(data / "server.log"), "-w",
+       "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+    yield f"postgresql://newsrag@127.0.0.1:{port}/postgres"
+    subprocess.run([*run_as, _pg_bin("pg_ctl"), "-D", str(data / "db"), "-m", "fast", "stop"], capture_output=True, timeout=60)
+    shutil.rmtree(data, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def gguf():
     """The default chat model's file (fetched by `make test`), with llama-cpp-python installed."""

@@ -1,0 +1,126 @@
+"""One keyword-index contract, both backends: SQLite under NEWSRAG_HOME (the embedded default)
+and PostgreSQL (NEWSRAG_KEYWORD_URL, shared by app replicas) on a throwaway server that the
+tests start themselves. Same chunks in, the same ids and BM25 scores out."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+
+from ingest.chunks import chunk_article
+from ingest.pages import read_file
+from ingest.pipeline import articles_from_result
+from rag.keyword import KeywordIndex, PostgresKeywordIndex
+from rag.records import Article, IssueDate
+
+from .conftest import SEED_PAGE
+
+QUERIES = ["宪法宣传周什么时候启动", "网格员技能大比武", "渝中区", "美专校 旧址", "居民", "国家 统计局 价格", "不存在的词语组合"]
+
+
+def _chunks():
+    arts = articles_from_result(read_file(SEED_PAGE))
+    more = [Article(article_id=f"x{i}", source_id=f"x{i}", paper=paper, date=IssueDate(iso=day), page=page,
+                    title=f"{paper}消息{i}", text=text, page_key=f"doc:x{i}", source=f"x{i}")
+            for i, (paper, day, page, text) in enumerate([
+                ("晚报", "2023-11-30", 2, "国家统计局发布数据，11月份全国居民消费价格同比上涨0.5%。"),
+                ("晚报", "2023-12-02", 3, "渝中区居民在解放碑参加宪法宣传活动，社区网格员现场讲解。"),
+                ("日报", "2024-01-05", 1, "美专校街旧址完成修缮，居民可预约参观。渝中区文旅委介绍了开放时间。"),
+            ])]
+    return [c for a in arts + more for c in chunk_article(a)]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+def make_index(request, tmp_path):
+    """A factory of indexes on one shared place: each call is another connection to it."""
+    if request.param == "sqlite":
+        yield lambda: KeywordIndex(tmp_path / "keyword.sqlite")
+        return
+    url = request.getfixturevalue("postgres_url")
+    collection = f"t{uuid.uuid4().hex[:10]}"  # tables of their own per test
+    opened: list[PostgresKeywordIndex] = []
+
+    def make():
+        opened.append(PostgresKeywordIndex(url, collection))
+        return opened[-1]
+
+    yield make
+    for idx in opened:
+        idx.close()
+
+
+def _reference():
+    idx = KeywordIndex(":memory:")
+    idx.add(_chunks())
+    return idx
+
+
+def test_search_gives_the_reference_ids_and_scores(make_index):
+    idx, ref = make_index(), _reference()
+    idx.add(_chunks())
+    assert idx.count() == ref.count() == len({c.chunk_id for c in _chunks()})
+    for q in QUERIES:
+        got, want = idx.search(q, 10), ref.search(q, 10)
+        assert [c for c, _ in got] == [c for c, _ in want], q
+        assert [round(s, 9) for _, s in got] == [round(s, 9) for _, s in want], q
+    assert idx.search("", 5) == [] and idx.search("渝中区", 0) == []
+
+
+def test_filters_pages_and_newest_date(make_index):
+    idx, ref = make_index(), _reference()
+    idx.add(_chunks())
+    for f in ({"paper": "晚报"}, {"page": 1}, {"date_from": 20231201}, {"date_to": 20231201},
+              {"paper": "日报", "date_from": 20240101, "date_to": 20240131}):
+        got, want = idx.search("渝中区 居民", 10, f), ref.search("渝中区 居民", 10, f)
+        assert [(c, round(s, 9)) for c, s in got] == [(c, round(s, 9)) for c, s in want], f
+    assert idx.pages() == ref.pages() and idx.newest_date() == ref.newest_date()
+    assert str(idx.newest_date()) == "2024-01-05"
+
+
+def test_add_replaces_delete_removes_and_reopen_keeps(make_index):
+    chunks = _chunks()
+    idx = make_index()
+    idx.add(chunks)
+    idx.add(chunks[:3])  # re-adding replaces, never duplicates
+    assert idx.count() == len({c.chunk_id for c in chunks})
+    gone = [c.chunk_id for c in chunks if c.paper == "日报"]
+    idx.delete([*gone, "no-such-id"])
+    again = make_index()
+    assert again.ids() == {c.chunk_id for c in chunks} - set(gone)
+    assert not {c for c, _ in again.search("美专校街旧址", 10)} & set(gone)
+
+
+def test_another_connection_sees_writes_at_its_next_search(make_index):
+    a, b = make_index(), make_index()
+    a.add(_chunks()[:2])
+    assert b.search("国家统计局", 5) == []
+    a.add(_chunks())
+    assert b.search("国家统计局", 5) and b.count() == a.count()
+
+
+def test_two_writers_at_once_end_with_every_chunk_once(make_index):
+    chunks = _chunks()
+    writers = [make_index(), make_index()]
+    if isinstance(writers[0], KeywordIndex) and not isinstance(writers[0], PostgresKeywordIndex):
+        writers = [writers[0], writers[0]]  # SQLite: one index per process, shared by threads
+    errors: list[BaseException] = []
+
+    def write(idx, part):
+        try:
+            for _ in range(3):  # overlapping chunks, written again and again
+                idx.add(part)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w, chunks[i::2] + chunks[:4])) for i, w in enumerate(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    idx = make_index()
+    assert idx.ids() == {c.chunk_id for c in chunks} and idx.count() == len({c.chunk_id for c in chunks})
+    got, want = idx.search("网格员技能大比武", 3), _reference().search("网格员技能大比武", 3)
+    assert [(c, round(s, 9)) for c, s in got] == [(c, round(s, 9)) for c, s in want]
