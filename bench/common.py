@@ -6,6 +6,7 @@ Benchmarks use only public names of the library; what they need beyond that live
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from rag.evaluation import EvalResult, Question, QuestionResult
 from rag.records import Hit
@@ -48,3 +49,15 @@ def rrf(legs: Sequence[tuple[Sequence[str], float]], k: float) -> list[str]:
 def scores_line(summary: dict) -> str:
     """``hit@1 0.690 hit@5 0.930 …`` for one split."""
     return " ".join(f"{m} {summary[m]:.3f}" for m in METRICS)
+
+
+def first_lines(path: Path, n: int, folder: Path) -> Path:
+    """A copy of the first ``n`` lines of a JSONL file in ``folder`` (a temp dir: the data is
+    read from where it lies and never copied into the project)."""
+    out = Path(folder) / f"first-{n}.jsonl"
+    with Path(path).open(encoding="utf-8") as f, out.open("w", encoding="utf-8") as w:
+        for i, line in enumerate(f):
+            if i >= n:
+                break
+            w.write(line)
+    return out

@@ -47,7 +47,7 @@ class IngestReport:
     seconds: float = 0.0
     # not in the JSON summary: which page keys each file gave, and which of them the
     # archive already held (so this ingest replaced them)
-    keys_by_file: dict[str, list[str]] = field(default_factory=dict)
+    keys_by_file: dict[str, dict[str, None]] = field(default_factory=dict)  # file -> its page keys, in order
     replaced: set[str] = field(default_factory=set)
 
     @property
@@ -142,8 +142,8 @@ class _Group:
     def add(self, path: Path, res: FileResult, rep: IngestReport) -> None:
         self.superseded.update((p.key, (p.supersedes, p.source)) for p in res.pages if p.supersedes)
         arts = articles_from_result(res)
-        keys = rep.keys_by_file.setdefault(str(path), [])
-        keys.extend(k for k in dict.fromkeys([p.key for p in res.pages] + [a.page_key for a in arts]) if k not in keys)
+        keys = rep.keys_by_file.setdefault(str(path), {})  # an ordered set: a JSONL file has a key per row
+        keys.update(dict.fromkeys([p.key for p in res.pages] + [a.page_key for a in arts]))
         for art in arts:
             rep.articles += 1
             self.articles += 1

@@ -124,3 +124,20 @@ def test_two_writers_at_once_end_with_every_chunk_once(make_index):
     assert idx.ids() == {c.chunk_id for c in chunks} and idx.count() == len({c.chunk_id for c in chunks})
     got, want = idx.search("网格员技能大比武", 3), _reference().search("网格员技能大比武", 3)
     assert [(c, round(s, 9)) for c, s in got] == [(c, round(s, 9)) for c, s in want]
+
+
+def test_an_unreachable_postgres_is_a_clear_error_without_the_password(tmp_path):
+    from rag.archive import open_keyword_index
+    from rag.errors import StoreUnavailable
+    from rag.settings import Settings
+
+    from .conftest import _free_port
+
+    url = f"postgresql://newsrag:hunter2@127.0.0.1:{_free_port()}/newsrag"
+    settings = Settings.from_env({"NEWSRAG_HOME": str(tmp_path), "NEWSRAG_KEYWORD_URL": url})
+    with pytest.raises(StoreUnavailable) as err:
+        open_keyword_index(settings)
+    assert "hunter2" not in str(err.value) and "newsrag:***@127.0.0.1" in str(err.value)
+    assert err.value.exit_code == 6 and "PostgreSQL" in err.value.zh
+    with pytest.raises(Exception, match="NEWSRAG_KEYWORD_URL must look like"):
+        Settings.from_env({"NEWSRAG_KEYWORD_URL": "mysql://x"})
