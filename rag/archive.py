@@ -8,13 +8,16 @@ store's own documents, and ``open_archive`` runs it whenever the counts differ.
 from __future__ import annotations
 
 import logging
+import os
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 
 from rag.embedding import Embedder
-from rag.errors import EmbedderMismatch, StoreUnavailable
+from rag.errors import EmbedderMismatch, IndexUnreadable, StoreUnavailable
 from rag.keyword import KeywordIndex, PostgresKeywordIndex
 from rag.records import DOC_KEY, PAGE_KEY, Chunk, Hit, IssueDate, IssueSummary, join_windows
 from rag.settings import Settings
@@ -48,6 +51,7 @@ class Archive(ChunkStore):
         self.store = store
         self.keyword = keyword
         self.embedder_name = store.embedder_name
+        self.read_only = store.read_only
 
     def ids_by_page(self, page_keys: Sequence[str]) -> dict[str, set[str]]:
         return self.store.ids_by_page(page_keys)
@@ -187,9 +191,43 @@ def open_keyword_index(settings: Settings) -> KeywordIndex:
                 "Check that the server runs and the URL, or unset NEWSRAG_KEYWORD_URL for the SQLite index.",
                 zh=f"无法连接关键词索引数据库 {where}：请确认 PostgreSQL 已启动、地址和账号正确，或取消 NEWSRAG_KEYWORD_URL 改用本地索引",
             ) from None
-    settings.home.mkdir(parents=True, exist_ok=True)
+    path = _keyword_path(settings)
+    try:
+        if settings.home.exists() and not os.access(path if path.exists() else settings.home, os.W_OK):
+            # a read-only disk or mount: searched from a copy in memory, nothing written
+            return KeywordIndex.copy_of(path) if path.exists() else KeywordIndex(":memory:")
+        settings.home.mkdir(parents=True, exist_ok=True)
+        return KeywordIndex(path)
+    except sqlite3.DatabaseError as exc:
+        raise _keyword_unreadable(path, exc) from None
+
+
+def _keyword_path(settings: Settings) -> Path:
     suffix = "" if settings.collection == "newsrag" else f"-{settings.collection}"
-    return KeywordIndex(settings.home / f"keyword{suffix}.sqlite")
+    return settings.home / f"keyword{suffix}.sqlite"
+
+
+def _check_keyword_file(settings: Settings) -> None:
+    """Refuse a damaged keyword.sqlite before anything else of the index is opened."""
+    path = _keyword_path(settings)
+    if settings.keyword_url or not path.exists():
+        return
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise _keyword_unreadable(path, exc) from None
+
+
+def _keyword_unreadable(path: Path, exc: Exception) -> IndexUnreadable:
+    return IndexUnreadable(
+        f"the keyword index {path} is damaged or not newsrag's ({exc}). Nothing was changed. Move it away: "
+        "newsrag rebuilds it from the vector store at the next start.",
+        zh=f"关键词索引 {path} 已损坏或不是 newsrag 的文件（未做任何改动）。请把它移走，下次启动时会从向量库重建",
+    )
 
 
 def _without_password(url: str) -> str:
@@ -213,6 +251,7 @@ def open_archive(settings: Settings, embedder: Embedder | str, create: bool = Tr
         EmbedderMismatch: the index was built with another embedder or, explicitly, another form.
     """
     name, form = (embedder, "") if isinstance(embedder, str) else (embedder.name, embedder.form)
+    _check_keyword_file(settings)
     store = open_store(settings, name, create=create, embedder_form=form)
     if form and store.embedder_form and store.embedder_form != form and not isinstance(embedder, str):
         if settings.embedder_form != "auto":
@@ -227,7 +266,7 @@ def open_archive(settings: Settings, embedder: Embedder | str, create: bool = Tr
         embedder.use_form(store.embedder_form)
     keyword = open_keyword_index(settings)
     archive = Archive(store, keyword)
-    if keyword.count() != store.count():
+    if keyword.count() != store.count():  # (a read-only index's keyword copy is in memory)
         archive.sync()
     return archive
 

@@ -11,6 +11,8 @@ __all__ = [
     "EmbedderMismatch",
     "StoreUnavailable",
     "ChatUnavailable",
+    "IndexUnreadable",
+    "IndexReadOnly",
 ]
 
 
@@ -82,3 +84,17 @@ class ChatUnavailable(NewsragError):
 
     exit_code = 7
     zh = "对话模型不可用"
+
+
+class IndexUnreadable(NewsragError):
+    """The index's files are damaged or not newsrag's; nothing was changed."""
+
+    exit_code = 8
+    zh = "索引文件损坏或不是 newsrag 的索引"
+
+
+class IndexReadOnly(NewsragError):
+    """The index is on a read-only disk or mount: it can be searched, not written."""
+
+    exit_code = 9
+    zh = "索引是只读的"

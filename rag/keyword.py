@@ -60,6 +60,19 @@ class KeywordIndex:
             self._db.executescript(_SCHEMA)
         self._setup(bigrams, k1, b)
 
+    @classmethod
+    def copy_of(cls, path: str | Path, bigrams: bool = True) -> KeywordIndex:
+        """An in-memory copy of the index at ``path``, read without writing to it (for an
+        index on a read-only disk: the copy can still be synced and searched)."""
+        idx = cls(":memory:", bigrams=bigrams)
+        src = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            src.backup(idx._db)
+        finally:
+            src.close()
+        idx._setup(bigrams, idx.k1, idx.b)  # the copy's tokenizer version checked like any index's
+        return idx
+
     def _setup(self, bigrams: bool, k1: float, b: float) -> None:
         self._lock = threading.Lock()
         self.k1, self.b = k1, b

@@ -8,6 +8,10 @@ collection is recorded in its metadata and checked on every open.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import sqlite3
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -16,7 +20,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from rag.errors import EmbedderMismatch, IndexMissing, StoreUnavailable
+from rag.errors import EmbedderMismatch, IndexMissing, IndexReadOnly, IndexUnreadable, StoreUnavailable
 from rag.records import Chunk, Hit, IssueDate, Place
 from rag.settings import Settings
 
@@ -125,6 +129,8 @@ class ChunkStore(ABC):
     # the embedder's run-time form the stored vectors were made in ("float32", "bfloat16");
     # "" for embedders with no choice
     embedder_form: str = ""
+    # on a read-only disk or mount: searched, never written (add and delete raise IndexReadOnly)
+    read_only: bool = False
 
     @abstractmethod
     def ids_by_page(self, page_keys: Sequence[str]) -> dict[str, set[str]]:
@@ -253,9 +259,10 @@ class ChromaStore(ChunkStore):
     _BATCH = 500
 
     def __init__(self, client: Any, collection: str, embedder_name: str, create: bool = True, where: str = "",
-                 embedder_form: str = "") -> None:
+                 embedder_form: str = "", read_only: bool = False) -> None:
         self.embedder_name = embedder_name
         self.embedder_form = embedder_form
+        self.read_only = read_only
         self._where = where
         try:
             existing = {c.name if hasattr(c, "name") else c for c in client.list_collections()}
@@ -295,7 +302,17 @@ class ChromaStore(ChunkStore):
                 out.setdefault(md["page_key"], set()).add(cid)
         return out
 
+    def _writable(self) -> None:
+        if self.read_only:
+            raise IndexReadOnly(
+                f"the index at {self._where} is on a read-only disk or mount: it can be searched and asked, "
+                "not written. Ingest into a writable copy (point NEWSRAG_HOME at it), or remount it read-write.",
+                zh=f"索引 {self._where} 在只读的磁盘或挂载上：可以检索和问答，不能导入或删除。"
+                   "请把 NEWSRAG_HOME 指向可写的副本，或以读写方式重新挂载",
+            )
+
     def add(self, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
+        self._writable()
         for i in range(0, len(chunks), self._BATCH):
             part = chunks[i : i + self._BATCH]
             self._col.upsert(
@@ -307,6 +324,8 @@ class ChromaStore(ChunkStore):
 
     def delete(self, ids: Iterable[str]) -> None:
         ids = list(ids)
+        if ids:
+            self._writable()
         for i in range(0, len(ids), self._BATCH):
             self._col.delete(ids=ids[i : i + self._BATCH])
 
@@ -400,7 +419,67 @@ def open_store(settings: Settings, embedder_name: str, create: bool = True, embe
     path = Path(settings.home) / "chroma"
     if not create and not path.exists():
         raise IndexMissing(f"no index at {settings.home}: run `newsrag ingest` first", zh=_NO_INDEX_ZH)
-    path.mkdir(parents=True, exist_ok=True)
-    client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-    return ChromaStore(client, settings.collection, embedder_name, create, where=str(settings.home),
-                       embedder_form=embedder_form)
+    check_chroma_folder(path)
+    read_only = path.exists() and not os.access(path, os.W_OK)
+    if read_only:
+        # Chroma writes on open (its log and migrations), so a read-only index is opened
+        # from a copy in a temp dir, and the store refuses writes
+        path = _snapshot(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        return ChromaStore(client, settings.collection, embedder_name, create and not read_only,
+                           where=str(settings.home), embedder_form=embedder_form, read_only=read_only)
+    except (EmbedderMismatch, IndexMissing):
+        raise
+    except OSError as exc:
+        if not os.access(path.parent, os.W_OK):
+            raise IndexReadOnly(
+                f"cannot create an index in {settings.home}: the disk or mount is read-only ({exc.strerror or exc})",
+                zh=f"无法在 {settings.home} 建索引：磁盘或挂载是只读的，请把 NEWSRAG_HOME 指向可写的位置",
+            ) from None
+        raise
+    except Exception as exc:  # chromadb's InternalError and friends
+        raise _unreadable(settings.home, path / "chroma.sqlite3", exc) from None
+
+
+def check_chroma_folder(path: Path) -> None:
+    """Refuse, before Chroma touches it, a ``chroma/`` folder whose database is damaged or
+    another program's (Chroma would otherwise migrate or overwrite it).
+
+    Raises:
+        IndexUnreadable: naming the file and what to do.
+    """
+    db = path / "chroma.sqlite3"
+    if not db.exists():
+        if path.exists() and any(path.iterdir()):
+            raise _unreadable(path.parent, path, "the folder holds files but no chroma.sqlite3")
+        return
+    try:
+        con = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise _unreadable(path.parent, db, exc) from None
+    if not {"collections", "embeddings"} <= tables:
+        raise _unreadable(path.parent, db, f"a SQLite database without Chroma's tables ({', '.join(sorted(tables)[:5]) or 'none'})")
+
+
+def _unreadable(home: Path, file: Path, why: object) -> IndexUnreadable:
+    return IndexUnreadable(
+        f"the index at {home} cannot be read: {file} is damaged or not newsrag's ({why}). Nothing was changed. "
+        "Restore it from a backup, or move it away and run `newsrag ingest` again, or point NEWSRAG_HOME elsewhere.",
+        zh=f"索引 {home} 无法读取：{file} 已损坏或不是 newsrag 的索引（未做任何改动）。"
+           "请从备份恢复，或把它移走后重新导入，或把 NEWSRAG_HOME 指向别处",
+    )
+
+
+def _snapshot(path: Path) -> Path:
+    import atexit
+
+    copy = Path(tempfile.mkdtemp(prefix="newsrag-readonly-")) / "chroma"
+    atexit.register(shutil.rmtree, copy.parent, True)
+    shutil.copytree(path, copy)
+    return copy
