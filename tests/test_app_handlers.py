@@ -38,6 +38,12 @@ def _run(gen):
     return list(gen)
 
 
+def _session(app: NewsragApp) -> str:
+    token = app.login("admin", "secret")[0]
+    assert token
+    return token
+
+
 # --- views ---------------------------------------------------------------------------------
 
 
@@ -109,7 +115,7 @@ def test_rating_and_comment_append_to_the_feedback_log(tmp_path):
     assert [(x["rating"], x["comment"]) for x in lines] == [("down", ""), ("down", "日期不对")]
     assert lines[0]["question"] == QUESTION and lines[0]["citations"][0]["page"] == 1
     assert lines[0]["answer_id"] == lines[1]["answer_id"] and lines[0]["time"]
-    assert app.feedback_rows(True)[0][4] == "日期不对"
+    assert app.feedback_rows(_session(app))[0][4] == "日期不对"
 
 
 # --- search --------------------------------------------------------------------------------
@@ -131,13 +137,52 @@ def test_search_rows_are_articles_with_highlights_and_open_full_text(tmp_path):
 
 def test_admin_handlers_require_login(tmp_path):
     app = _app(tmp_path)
-    assert app.login("admin", "wrong")[0] is False
-    assert app.login("admin", "secret")[0] is True
+    assert app.login("admin", "wrong")[0] == ""
+    token = app.login("admin", "secret")[0]
+    assert len(token) > 30 and app.issue_table(token)
+    for forged in (True, "True", "x" * 43, ""):
+        with pytest.raises(gr.Error, match="请先登录"):
+            app.issue_table(forged)
     with pytest.raises(gr.Error, match="请先登录"):
-        app.issue_table(False)
+        app.upload("", [str(SEED_PAGE)], "渝中报", "", progress=lambda *a, **k: None)
+    assert app.logout(token)[0] == ""
     with pytest.raises(gr.Error, match="请先登录"):
-        app.upload(False, [str(SEED_PAGE)], "渝中报", "", progress=lambda *a, **k: None)
-    assert _app(tmp_path, admin=None).login("admin", "secret")[0] is False
+        app.issue_table(token)  # logged out
+    assert _app(tmp_path, admin=None).login("admin", "secret")[0] == ""
+
+
+def test_wrong_passwords_wait_longer_per_client_and_sessions_expire():
+    from ui.admin import FREE_TRIES, AdminLogin
+
+    now = [1000.0]
+    guard = AdminLogin("admin", "secret", session_s=3600, clock=lambda: now[0])
+    for i in range(FREE_TRIES - 1):
+        r = guard.login("admin", f"guess{i}", "10.0.0.9")
+        assert not r.token and r.wait_s == 0 and "还可再试" in r.message
+    waits = []
+    for i in range(4):
+        r = guard.login("admin", f"more{i}", "10.0.0.9")
+        waits.append(r.wait_s)
+        assert guard.login("admin", "secret", "10.0.0.9").token == ""  # even the right one waits
+        now[0] += r.wait_s
+    assert waits == [1.0, 2.0, 4.0, 8.0] and "秒后再试" in r.message
+    assert guard.login("admin", "secret", "10.0.0.7").token  # another client is not held up
+    token = guard.login("admin", "secret", "10.0.0.9").token  # after the wait, the right password works
+    assert token and guard.valid(token)
+    assert guard.login("admin", "wrong", "10.0.0.9").wait_s == 0  # and the count starts over
+    now[0] += 3599
+    assert guard.valid(token)
+    now[0] += 2
+    assert not guard.valid(token)  # expired after an hour
+
+
+def test_served_beyond_this_machine_without_a_login_closes_quality_and_feedback(tmp_path):
+    app = _app(tmp_path, admin=None)
+    app.s.exposed = True
+    with pytest.raises(gr.Error, match="NEWSRAG_ADMIN_USER"):
+        app.feedback_rows("")
+    with pytest.raises(gr.Error, match="NEWSRAG_ADMIN_USER"):
+        app.run_quality("", None, "x.jsonl", False)
 
 
 def test_upload_gbk_page_and_broken_file_then_delete_issue(tmp_path):
@@ -149,7 +194,8 @@ def test_upload_gbk_page_and_broken_file_then_delete_issue(tmp_path):
     (up / "notes.docx").write_bytes(b"PK\x03\x04")
     before = app.s.archive.count()
     assert app.page_choices() == ["全部版面", "第1版"]
-    rows, status, issues, _ = app.upload(True, [str(p) for p in sorted(up.iterdir())], "渝中报", "2023-12-08",
+    token = _session(app)
+    rows, status, issues, _ = app.upload(token, [str(p) for p in sorted(up.iterdir())], "渝中报", "2023-12-08",
                                          progress=lambda *a, **k: None)
     outcome = dict(rows)
     assert outcome["第2版.txt"] == "已导入"
@@ -162,8 +208,8 @@ def test_upload_gbk_page_and_broken_file_then_delete_issue(tmp_path):
     assert app.s.archive.newest_date().isoformat() == "2023-12-08"  # what 昨天/上周 count back from
     assert app.page_filter()["choices"] == ["全部版面", "第1版", "第2版"]  # the chat tab's page filter follows
     with pytest.raises(gr.Error, match="确认删除"):
-        app.delete_issue(True, key, False)
-    msg, issues, _, confirm = app.delete_issue(True, key, True)
+        app.delete_issue(token, key, False)
+    msg, issues, _, confirm = app.delete_issue(token, key, True)
     assert msg.startswith("已删除") and key not in [r[0] for r in issues] and confirm is False
     assert app.s.archive.count() == before and not list((tmp_path / "library").rglob("*.txt"))
     assert app.page_choices() == ["全部版面", "第1版"]
@@ -177,13 +223,14 @@ def test_deleting_an_article_issue_removes_its_lines_from_the_library_copy(tmp_p
         {"id": "w2", "paper": "晚报", "date": "2023-12-07", "page": 3, "title": "集市", "text": "较场口夜市新开二十个摊位。"},
     ]
     src.write_text("".join(json.dumps(o, ensure_ascii=False) + "\n" for o in lines), encoding="utf-8")
-    rows, *_ = app.upload(True, [str(src)], "晚报", "", progress=lambda *a, **k: None)
+    token = _session(app)
+    rows, *_ = app.upload(token, [str(src)], "晚报", "", progress=lambda *a, **k: None)
     assert dict(rows) == {"up.jsonl": "已导入"}
     (copy,) = (tmp_path / "library").rglob("*.jsonl")
-    app.delete_issue(True, "doc:晚报/2023-12-06", True)
+    app.delete_issue(token, "doc:晚报/2023-12-06", True)
     assert [json.loads(x)["id"] for x in copy.read_text(encoding="utf-8").splitlines()] == ["w2"]
     assert "w1" not in {h["source_id"] for h in app.search_api("灯会", 10)}
-    app.delete_issue(True, "doc:晚报/2023-12-07", True)
+    app.delete_issue(token, "doc:晚报/2023-12-07", True)
     assert not list((tmp_path / "library").rglob("*.jsonl"))  # the emptied copy is gone, not re-ingestable
 
 
@@ -236,7 +283,7 @@ def test_quality_run_scores_a_question_file(tmp_path):
         def tqdm(self, it, **k):
             return it
 
-    rows, md, report = app.run_quality(True, str(qa), "", True, progress=_Progress())
+    rows, md, report = app.run_quality(_session(app), str(qa), "", True, progress=_Progress())
     assert rows[0][3] == 1 and rows[0][4] == "通过" and "12月1日" in rows[0][2]
     assert "hit@10: 1.000 / 1.000 / 1.000" in md and "正确率 accuracy 1.000" in md and report.endswith(".zip")
     import zipfile
@@ -246,7 +293,7 @@ def test_quality_run_scores_a_question_file(tmp_path):
         (row,) = [json.loads(x) for x in z.read("answers.jsonl").decode("utf-8").splitlines()]
         assert row["id"] == "1" and row["correct"] and "refused_without_gold" not in row
     with pytest.raises(gr.Error, match=".jsonl"):
-        app.run_quality(True, None, str(SEED_PAGE), False, progress=_Progress())
+        app.run_quality(_session(app), None, str(SEED_PAGE), False, progress=_Progress())
 
 
 def test_quality_and_feedback_need_the_login_once_an_admin_is_configured(tmp_path):
@@ -255,11 +302,11 @@ def test_quality_and_feedback_need_the_login_once_an_admin_is_configured(tmp_pat
     qa.write_text(json.dumps({"id": "1", "question": QUESTION, "answer": ["12月1日"], "source_doc_ids": []},
                              ensure_ascii=False) + "\n", encoding="utf-8")
     with pytest.raises(gr.Error, match="请先在「档案管理」页登录"):
-        app.run_quality(False, None, str(qa), False)
+        app.run_quality("", None, str(qa), False)
     with pytest.raises(gr.Error, match="请先在「档案管理」页登录"):
-        app.feedback_rows(False)
+        app.feedback_rows("")
     local = _app(tmp_path, admin=None)  # no admin configured: a local single-user tool, open
-    assert local.feedback_rows(False) == []
+    assert local.feedback_rows("") == []
 
 
 def test_build_app_exposes_ask_and_search_api_and_hides_admin_without_login(tmp_path):

@@ -7,12 +7,10 @@ be tested without a browser; ``build_app`` only wires them to components.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +38,7 @@ from rag.evaluation import (
 from rag.records import DOC_KEY, PAGE_KEY, Answer, issue_of
 from rag.retrieval import SearchFilters
 from rag.settings import Settings
+from ui.admin import AdminLogin
 from ui.feedback import FeedbackLog
 from ui.views import CSS, answer_id, highlight_terms, render_answer, render_article, snippet
 
@@ -63,8 +62,14 @@ class AppServices:
     library: Path
     admin: tuple[str, str] | None = None
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
+    # served beyond this machine (serve --host other than loopback): without an admin login
+    # the quality tab and the feedback log are then closed, not open to anyone
+    exposed: bool = False
     images: PageImages | None = None  # page images of PDF and scanned pages (under NEWSRAG_HOME/pages)
     ocr: OcrEngine = field(default_factory=RapidOcr)
+
+    def __post_init__(self) -> None:
+        self.login = AdminLogin(*self.admin) if self.admin else None
 
     @property
     def archive(self) -> Archive:
@@ -225,7 +230,7 @@ class NewsragApp:
 
     # --- quality --------------------------------------------------------------------
 
-    def run_quality(self, authed: bool, upload: str | None, path: str, with_answers: bool, progress=gr.Progress()) -> tuple:  # noqa: B008 (how Gradio injects progress)
+    def run_quality(self, authed: str, upload: str | None, path: str, with_answers: bool, progress=gr.Progress()) -> tuple:  # noqa: B008 (how Gradio injects progress)
         """Run a question file through ``rag.evaluation``: table rows, scores (Markdown), a zipped report."""
         self._require_staff(authed)
         src = Path(upload) if upload else Path((path or "").strip()) if (path or "").strip() else None
@@ -260,35 +265,47 @@ class NewsragApp:
                 for r in question_rows(result, answers)]
         return rows, "  \n".join(_esc(line) for line in summary_lines(summary)), archive
 
-    def feedback_rows(self, authed: bool) -> list[list[str]]:
+    def feedback_rows(self, authed: str) -> list[list[str]]:
         self._require_staff(authed)
         return [[r.get("time", ""), r.get("rating", ""), r.get("question", ""), r.get("answer", ""), r.get("comment", "")]
                 for r in self.s.feedback.read()]
 
     # --- admin ----------------------------------------------------------------------
 
-    def login(self, user: str, password: str) -> tuple[bool, Any, Any, str]:
-        if self.s.admin is None:
-            return False, gr.update(visible=False), gr.update(visible=True), "管理功能未开启。"
-        ok = hmac.compare_digest((user or "").encode(), self.s.admin[0].encode()) & hmac.compare_digest(
-            (password or "").encode(), self.s.admin[1].encode())
-        if not ok:
-            time.sleep(1.0)  # slows guessing
-            return False, gr.update(visible=False), gr.update(visible=True), "用户名或密码不对。"
-        return True, gr.update(visible=True), gr.update(visible=False), "已登录。"
+    def login(self, user: str, password: str, request: gr.Request | None = None) -> tuple[str, Any, Any, str]:
+        """A session token for the admin tab (kept in this browser session's state), or "" and why not."""
+        if self.s.login is None:
+            return "", gr.update(visible=False), gr.update(visible=True), "管理功能未开启。"
+        client = getattr(getattr(request, "client", None), "host", None) or "local"
+        res = self.s.login.login(user, password, client)
+        if not res.token:
+            return "", gr.update(visible=False), gr.update(visible=True), res.message
+        return res.token, gr.update(visible=True), gr.update(visible=False), res.message
 
-    def _require_admin(self, authed: bool) -> None:
-        if not (self.s.admin and authed):
-            raise gr.Error("请先登录管理账号。")
+    def logout(self, authed: str) -> tuple[str, Any, Any, str]:
+        if self.s.login is not None:
+            self.s.login.logout(authed)
+        return "", gr.update(visible=False), gr.update(visible=True), "已退出登录。"
 
-    def _require_staff(self, authed: bool) -> None:
+    def _signed_in(self, authed: object) -> bool:
+        return self.s.login is not None and self.s.login.valid(authed)
+
+    def _require_admin(self, authed: str) -> None:
+        if not self._signed_in(authed):
+            raise gr.Error("请先登录管理账号（登录超过一小时需重新登录）。")
+
+    def _require_staff(self, authed: str) -> None:
         """Quality runs (which read a path on the server and occupy the model) and the
         feedback log (residents' questions) need the admin login once one is configured.
-        Without one the app is a single-user local tool and they stay open."""
-        if self.s.admin and not authed:
+        Without one the app is a single-user local tool and they stay open, unless it is
+        served beyond this machine: then they are closed."""
+        if self.s.login is not None and not self._signed_in(authed):
             raise gr.Error("质量评测和用户反馈仅限管理账号：请先在「档案管理」页登录。")
+        if self.s.login is None and self.s.exposed:
+            raise gr.Error("本服务对外开放且未设置管理账号，质量评测和用户反馈已关闭："
+                           "请设置 NEWSRAG_ADMIN_USER 和 NEWSRAG_ADMIN_PASSWORD 后重启。")
 
-    def upload(self, authed: bool, files: list | None, paper: str, date: str, issue: str = "", not_before: str = "",
+    def upload(self, authed: str, files: list | None, paper: str, date: str, issue: str = "", not_before: str = "",
                not_after: str = "", progress=gr.Progress()) -> tuple:  # noqa: B008 (how Gradio injects progress)
         """Ingest uploaded files as one issue: its date, or its name when the date is unknown."""
         self._require_admin(authed)
@@ -316,14 +333,14 @@ class NewsragApp:
                   + (f"期次：{_esc(res.issue)}。" if res.issue else ""))
         return rows, status, *self.issue_table(authed)
 
-    def issue_table(self, authed: bool, **choice) -> tuple[list[list], dict]:
+    def issue_table(self, authed: str, **choice) -> tuple[list[list], dict]:
         """The issues table and the matching choices of the delete dropdown (one scan of the archive)."""
         self._require_admin(authed)
         issues = self.s.archive.issues()
         rows = [[i.key, i.paper, i.date.label_zh(issue_of(i.page_keys[0]) if i.page_keys else ""), "、".join(map(str, i.pages)) or "—", i.articles, i.chunks] for i in issues]
         return rows, gr.update(choices=[i.key for i in issues], **choice)
 
-    def delete_issue(self, authed: bool, key: str, confirm: bool) -> tuple:
+    def delete_issue(self, authed: str, key: str, confirm: bool) -> tuple:
         self._require_admin(authed)
         if not key:
             raise gr.Error("请先选择要删除的期次。")
@@ -384,7 +401,7 @@ def build_app(services: AppServices) -> gr.Blocks:
     app = NewsragApp(services)
     pages = app.page_choices()
     with gr.Blocks(title="newsrag 报纸档案问答") as demo:
-        authed = gr.State(False)  # this session's admin login (档案管理 tab), also required by 质量评测
+        authed = gr.State("")  # this session's admin token (档案管理 tab), also required by 质量评测
         gr.Markdown("## 报纸档案问答\n每个回答都注明出自哪份报纸、哪一期、第几版、哪篇文章。")
         with gr.Tab("问答", id="chat"):
             turns = gr.State([])
@@ -463,6 +480,7 @@ def build_app(services: AppServices) -> gr.Blocks:
                 a_login = gr.Button("登录", variant="primary")
             a_msg = gr.Markdown("")
             with gr.Column(visible=False) as admin_box:
+                a_logout = gr.Button("退出登录", size="sm")
                 gr.Markdown("上传版面（.txt 文字版、.pdf 电子版、扫描图片 .png/.jpg/.tif；文件名含版次，如 page-01.pdf、"
                             "第1版.txt；整期 PDF 可不含版次）或文章（.jsonl）。"
                             "同一期同一版再次上传会替换旧内容（结果显示“已替换”）。日期不详时请填写期号或名称，"
@@ -489,8 +507,9 @@ def build_app(services: AppServices) -> gr.Blocks:
                     i_delete = gr.Button("删除这一期", variant="stop")
                 i_status = gr.Markdown("")
             a_login.click(app.login, [a_user, a_pass], [authed, admin_box, login_box, a_msg], api_visibility="private").then(
-                lambda ok: app.issue_table(ok) if ok else (gr.skip(), gr.skip()),
+                lambda tok: app.issue_table(tok) if tok else (gr.skip(), gr.skip()),
                 [authed], [i_table, i_key], api_visibility="private")
+            a_logout.click(app.logout, [authed], [authed, admin_box, login_box, a_msg], api_visibility="private")
             u_go.click(app.upload, [authed, u_files, u_paper, u_date, u_issue, u_nb, u_na], [u_table, u_status, i_table, i_key],
                        concurrency_id="ingest", concurrency_limit=1, api_visibility="private").success(
                 app.page_filter, None, c_page, api_visibility="private")

@@ -329,10 +329,11 @@ def serve(settings: Settings, host: str, port: int) -> None:
     from ui.chat_app import launch_app, open_services
 
     services = open_services(settings)
-    if services.admin is None and host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(f"newsrag: 注意：未设置管理账号，{host} 上任何人都能运行质量评测、查看用户反馈 "
-                   "(no admin login: set NEWSRAG_ADMIN_USER and NEWSRAG_ADMIN_PASSWORD before serving beyond this machine)",
-                   err=True)
+    services.exposed = host not in ("127.0.0.1", "localhost", "::1")
+    if services.admin is None and services.exposed:
+        click.echo(f"newsrag: 注意：未设置管理账号，在 {host} 上对外开放时质量评测和用户反馈已关闭，也没有档案管理 "
+                   "(no admin login: the quality tab and the feedback log are closed when serving beyond this machine; "
+                   "set NEWSRAG_ADMIN_USER and NEWSRAG_ADMIN_PASSWORD to open them behind a login)", err=True)
     services.chain.warm_up()
     click.echo(f"newsrag: 打开 http://{host}:{port} (serving {services.archive.count()} chunks)", err=True)
     launch_app(services, host=host, port=port)
