@@ -184,29 +184,22 @@ class KeywordIndex:
                 return []
             avgdl = float(total) / n
             df = dict(self._rows(db, f"SELECT term, COUNT(*) FROM postings WHERE term IN ({marks}) GROUP BY term", terms))
+            idf = [(t, math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))) for t in terms if t in df]
+            if not idf:
+                return []
+            # BM25 summed by the database, not row by row here: a very common term's postings
+            # stay inside SQLite / PostgreSQL. Ties by chunk id, so every backend ranks alike.
+            values = ",".join("(?,?)" for _ in idf)
+            k1, b = self.k1, self.b
             rows = self._rows(
                 db,
-                f"SELECT p.term, p.doc, p.tf, d.len FROM postings p JOIN docs d ON d.doc = p.doc "
-                f"WHERE p.term IN ({marks}){where}",
-                [*terms, *params],
+                f"WITH q(term, idf) AS (VALUES {values}) "
+                f"SELECT d.chunk_id, SUM(q.idf * p.tf * ? / (p.tf + ? * (? + ? * d.len))) AS s "
+                f"FROM q JOIN postings p ON p.term = q.term JOIN docs d ON d.doc = p.doc "
+                f"WHERE 1=1{where} GROUP BY d.doc ORDER BY s DESC, d.chunk_id LIMIT ?",
+                [*(x for pair in idf for x in pair), k1 + 1.0, k1, 1.0 - b, b / avgdl, *params, int(k)],
             )
-        idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
-        scores: dict[int, float] = {}
-        k1, b = self.k1, self.b
-        for term, doc, tf, dl in rows:
-            s = idf[term] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))
-            scores[doc] = scores.get(doc, 0.0) + s
-        # the k best, plus any tied with the k-th: ties are broken by chunk id below, so that
-        # every backend (whose internal doc numbers differ) returns the same list
-        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-        cut = ranked[min(k, len(ranked)) - 1][1] if ranked else 0.0
-        top = [(d, s) for d, s in ranked if s >= cut] if ranked else []
-        if not top:
-            return []
-        with self._read() as db:
-            marks = ",".join("?" * len(top))
-            names = dict(self._rows(db, f"SELECT doc, chunk_id FROM docs WHERE doc IN ({marks})", [d for d, _ in top]))
-        return sorted(((names[d], s) for d, s in top), key=lambda x: (-x[1], x[0]))[:k]
+        return [(cid, float(score)) for cid, score in rows]
 
 
 class PostgresKeywordIndex(KeywordIndex):
