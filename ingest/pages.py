@@ -42,6 +42,9 @@ __all__ = [
 
 MANIFEST_NAME = "issue.toml"
 SUPPORTED_SUFFIXES = (".txt", ".jsonl", ".pdf", *IMAGE_SUFFIXES)
+# The most one page file may weigh before it is read into memory (a JSONL file streams, so
+# has none): a broadsheet's text layer is ~20 KB, its e-paper PDF ~5-30 MB, a 300 dpi scan ~60 MB.
+MAX_FILE_MB = {".txt": 16, ".pdf": 512, **{s: 256 for s in IMAGE_SUFFIXES}}
 PAGE_IMAGE_DPI = 150  # what a kept page image of a PDF is rendered at (then fitted to PageImages.width)
 
 
@@ -199,6 +202,11 @@ def read_file(path: Path, manifests: dict | None = None, *, images: PageImages |
                                                f"扫描图片（.png/.jpg/.tif）和 .jsonl 文章 (unknown file type)"))
         return res
     try:
+        size_mb = path.stat().st_size / 2**20
+        if size_mb > MAX_FILE_MB.get(suffix, float("inf")):
+            res.problems.append(Problem(str(path), f"文件太大（{size_mb:.0f} MB，上限 {MAX_FILE_MB[suffix]} MB），不像一个版面，"
+                                                   f"请检查或拆分 (file too large for a page: {size_mb:.0f} MB)"))
+            return res
         data = path.read_bytes()
     except OSError as exc:
         res.problems.append(Problem(str(path), f"无法读取文件 (cannot read file: {exc.strerror or exc})"))

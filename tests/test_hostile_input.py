@@ -115,3 +115,30 @@ def test_claim_checking_any_reply_gives_valid_citations(reply, question):
             for c in chunk_article(art)]
     checked = check_answer(reply, hits, Query.of(question))
     assert all(1 <= c.n <= len(hits) for c in checked.citations)
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
+    big = tmp_path / "page-01.txt"
+    with big.open("wb") as f:  # sparse: 1 GB on paper, nothing on disk
+        f.truncate(2**30)
+    res = read_file(big)
+    assert not res.pages and "文件太大" in res.problems[0].reason and "1024 MB" in res.problems[0].reason
+
+
+def test_upload_names_with_nul_or_dot_dots_write_nothing_outside_the_library(tmp_path):
+    from ingest.uploads import Upload, ingest_uploads
+    from rag.archive import Archive
+    from rag.embedding import FakeEmbedder
+    from rag.keyword import KeywordIndex
+    from rag.store import InMemoryStore
+
+    src = tmp_path / "upload.bin"
+    src.write_text(SEED, encoding="utf-8")
+    store = Archive(InMemoryStore("fake"), KeywordIndex())
+    names = ["../../outside/page-01.txt", "page-02\x00.txt", "/etc/passwd.txt", "..\\..\\page-03.txt", "\x00"]
+    res = ingest_uploads([Upload(n, src) for n in names], paper="渝中报", date="2023-12-01", library=tmp_path / "lib",
+                         store=store, embedder=FakeEmbedder())
+    assert len(res.files) == len(names) and store.count() > 0
+    written = {p for p in tmp_path.rglob("*") if p.is_file()} - {src}
+    assert all((tmp_path / "lib") in p.parents for p in written), written
+    assert not (tmp_path / "outside").exists() and not any("\x00" in str(p) for p in written)
