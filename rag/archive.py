@@ -11,13 +11,14 @@ import logging
 import os
 import sqlite3
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 
 from rag.embedding import Embedder
-from rag.errors import EmbedderMismatch, IndexUnreadable, StoreUnavailable
+from rag.errors import DiskFull, EmbedderMismatch, IndexUnreadable, NewsragError, StoreUnavailable, is_disk_full
 from rag.keyword import KeywordIndex, PostgresKeywordIndex
 from rag.records import DOC_KEY, PAGE_KEY, Chunk, Hit, IssueDate, IssueSummary, join_windows
 from rag.settings import Settings
@@ -47,9 +48,10 @@ def _chunk_from_hit(h: Hit) -> Chunk:
 class Archive(ChunkStore):
     """A ChunkStore that also maintains a KeywordIndex over the same chunks."""
 
-    def __init__(self, store: ChunkStore, keyword: KeywordIndex) -> None:
+    def __init__(self, store: ChunkStore, keyword: KeywordIndex, home: Path | None = None) -> None:
         self.store = store
         self.keyword = keyword
+        self.home = home  # the folder the index writes to, when it is on this machine
         self.embedder_name = store.embedder_name
         self.read_only = store.read_only
 
@@ -57,13 +59,41 @@ class Archive(ChunkStore):
         return self.store.ids_by_page(page_keys)
 
     def add(self, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
-        self.store.add(chunks, embeddings)
-        self.keyword.add(chunks)
+        with self._space():
+            self.store.add(chunks, embeddings)
+            self.keyword.add(chunks)
 
     def delete(self, ids: Iterable[str]) -> None:
         ids = list(ids)
-        self.store.delete(ids)
-        self.keyword.delete(ids)
+        with self._space():
+            self.store.delete(ids)
+            self.keyword.delete(ids)
+
+    def _nearly_full(self) -> bool:
+        """Chroma words a full disk as a failed compaction: look at the disk itself."""
+        import shutil
+
+        try:
+            return self.home is not None and shutil.disk_usage(self.home).free < 8 * 2**20
+        except OSError:
+            return False
+
+    @contextmanager
+    def _space(self):
+        """A full disk mid-write becomes DiskFull; the vector store and the keyword index may
+        then differ by that one batch, which ``sync`` repairs at the next open."""
+        try:
+            yield
+        except NewsragError:
+            raise
+        except Exception as exc:
+            if not (is_disk_full(exc) or self._nearly_full()):
+                raise
+            raise DiskFull(
+                f"the disk holding the index is full ({exc}). What was stored is kept: free some space "
+                "(or move NEWSRAG_HOME to a larger disk) and run the same command again to finish.",
+                zh="索引所在磁盘已满：已写入的内容都保留着。请腾出空间（或把 NEWSRAG_HOME 移到更大的磁盘）后重新运行同一命令",
+            ) from None
 
     def delete_pages(self, page_keys: Sequence[str]) -> int:
         """Remove every chunk of the given pages; returns how many were removed."""
@@ -265,7 +295,7 @@ def open_archive(settings: Settings, embedder: Embedder | str, create: bool = Tr
         log.info("the index was built in %s; the embedder follows it", store.embedder_form)
         embedder.use_form(store.embedder_form)
     keyword = open_keyword_index(settings)
-    archive = Archive(store, keyword)
+    archive = Archive(store, keyword, home=None if settings.chroma_url else settings.home)
     if keyword.count() != store.count():  # (a read-only index's keyword copy is in memory)
         archive.sync()
     return archive

@@ -13,6 +13,8 @@ __all__ = [
     "ChatUnavailable",
     "IndexUnreadable",
     "IndexReadOnly",
+    "DiskFull",
+    "is_disk_full",
 ]
 
 
@@ -98,3 +100,20 @@ class IndexReadOnly(NewsragError):
 
     exit_code = 9
     zh = "索引是只读的"
+
+
+class DiskFull(NewsragError):
+    """The disk holding the index filled up during a write; what was stored is kept."""
+
+    exit_code = 10
+    zh = "磁盘已满"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether an error from SQLite, Chroma or the OS means no space was left."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc).lower()
+    return "database or disk is full" in text or "no space left on device" in text or "(code: 13)" in text

@@ -160,3 +160,36 @@ def test_sigkill_at_random_points_of_an_ingest_then_a_rerun_ends_complete(tmp_pa
         assert rep["chunks_unchanged"] == killed_at[-1], f"trial {trial}"
     print(f"{TRIALS} SIGKILL trials survived; chunks stored when killed: {killed_at} of {total}")
     assert len(set(killed_at)) >= 3  # the kills fell at different points of the run
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 3 MB tmpfs (root and mount(8), as on the CI machine), grown afterwards to 64 MB."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)],
+                                           capture_output=True).returncode:
+        pytest.skip("a small tmpfs needs root and mount(8) (the CI machine has both)")
+    try:
+        yield mnt, lambda: subprocess.run(["mount", "-o", "remount,size=64m", str(mnt)], check=True)
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_a_full_disk_mid_ingest_is_a_clear_error_and_the_next_run_completes(small_disk, tmp_path):
+    import json
+
+    from rag.archive import open_archive
+    from rag.settings import Settings
+
+    mnt, grow = small_disk
+    data = _crud_like(tmp_path / "k.jsonl", 400)
+    full = _cli(mnt / "home", "ingest", str(data))
+    assert full.returncode == 10 and "磁盘已满" in full.stderr and "Traceback" not in full.stderr, full.stderr[-800:]
+    grow()  # space freed
+    again = _cli(mnt / "home", "ingest", str(data), "--json")
+    assert again.returncode == 0, again.stderr[-800:]
+    rep = json.loads(again.stdout)
+    arch = open_archive(Settings(home=mnt / "home", embedder="fake"), "fake", create=False)
+    assert arch.store.count() == rep["chunks_added"] + rep["chunks_unchanged"] and rep["chunks_unchanged"] > 0
+    assert arch.keyword.ids() == arch.store.all_ids()
