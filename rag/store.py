@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from rag.errors import EmbedderMismatch, IndexMissing, IndexReadOnly, IndexUnreadable, StoreUnavailable
+from rag.errors import EmbedderMismatch, IndexMissing, IndexReadOnly, IndexUnreadable, NewsragError, StoreUnavailable
 from rag.records import Chunk, Hit, IssueDate, Place
 from rag.settings import Settings
 
@@ -383,6 +383,39 @@ class ChromaStore(ChunkStore):
                 res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0]
             )
         ]
+
+
+def _unreachable_becomes_store_unavailable(cls):
+    """A Chroma server that stops answering mid-run (connection refused or reset, a timeout)
+    becomes StoreUnavailable with a clear message; the next call tries again, so the app and
+    the CLI work again without a restart once the server is back."""
+    import functools
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def call(self, *args, **kwargs):
+            try:
+                return fn(self, *args, **kwargs)
+            except (NewsragError, ValueError, KeyError, TypeError):
+                raise
+            except Exception as exc:
+                mod = type(exc).__module__
+                if not (mod.startswith(("httpx", "httpcore")) or isinstance(exc, (ConnectionError, TimeoutError))):
+                    raise
+                raise StoreUnavailable(
+                    f"the Chroma server at {self._where} does not answer ({type(exc).__name__}: {exc}). "
+                    "Check that it runs; newsrag carries on by itself once it is back.",
+                    zh=f"连不上向量库服务 {self._where}：请检查 Chroma 服务是否在运行，恢复后即可继续使用，无需重启",
+                ) from None
+
+        return call
+
+    for name in ("ids_by_page", "add", "delete", "count", "all_ids", "get", "vectors", "find", "query"):
+        setattr(cls, name, wrap(getattr(cls, name)))
+    return cls
+
+
+_unreachable_becomes_store_unavailable(ChromaStore)
 
 
 def open_store(settings: Settings, embedder_name: str, create: bool = True, embedder_form: str = "") -> ChromaStore:

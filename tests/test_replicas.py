@@ -94,3 +94,58 @@ def test_two_writers_at_once_both_complete_and_stay_consistent(cluster, tmp_path
     added = [json.loads(o)["chunks_added"] for o, _ in outs]
     vectors, keywords = _counts(env("check"))
     assert vectors == keywords == sum(added) and min(added) >= 40
+
+
+def test_a_chroma_server_outage_is_a_clear_error_and_the_app_recovers_without_a_restart(tmp_path):
+    """The Chroma server stops while the app runs and an ingest starts, then comes back on the
+    same port: while it is down the app and the CLI say so in Chinese (the CLI exits 6); when
+    it is back, the same app process answers again."""
+    import time
+
+    from gradio_client import Client
+
+    chroma = str(Path(sys.executable).parent / "chroma")
+    port, data = _free_port(), tmp_path / "chroma-data"
+
+    def start_chroma():
+        proc = subprocess.Popen([chroma, "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc, 60, "chroma server")
+        return proc
+
+    env = {**os.environ, "NEWSRAG_EMBEDDER": "fake", "NEWSRAG_LLM": "extractive", "GRADIO_ANALYTICS_ENABLED": "False",
+           "NEWSRAG_CHROMA_URL": f"http://127.0.0.1:{port}", "NEWSRAG_HOME": str(tmp_path / "home")}
+    server = start_chroma()
+    app = None
+    try:
+        subprocess.run([EXE, "ingest", str(ROOT / "corpus")], env=env, check=True, capture_output=True, timeout=300)
+        app_port = _free_port()
+        app = subprocess.Popen([EXE, "serve", "--port", str(app_port)], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{app_port}/"
+        wait_for_http(url, app, 120, "newsrag serve")
+        client = Client(url, verbose=False)
+        assert client.predict("宪法宣传周", 3, api_name="/search")
+        server.terminate()
+        server.wait(20)
+        with pytest.raises(Exception, match="连不上向量库服务"):
+            client.predict("宪法宣传周", 3, api_name="/search")
+        down = subprocess.run([EXE, "ingest", str(ROOT / "tests" / "fixtures" / "pages")], env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert down.returncode == 6 and "Chroma" in down.stderr and "Traceback" not in down.stderr, down.stderr[-600:]
+        server = start_chroma()
+        deadline = time.time() + 30
+        while True:  # the same app process, no restart
+            try:
+                assert client.predict("宪法宣传周", 3, api_name="/search")[0]["paper"] == "渝中报"
+                break
+            except Exception:
+                if time.time() > deadline:
+                    raise
+                time.sleep(1)
+    finally:
+        if app is not None:
+            app.terminate()
+            app.wait(20)
+        server.terminate()
+        server.wait(20)
