@@ -14,6 +14,7 @@ __all__ = [
     "IndexUnreadable",
     "IndexReadOnly",
     "DiskFull",
+    "IndexBusy",
     "is_disk_full",
 ]
 
@@ -107,6 +108,13 @@ class DiskFull(NewsragError):
 
     exit_code = 10
     zh = "磁盘已满"
+
+
+class IndexBusy(NewsragError):
+    """Another process is writing to the embedded index (Chroma embedded is one writer at a time)."""
+
+    exit_code = 11
+    zh = "索引正被另一个进程写入"
 
 
 def is_disk_full(exc: BaseException) -> bool:

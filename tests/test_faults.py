@@ -193,3 +193,46 @@ def test_a_full_disk_mid_ingest_is_a_clear_error_and_the_next_run_completes(smal
     arch = open_archive(Settings(home=mnt / "home", embedder="fake"), "fake", create=False)
     assert arch.store.count() == rep["chunks_added"] + rep["chunks_unchanged"] and rep["chunks_unchanged"] > 0
     assert arch.keyword.ids() == arch.store.all_ids()
+
+
+def test_two_writers_on_one_embedded_index_take_turns_and_lose_no_vector(tmp_path):
+    """Two `newsrag ingest` at once on one embedded index: the second waits for the first
+    (embedded Chroma keeps its vectors in the writer's memory: two at once lost 64 of 2,028
+    vectors before this lock), then every chunk is found by a vector query. An ingest while
+    `newsrag serve` holds the index is refused with a message naming it (exit 11)."""
+    import json
+    import time
+
+    from rag.archive import open_archive
+    from rag.embedding import FakeEmbedder
+    from rag.settings import Settings
+
+    from .conftest import _free_port, wait_for_http
+
+    home = tmp_path / "home"
+    env = {**os.environ, "NEWSRAG_HOME": str(home), "NEWSRAG_EMBEDDER": "fake", "NEWSRAG_LLM": "extractive"}
+    files = [_crud_like(tmp_path / f"w{i}.jsonl", 150) for i in range(2)]
+    for i, f in enumerate(files):  # different ids in each file
+        f.write_text(f.read_text(encoding="utf-8").replace('"id": "k', f'"id": "w{i}-k'), encoding="utf-8")
+    first = subprocess.Popen([EXE, "ingest", str(files[0]), "--json"], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    second = subprocess.run([EXE, "ingest", str(files[1]), "--json"], env=env, capture_output=True, text=True, timeout=300)
+    out, _ = first.communicate(timeout=300)
+    assert first.returncode == 0 and second.returncode == 0, second.stderr[-600:]
+    added = json.loads(out)["chunks_added"] + json.loads(second.stdout)["chunks_added"]
+    arch = open_archive(Settings(home=home, embedder="fake"), "fake", create=False)
+    assert arch.store.count() == arch.keyword.count() == added
+    assert len(arch.store.query(FakeEmbedder().embed_query("渝中区工作推进"), added)) == added  # no vector lost
+    del arch
+
+    port = _free_port()
+    app = subprocess.Popen([EXE, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/", app, 120, "newsrag serve")
+        refused = _cli(home, "ingest", str(ROOT / "corpus"))
+        assert refused.returncode == 11 and "newsrag serve" in refused.stderr and "档案管理" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    finally:
+        app.terminate()
+        app.wait(20)

@@ -71,10 +71,6 @@ def ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool, batch_siz
     Example:
       newsrag ingest corpus/ ../shared/eval-data/rgb_zh_corpus.jsonl --json
     """
-    from ingest.page_images import PageImages
-    from ingest.pipeline import ingest_paths
-    from rag.archive import open_archive
-    from rag.embedding import make_embedder
 
     if not paths:
         default = Path("corpus")
@@ -84,6 +80,18 @@ def ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool, batch_siz
                 zh="没有给出要导入的路径，当前目录下也没有 corpus/ 文件夹：请指明版面文件或文件夹",
             )
         paths = (default,)
+    from rag.archive import writer_lock
+
+    with writer_lock(settings, "ingest", notice=lambda m: click.echo(f"newsrag: {m}", err=True)):
+        _ingest(settings, paths, as_json, batch_size)
+
+
+def _ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool, batch_size: int) -> None:
+    from ingest.page_images import PageImages
+    from ingest.pipeline import ingest_paths
+    from rag.archive import open_archive
+    from rag.embedding import make_embedder
+
     embedder = make_embedder(settings)
     store = open_archive(settings, embedder, create=True)
 
@@ -326,6 +334,13 @@ def serve(settings: Settings, host: str, port: int) -> None:
     Example:
       newsrag serve --port 7860     # then open http://127.0.0.1:7860
     """
+    from rag.archive import writer_lock
+
+    with writer_lock(settings, "serve", wait=False):  # the app writes on upload
+        _serve(settings, host, port)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
     from ui.chat_app import launch_app, open_services
 
     services = open_services(settings)
