@@ -329,8 +329,8 @@ def writer_lock(settings: Settings, role: str, wait: bool = True, notice=None):
     import json
     import time
 
-    if settings.chroma_url:
-        yield
+    if settings.chroma_url or (settings.home.exists() and not os.access(settings.home, os.W_OK)):
+        yield  # a server orders its writers; a read-only index refuses writes by itself (IndexReadOnly)
         return
     settings.home.mkdir(parents=True, exist_ok=True)
     path = settings.home / "writer.lock"
