@@ -75,10 +75,11 @@ class SentenceTransformerEmbedder(Embedder):
     Models that define ``query``/``document`` prompts (EmbeddingGemma) get them;
     e5-family models get their ``query: ``/``passage: `` prefixes.
 
-    ``form`` is the dtype the weights run in: ``bfloat16`` embeds 2.2× as many chunks per second
-    as ``float32`` on a CPU with AVX-512 BF16 / AMX, at cosine ≥ 0.998 to the float32 vectors
-    and the same retrieval scores (bench/README.md). Batches of 4 texts of similar length (the
-    library sorts each call by length) waste the least on padding on 2 cores.
+    ``form`` is the dtype the weights run in: ``bfloat16`` embeds 1.2–2.2× as many chunks per
+    second as ``float32`` on a 2-core CPU with AVX-512 BF16 / AMX (side by side, over one
+    session), at cosine ≥ 0.998 to the float32 vectors and RGB-zh retrieval within 0.005
+    (bench/README.md). Batches of 4 texts of similar length (the library sorts each call by
+    length) waste the least on padding on 2 cores.
     """
 
     def __init__(self, model: str, name: str | None = None, batch_size: int = 4, form: str = "float32") -> None:

@@ -142,3 +142,17 @@ def test_upload_names_with_nul_or_dot_dots_write_nothing_outside_the_library(tmp
     written = {p for p in tmp_path.rglob("*") if p.is_file()} - {src}
     assert all((tmp_path / "lib") in p.parents for p in written), written
     assert not (tmp_path / "outside").exists() and not any("\x00" in str(p) for p in written)
+
+
+def test_a_pdf_of_too_many_pages_is_refused_before_any_is_read(tmp_path):
+    import pypdfium2 as pdfium
+
+    from ingest.readers.pdf import MAX_PDF_PAGES
+
+    doc = pdfium.PdfDocument.new()
+    for _ in range(MAX_PDF_PAGES + 1):
+        doc.new_page(595, 842)
+    doc.save(str(tmp_path / "page-01.pdf"))
+    doc.close()
+    res = read_file(tmp_path / "page-01.pdf")
+    assert not res.pages and f"超过上限 {MAX_PDF_PAGES} 页" in res.problems[0].reason
