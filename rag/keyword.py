@@ -11,6 +11,7 @@ start-up. Both backends run the same SQL and score alike (tests/test_keyword_con
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import sqlite3
@@ -36,6 +37,8 @@ CREATE TABLE IF NOT EXISTS postings(term TEXT NOT NULL, doc INTEGER NOT NULL, tf
     PRIMARY KEY(term, doc)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS postings_doc ON postings(doc);
 """
+
+_TABLE = re.compile(r"\b(?:meta|docs|postings)\b")  # the table names PostgresKeywordIndex prefixes
 
 TOKENIZER_VERSION = "jieba-search+num+latin+t2s/1"
 
@@ -105,17 +108,21 @@ class KeywordIndex:
         with self._lock:
             yield self._db
 
+    def _sql(self, sql: str) -> str:
+        """The statement in this backend's dialect (SQLite: as written)."""
+        return sql
+
     def _run(self, db, sql: str, params=()):
-        return db.execute(sql, params)
+        return db.execute(self._sql(sql), params)
 
     def _rows(self, db, sql: str, params=()) -> list:
-        return db.execute(sql, params).fetchall()
+        return self._run(db, sql, params).fetchall()
 
     def _one(self, db, sql: str, params=()):
-        return db.execute(sql, params).fetchone()
+        return self._run(db, sql, params).fetchone()
 
     def _insert_doc(self, db, row: tuple) -> int:
-        return db.execute("INSERT INTO docs(chunk_id, len, paper, date_int, page) VALUES(?,?,?,?,?)", row).lastrowid
+        return self._one(db, "INSERT INTO docs(chunk_id, len, paper, date_int, page) VALUES(?,?,?,?,?) RETURNING doc", row)[0]
 
     def _many(self, db, sql: str, rows: list) -> None:
         db.executemany(sql, rows)
@@ -222,7 +229,8 @@ class PostgresKeywordIndex(KeywordIndex):
         self.path = url
         prefix = "kw_" + re.sub(r"[^a-z0-9_]", "_", collection.lower()) + "_"
         self._tables = {name: prefix + name for name in ("meta", "docs", "postings")}
-        self._lock_key = int.from_bytes(prefix.encode()[:8].ljust(8, b"_"), "big") & 0x7FFFFFFFFFFFFFFF
+        # one advisory lock per collection (a signed 64-bit key from its table prefix)
+        self._lock_key = int.from_bytes(hashlib.blake2b(prefix.encode(), digest_size=8).digest(), "big") >> 1
         self._db = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout)
         t = self._tables
         with self._db.transaction():
@@ -238,28 +246,13 @@ class PostgresKeywordIndex(KeywordIndex):
         self._setup(bigrams, k1, b)
 
     def _sql(self, sql: str) -> str:
-        for name, table in self._tables.items():
-            sql = re.sub(rf"\b{name}\b", table, sql)
-        return sql.replace("?", "%s")
+        return _TABLE.sub(lambda m: self._tables[m.group(0)], sql).replace("?", "%s")
 
     @contextmanager
     def _write(self):
         with self._lock, self._db.transaction():
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
             yield self._db
-
-    def _run(self, db, sql: str, params=()):
-        return db.execute(self._sql(sql), params)
-
-    def _rows(self, db, sql: str, params=()) -> list:
-        return db.execute(self._sql(sql), params).fetchall()
-
-    def _one(self, db, sql: str, params=()):
-        return db.execute(self._sql(sql), params).fetchone()
-
-    def _insert_doc(self, db, row: tuple) -> int:
-        sql = "INSERT INTO docs(chunk_id, len, paper, date_int, page) VALUES(?,?,?,?,?) RETURNING doc"
-        return db.execute(self._sql(sql), row).fetchone()[0]
 
     def _many(self, db, sql: str, rows: list) -> None:
         with db.cursor() as cur:
