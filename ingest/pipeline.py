@@ -25,7 +25,6 @@ from ingest.page_images import PageImages
 from ingest.pages import FileResult, Problem, discover, read_parts
 from ingest.readers.ocr import OcrEngine, RapidOcr
 from rag.embedding import Embedder
-from rag.errors import IndexReadOnly
 from rag.records import DOC_KEY, Article, Chunk, Hit, join_windows
 from rag.store import ChunkStore
 
@@ -106,12 +105,7 @@ def ingest_paths(
     Raises:
         IndexReadOnly: the store is on a read-only disk or mount.
     """
-    if store.read_only:
-        raise IndexReadOnly(
-            "the index is on a read-only disk or mount: it can be searched and asked, not written. "
-            "Ingest into a writable copy (point NEWSRAG_HOME at it), or remount it read-write.",
-            zh="索引在只读的磁盘或挂载上：可以检索和问答，不能导入。请把 NEWSRAG_HOME 指向可写的副本，或以读写方式重新挂载",
-        )
+    store.check_writable()  # before anything is read (page images are written while reading)
     t0 = time.perf_counter()
     rep = IngestReport()
     if ocr is None:

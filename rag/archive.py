@@ -61,7 +61,13 @@ class Archive(ChunkStore):
         self.keyword = keyword
         self.home = home  # the folder the index writes to, when it is on this machine
         self.embedder_name = store.embedder_name
-        self.read_only = store.read_only
+
+    @property
+    def read_only(self) -> bool:  # type: ignore[override]
+        return self.store.read_only
+
+    def check_writable(self) -> None:
+        self.store.check_writable()
 
     def ids_by_page(self, page_keys: Sequence[str]) -> dict[str, set[str]]:
         return self.store.ids_by_page(page_keys)

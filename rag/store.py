@@ -132,6 +132,10 @@ class ChunkStore(ABC):
     # on a read-only disk or mount: searched, never written (add and delete raise IndexReadOnly)
     read_only: bool = False
 
+    def check_writable(self) -> None:
+        """Nothing by default; a store on a read-only disk or mount raises IndexReadOnly."""
+        return None
+
     @abstractmethod
     def ids_by_page(self, page_keys: Sequence[str]) -> dict[str, set[str]]:
         """Chunk ids currently stored for each page key (keys with none are absent)."""
@@ -302,7 +306,7 @@ class ChromaStore(ChunkStore):
                 out.setdefault(md["page_key"], set()).add(cid)
         return out
 
-    def _writable(self) -> None:
+    def check_writable(self) -> None:
         if self.read_only:
             raise IndexReadOnly(
                 f"the index at {self._where} is on a read-only disk or mount: it can be searched and asked, "
@@ -312,7 +316,7 @@ class ChromaStore(ChunkStore):
             )
 
     def add(self, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
-        self._writable()
+        self.check_writable()
         for i in range(0, len(chunks), self._BATCH):
             part = chunks[i : i + self._BATCH]
             self._col.upsert(
@@ -325,7 +329,7 @@ class ChromaStore(ChunkStore):
     def delete(self, ids: Iterable[str]) -> None:
         ids = list(ids)
         if ids:
-            self._writable()
+            self.check_writable()
         for i in range(0, len(ids), self._BATCH):
             self._col.delete(ids=ids[i : i + self._BATCH])
 
