@@ -263,6 +263,8 @@ def _check_keyword_file(settings: Settings) -> None:
         finally:
             con.close()
     except sqlite3.DatabaseError as exc:
+        if "readonly" in str(exc):  # a journal left by a killed writer: recovered when opened to write
+            return
         raise _keyword_unreadable(path, exc) from None
 
 

@@ -499,6 +499,8 @@ def check_chroma_folder(path: Path) -> None:
         finally:
             con.close()
     except sqlite3.DatabaseError as exc:
+        if "readonly" in str(exc):  # a journal left by a killed writer: Chroma recovers it on open
+            return
         raise _unreadable(path.parent, db, exc) from None
     if not {"collections", "embeddings"} <= tables:
         raise _unreadable(path.parent, db, f"a SQLite database without Chroma's tables ({', '.join(sorted(tables)[:5]) or 'none'})")

@@ -7,6 +7,7 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 
+from ingest.readers.text import no_surrogates
 from rag.records import DOC_KEY, Article
 
 __all__ = ["read_jsonl", "iter_jsonl"]
@@ -92,8 +93,8 @@ def _article_from_json(raw: str, parse_date) -> tuple[Article | None, str]:
             paper=paper,
             date=date,
             page=page,
-            title=str(obj.get("title") or "").strip(),
-            text=text.strip(),
+            title=no_surrogates(str(obj.get("title") or "").strip()),
+            text=no_surrogates(text.strip()),
             # the same id from two papers is two articles: key by both (a re-ingest of
             # one must not remove the other as stale)
             page_key=f"{DOC_KEY}{article_id}",

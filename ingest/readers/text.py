@@ -45,6 +45,7 @@ def _implausible(text: str) -> bool:
 
 def lines_from_text(text: str) -> tuple[Line, ...]:
     """Split page text into lines; a blank line starts a new block (a column break)."""
+    text = no_surrogates(text)
     out: list[Line] = []
     block = 0
     pending_break = False
@@ -58,3 +59,9 @@ def lines_from_text(text: str) -> tuple[Line, ...]:
         pending_break = False
         out.append(Line(text=s, block=block))
     return tuple(out)
+
+
+def no_surrogates(text: str) -> str:
+    """Lone surrogates (a JSON ``\\ud800`` escape, text built in code) cannot be stored or hashed
+    as UTF-8: each becomes ``?``."""
+    return text.encode("utf-8", "replace").decode("utf-8")
