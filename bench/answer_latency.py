@@ -4,8 +4,9 @@ system prompt, not the previous question's sources), at 1 and 4 concurrent users
 answers' accuracy on the same run so a faster setting that answers worse shows it.
 
     NEWSRAG_HOME=<seed index> python -m bench.answer_latency tests/fixtures/seed_qa.jsonl
-    ... --users 1,4 --context-tokens 340,240 --model A.gguf,B.gguf --threads 2
+    ... --users 1,4 --context-tokens 340,240 --model A.gguf,B.gguf --flash-attn off,on --threads 2
     ... --cold       # also: seconds from `newsrag serve` to the first answer
+    NEWSRAG_HOME=<RGB index> python -m bench.answer_latency ../shared/eval-data/rgb_zh_qa.jsonl --split test --users 1
 
 Each setting is a fresh chain in this process (the model loaded and warmed once, as the app
 does at start); the times are the chain's own (from the question's arrival, queue wait
@@ -25,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-from rag.evaluation import Question, answer_matches, load_questions
+from rag.evaluation import Question, answer_matches, load_questions, split_questions
 from rag.settings import Settings
 
 
@@ -103,9 +104,11 @@ def cold_start(port: int = 0) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("qa", type=Path)
+    ap.add_argument("--split", choices=["all", "dev", "test"], default="all", help="as in `newsrag eval`")
     ap.add_argument("--users", default="1,4")
     ap.add_argument("--context-tokens", default="", help="comma-separated source budgets (default: the chain's)")
     ap.add_argument("--model", default="", help="comma-separated .gguf files (default: NEWSRAG_LLM_MODEL or the fetched one)")
+    ap.add_argument("--flash-attn", default="", help="off, on, or off,on (default: the chat model's, on)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--cold", action="store_true")
     args = ap.parse_args()
@@ -114,14 +117,16 @@ def main() -> None:
     from rag.prompt import SYSTEM_PROMPT
 
     settings = Settings.from_env()
-    questions = interleaved(load_questions(args.qa))
+    questions = interleaved(split_questions(load_questions(args.qa), args.split))
     budgets = [int(b) for b in args.context_tokens.split(",") if b] or [None]
     models = [m for m in args.model.split(",") if m] or [None]
+    flashes = [f.strip() == "on" for f in args.flash_attn.split(",") if f] or [None]
     print(f"{len(questions)} questions, neighbours on different articles; llm {settings.llm}")
     base = AnswerChain.from_settings(settings)
-    for model in models:
-        if settings.llm == "local" and (model or args.threads):
-            chat = LlamaCppChat(model or settings.llm_model or base.chat.model_path, n_threads=args.threads)
+    for model, flash in itertools.product(models, flashes):
+        if settings.llm == "local" and (model or args.threads or flash is not None):
+            chat = LlamaCppChat(model or settings.llm_model or base.chat.model_path, n_threads=args.threads,
+                                **({} if flash is None else {"flash_attn": flash}))
         else:
             chat = make_chat_model(settings)
         chat.warm_up(SYSTEM_PROMPT)  # as the app does at start
@@ -131,7 +136,8 @@ def main() -> None:
             chain.ask(questions[-1].question)  # the retriever's first query loads the embedder
             for users in [int(u) for u in args.users.split(",")]:
                 r = run(chain, questions, users)
-                print(f"{Path(getattr(chat, 'model_path', chat.name)).name:42s} sources {chain.context_tokens:4d} tok  "
+                fa = {True: "  flash on ", False: "  flash off"}.get(getattr(chat, "flash_attn", None), "")
+                print(f"{Path(getattr(chat, 'model_path', chat.name)).name:42s}{fa} sources {chain.context_tokens:4d} tok  "
                       f"users {users}  first token p50 {r['first_p50']:.2f} s  p95 {r['first_p95']:.2f} s  "
                       f"total p50 {r['total_p50']:.2f} s  p95 {r['total_p95']:.2f} s  correct {r['correct']}/{r['n']}  "
                       f"wall {r['wall']:.0f} s", flush=True)
