@@ -107,23 +107,26 @@ def dense(vectors: int, dim: int, n: int) -> None:
         client = chromadb.PersistentClient(path=tmp, settings=ChromaSettings(anonymized_telemetry=False))
         col = client.create_collection("scale", embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
         print(f"HNSW: {json.dumps(col.configuration_json.get('hnsw'))}")
-        t0, step = time.perf_counter(), 5000
-        for i in range(0, vectors, step):
-            v = rng.standard_normal((min(step, vectors - i), dim), dtype=np.float32)
-            v /= np.linalg.norm(v, axis=1, keepdims=True)
-            col.add(ids=[str(j) for j in range(i, i + len(v))], embeddings=v)
-        build = time.perf_counter() - t0
         qs = rng.standard_normal((n, dim), dtype=np.float32)
-        col.query(query_embeddings=qs[:1], n_results=50)
-        times = []
-        for q in qs:
-            t = time.perf_counter()
-            col.query(query_embeddings=q[None, :], n_results=50, include=["distances"])
-            times.append((time.perf_counter() - t) * 1000)
-        size = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file()) / 2**20
-    print(f"dense leg, {vectors} vectors of {dim}: built in {build:.0f} s, query {_pcts(times)} ({n} queries, 50 results)")
-    print(f"  on disk {size:.0f} MiB, peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
-
+        marks = sorted({vectors // 10, vectors // 4, vectors // 2, vectors} - {0})
+        t0, step, done = time.perf_counter(), 5000, 0
+        for mark in marks:  # how it grows: the build so far and the queries, at each mark
+            while done < mark:
+                v = rng.standard_normal((min(step, mark - done), dim), dtype=np.float32)
+                v /= np.linalg.norm(v, axis=1, keepdims=True)
+                col.add(ids=[str(j) for j in range(done, done + len(v))], embeddings=v)
+                done += len(v)
+            build = time.perf_counter() - t0
+            col.query(query_embeddings=qs[:1], n_results=50)
+            times = []
+            for q in qs:
+                t = time.perf_counter()
+                col.query(query_embeddings=q[None, :], n_results=50, include=["distances"])
+                times.append((time.perf_counter() - t) * 1000)
+            size = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file()) / 2**20
+            print(f"dense leg, {done} vectors of {dim}: built in {build:.0f} s, query {_pcts(times)} ({n} queries, 50 results);"
+                  f" on disk {size:.0f} MiB, peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
+                  flush=True)
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -62,9 +62,9 @@ class KeywordIndex:
             leg (0.792 vs 0.778 at the chosen weights): they match names jieba splits
             differently in question and passage. So on by default.
 
-    ``prune_above`` and ``common_share`` set when a search skips summing common terms
-    over the whole index (``_pruned``): when its terms have more postings than the first,
-    for the terms in more than that share of the documents.
+    A search whose terms hold more than ``prune_above`` postings in all prunes
+    (``_pruned``): its terms in more than ``common_share`` of the documents are the common
+    ones, summed only where they can change the top k.
     """
 
     prune_above = 10_000
