@@ -12,9 +12,10 @@ builds the SQLite keyword index once (kept at --index; the embedder plays no par
 times its own queries: the headlines (or, where there are none, the first 20 characters) of
 evenly spaced articles, plus very common terms
 (渝中区, 发展, 中国 经济 发展) that touch most postings, each query both ways side by side:
-as searches run (common terms pruned where that is provably exact) and with every posting summed. ``dense`` puts N random unit vectors
-(dim 768, EmbeddingGemma's) in a fresh embedded Chroma collection with the HNSW settings newsrag
-uses and times queries, and prints the build time and the process's peak RSS.
+as searches run (common terms pruned where that is provably exact) and with every posting
+summed. ``dense`` puts N random unit vectors (dim 768, EmbeddingGemma's) in a fresh embedded
+Chroma collection with the HNSW settings newsrag uses and, at 10%, 25%, 50% and 100% of N,
+times queries and prints the build time so far, the size on disk and the peak RSS.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ def dense(vectors: int, dim: int, n: int) -> None:
             print(f"dense leg, {done} vectors of {dim}: built in {build:.0f} s, query {_pcts(times)} ({n} queries, 50 results);"
                   f" on disk {size:.0f} MiB, peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
                   flush=True)
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -233,9 +233,8 @@ class KeywordIndex:
             # stay inside SQLite / PostgreSQL. Chunk ids are looked up for the best only.
             rows = self._rows(
                 db,
-                f"{_weights(idf)}, a AS MATERIALIZED ({_summed(where, bool(where))}) "
-                "SELECT d.chunk_id, a.s FROM a JOIN docs d ON d.doc = a.doc "
-                "WHERE a.s >= COALESCE((SELECT s FROM a ORDER BY s DESC LIMIT 1 OFFSET ?), 0) "
+                f"{_with_sums(idf, where)} SELECT d.chunk_id, a.s FROM a JOIN docs d ON d.doc = a.doc "
+                f"WHERE a.s >= COALESCE({_KTH}, 0) "
                 "ORDER BY a.s DESC, d.chunk_id LIMIT ?",
                 [*_pairs(idf), *bm25, *params, int(k) - 1, int(k)],
             )
@@ -257,8 +256,7 @@ class KeywordIndex:
         # documents within ``bound`` of it can reach the top k
         part = dict(self._rows(
             db,
-            f"{_weights(rare)}, a AS MATERIALIZED ({_summed(where, bool(where))}) "
-            "SELECT doc, s FROM a WHERE s + ? >= (SELECT s FROM a ORDER BY s DESC LIMIT 1 OFFSET ?)",
+            f"{_with_sums(rare, where)} SELECT doc, s FROM a WHERE s + ? >= {_KTH}",
             [*_pairs(rare), *bm25, *params, bound, k - 1],
         ))
         if len(part) < k:
@@ -295,6 +293,14 @@ def _summed(where: str, docs: bool) -> str:
     join = "JOIN docs d ON d.doc = p.doc " if docs else ""
     return (f"SELECT p.doc AS doc, SUM(q.idf * p.tf * ? / (p.tf + ? * (? + ? * p.len))) AS s "
             f"FROM q JOIN postings p ON p.term = q.term {join}WHERE 1=1{where} GROUP BY p.doc")
+
+
+def _with_sums(idf: dict, where: str) -> str:
+    """Tables q, and a(doc, s) of the documents passing ``where`` (read once, for _KTH too)."""
+    return f"{_weights(idf)}, a AS MATERIALIZED ({_summed(where, bool(where))})"
+
+
+_KTH = "(SELECT s FROM a ORDER BY s DESC LIMIT 1 OFFSET ?)"  # a's k-th best sum (bind k - 1)
 
 
 def _pairs(idf: dict) -> list:
