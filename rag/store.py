@@ -272,28 +272,33 @@ class ChromaStore(ChunkStore):
             existing = {c.name if hasattr(c, "name") else c for c in client.list_collections()}
         except Exception as exc:  # connection errors come in many types
             raise StoreUnavailable(f"cannot reach the Chroma store at {where}: {exc}", zh=f"无法打开向量库 {where}") from exc
-        if collection in existing:
-            col = client.get_collection(collection, embedding_function=None)
-            built_with = (col.metadata or {}).get("embedder")
-            if built_with != embedder_name:
-                raise EmbedderMismatch(
-                    f"the index at {where} was built with embedder {built_with!r}, but "
-                    f"{embedder_name!r} is configured. Set NEWSRAG_EMBEDDER to match the index, "
-                    "or point NEWSRAG_HOME at a new folder and ingest again.",
-                    zh="索引与当前嵌入模型不一致：请把 NEWSRAG_EMBEDDER 设成建索引时用的模型，或换一个 NEWSRAG_HOME 重新导入",
-                )
-            # indexes from before forms were recorded were built in float32
-            legacy = "float32" if embedder_name.startswith("sentence-transformers:") else embedder_form
-            self.embedder_form = (col.metadata or {}).get("embedder_form") or legacy
-        elif create:
-            col = client.create_collection(
+        if collection not in existing and not create:
+            raise IndexMissing(f"no index at {where}: run `newsrag ingest` first", zh=_NO_INDEX_ZH)
+        from chromadb.errors import NotFoundError
+
+        # get-or-create in one call: two writers starting at once against one server both get the
+        # collection the first created (a list-then-create would fail the second); the metadata
+        # given here is ignored when it already exists, so it is checked below either way
+        try:
+            col = client.get_or_create_collection(
                 collection,
                 embedding_function=None,
                 metadata={"embedder": embedder_name, **({"embedder_form": embedder_form} if embedder_form else {})},
                 configuration={"hnsw": {"space": "cosine"}},
+            ) if create else client.get_collection(collection, embedding_function=None)
+        except NotFoundError as exc:  # deleted since it was listed
+            raise IndexMissing(f"no index at {where}: run `newsrag ingest` first", zh=_NO_INDEX_ZH) from exc
+        built_with = (col.metadata or {}).get("embedder")
+        if built_with != embedder_name:
+            raise EmbedderMismatch(
+                f"the index at {where} was built with embedder {built_with!r}, but "
+                f"{embedder_name!r} is configured. Set NEWSRAG_EMBEDDER to match the index, "
+                "or point NEWSRAG_HOME at a new folder and ingest again.",
+                zh="索引与当前嵌入模型不一致：请把 NEWSRAG_EMBEDDER 设成建索引时用的模型，或换一个 NEWSRAG_HOME 重新导入",
             )
-        else:
-            raise IndexMissing(f"no index at {where}: run `newsrag ingest` first", zh=_NO_INDEX_ZH)
+        # indexes from before forms were recorded were built in float32
+        legacy = "float32" if embedder_name.startswith("sentence-transformers:") else embedder_form
+        self.embedder_form = (col.metadata or {}).get("embedder_form") or legacy
         self._col = col
 
     def ids_by_page(self, page_keys: Sequence[str]) -> dict[str, set[str]]:
@@ -434,6 +439,7 @@ def open_store(settings: Settings, embedder_name: str, create: bool = True, embe
     """
     import chromadb
     from chromadb.config import Settings as ChromaSettings
+    from chromadb.errors import ChromaError
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_url:
@@ -451,8 +457,14 @@ def open_store(settings: Settings, embedder_name: str, create: bool = True, embe
                 "Start it with `chroma run --host 127.0.0.1 --port 8000` or unset NEWSRAG_CHROMA_URL.",
                 zh=f"连不上 Chroma 向量库服务 {settings.chroma_url}：请先启动它，或取消 NEWSRAG_CHROMA_URL 改用本地索引",
             ) from exc
-        return ChromaStore(client, settings.collection, embedder_name, create, where=settings.chroma_url,
-                           embedder_form=embedder_form)
+        try:
+            return ChromaStore(client, settings.collection, embedder_name, create, where=settings.chroma_url,
+                               embedder_form=embedder_form)
+        except ChromaError as exc:  # the server answered, but with an error of its own
+            raise StoreUnavailable(
+                f"the Chroma server at {settings.chroma_url} refused to open collection {settings.collection!r}: {exc}",
+                zh=f"Chroma 向量库服务 {settings.chroma_url} 打不开索引 {settings.collection}：请稍后重试，或查看该服务的日志",
+            ) from exc
     path = Path(settings.home) / "chroma"
     if not create and not path.exists():
         raise IndexMissing(f"no index at {settings.home}: run `newsrag ingest` first", zh=_NO_INDEX_ZH)

@@ -98,6 +98,59 @@ def test_chroma_records_embedder_and_refuses_another(tmp_path):
     assert "embeddinggemma-300m" in msg and "NEWSRAG_EMBEDDER" in msg
 
 
+class _StaleList:
+    """A client whose collection list was read before another writer created the collection."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def list_collections(self):
+        return []
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def test_writers_opening_a_new_collection_at_once_all_get_it(tmp_path, chroma_server):
+    """Two ingests started together against one server: both saw no collection, both create it;
+    the one that comes second gets the first one's collection, not an 'already exists' error."""
+    import threading
+    from urllib.parse import urlparse
+
+    import chromadb
+
+    from rag.store import ChromaStore
+
+    u, name = urlparse(chroma_server), f"race{abs(hash(str(tmp_path))) % 10**8}"
+    client = chromadb.HttpClient(host=u.hostname, port=u.port)
+    first = ChromaStore(client, name, "fake", where=chroma_server)
+    late = ChromaStore(_StaleList(client), name, "fake", where=chroma_server)  # listed before `first` created it
+    chunks, emb = _chunks(), FakeEmbedder()
+    first.add(chunks, emb.embed_documents([c.embed_text for c in chunks]))
+    assert late.count() == 3
+    with pytest.raises(EmbedderMismatch):
+        ChromaStore(_StaleList(client), name, "other-embedder", where=chroma_server)
+
+    settings = Settings(home=tmp_path / "h", collection=f"{name}b", chroma_url=chroma_server)
+    barrier, errors, stores = threading.Barrier(6), [], []
+
+    def open_one():
+        barrier.wait()
+        try:
+            stores.append(open_store(settings, "fake"))
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [] and len(stores) == 6
+    stores[0].add(chunks, emb.embed_documents([c.embed_text for c in chunks]))
+    assert {s.count() for s in stores} == {3}
+
+
 def test_open_without_index_says_run_ingest(tmp_path):
     with pytest.raises(IndexMissing, match="newsrag ingest"):
         open_store(Settings(home=tmp_path / "none"), "fake", create=False)
