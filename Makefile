@@ -79,7 +79,9 @@ postgres:
 		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends postgresql; }; \
 	fi
 
+# the tests also check EmbeddingGemma's onnx-int8 form (built once, ~2 min)
 test: models browser postgres
+	$(BIN)/newsrag models fetch --form onnx-int8
 	$(BIN)/ruff check rag ingest ui tests bench
 	$(BIN)/python -m pytest
 

