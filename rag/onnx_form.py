@@ -139,25 +139,43 @@ def build_onnx_int8(model_dir: Path, progress: Callable[[str], None] = lambda m:
                     calibration: Sequence[str] = CALIBRATION) -> Path:
     """Build (or reuse) the ``onnx-int8`` form of the sentence-transformers model in ``model_dir``.
 
-    Takes a few minutes and ~3 GB of memory for EmbeddingGemma-300M on 2 cores; written to a
-    temporary folder beside the target and renamed into place only when complete.
+    Takes ~2 minutes and a peak of 6.2 GB of memory for EmbeddingGemma-300M on 2 cores; written
+    to a temporary folder beside the target and renamed into place only when complete.
 
     Raises:
-        ModelNotAvailable: the exporter or ONNX Runtime is missing, or the export failed.
+        ModelNotAvailable: the exporter or ONNX Runtime is missing, the model pools without its
+            prompt (not supported), the export failed, or the disk refused the files.
     """
     if (done := verified_onnx_dir(model_dir)) is not None:
         return done
     try:
-        import torch
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-        from sentence_transformers import SentenceTransformer
+        import onnxruntime.quantization  # noqa: F401
+        import onnxscript  # noqa: F401  (torch.onnx's exporter)
+        import sentence_transformers  # noqa: F401
     except ImportError as exc:
         raise ModelNotAvailable(f"cannot build the {FORM} form: {exc}. Install onnxruntime and onnxscript.") from exc
     target = onnx_dir(model_dir)
+    try:
+        _build(model_dir, target, progress, calibration)
+    except OSError as exc:  # a full or read-only disk: nothing half-built is left in place
+        raise ModelNotAvailable(f"building the {FORM} form in {target.parent} failed: {exc}. "
+                                "Free some space there (it needs ~3 GB while building), then run it again.") from exc
+    return target
+
+
+def _build(model_dir: Path, target: Path, progress: Callable[[str], None], calibration: Sequence[str]) -> None:
+    import onnx
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from sentence_transformers import SentenceTransformer
+
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
         work = Path(tmp)
         st = SentenceTransformer(str(model_dir), device="cpu").eval()
+        if any(getattr(m, "include_prompt", True) is False for m in st):
+            raise ModelNotAvailable(f"{model_dir} pools its vectors without the prompt's tokens: "
+                                    f"the {FORM} form does not support that; use float32 or bfloat16")
         prompt = (st.prompts or {}).get("document", "")
         smoothed = _smooth_gated_mlps(st, calibration, prompt, ALPHA)
         progress(f"exporting {model_dir.name} to ONNX ({smoothed} gated MLPs smoothed)")
@@ -184,8 +202,6 @@ def build_onnx_int8(model_dir: Path, progress: Callable[[str], None] = lambda m:
         except Exception as exc:  # the exporter's failures come in many types
             raise ModelNotAvailable(f"exporting {model_dir} to ONNX failed: {exc}") from exc
         del st
-        import onnx
-
         graph = onnx.load(str(float_dir / _MODEL), load_external_data=False).graph
         weights = {i.name for i in graph.initializer}
         matmuls = [n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] in weights]
@@ -207,7 +223,6 @@ def build_onnx_int8(model_dir: Path, progress: Callable[[str], None] = lambda m:
             shutil.rmtree(target)
         out.rename(target)
     progress(f"built the {FORM} form in {time.perf_counter() - t0:.0f} s: {target}")
-    return target
 
 
 def _plain_tokenizer_agrees(folder: Path) -> bool:

