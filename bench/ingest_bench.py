@@ -10,7 +10,7 @@ With --n, the first N lines of a JSONL file are ingested (the data is read from 
 path, never copied into the project). --forms runs the embedder's run-time forms side by side,
 alternating (A B A B …) so that the machine's noise falls on each alike, and prints each
 run and the median ratio to the first form. --overhead ingests once more in this process,
-the embedder timed, and prints the pipeline's own share (reading, segmentation, jieba,
+in the first form, the embedder timed, and prints the pipeline's own share (reading, segmentation, jieba,
 Chroma and keyword writes) against the embedder's.
 """
 
@@ -63,14 +63,14 @@ def _child(src: Path, batch: int) -> None:
     sys.exit(code)
 
 
-def _overhead(src: Path, home: Path, batch: int) -> None:
+def _overhead(src: Path, home: Path, batch: int, form: str) -> None:
     from ingest.page_images import PageImages
     from ingest.pipeline import ingest_paths
     from rag.archive import open_archive
     from rag.embedding import make_embedder
     from rag.settings import Settings
 
-    settings = Settings.from_env({**os.environ, "NEWSRAG_HOME": str(home)})
+    settings = Settings.from_env({**os.environ, "NEWSRAG_HOME": str(home), "NEWSRAG_EMBEDDER_FORM": form})
     embedder = make_embedder(settings)
     archive = open_archive(settings, embedder, create=True)
     embedder.embed_documents(["预热 warm-up"])  # the model's load is not the pipeline's cost
@@ -124,7 +124,7 @@ def main() -> None:
             for form in forms[1:]:
                 print(f"ratio        {form} / {forms[0]}: {statistics.median(rates[form]) / base:.2f}× (medians)")
         if args.overhead:
-            _overhead(src, Path(tmp) / "home-overhead", args.batch_size)
+            _overhead(src, Path(tmp) / "home-overhead", args.batch_size, forms[0])
 
 
 if __name__ == "__main__":
