@@ -19,7 +19,7 @@ from rag.errors import ConfigError, ModelNotAvailable
 from rag.model_files import EMBEDDINGGEMMA, verified_model_dir
 from rag.onnx_form import FORM as ONNX_FORM
 from rag.onnx_form import verified_onnx_dir
-from rag.settings import DEFAULT_EMBEDDER, Settings
+from rag.settings import DEFAULT_EMBEDDER, EMBEDDER_FORMS, Settings
 
 __all__ = [
     "Embedder",
@@ -31,7 +31,7 @@ __all__ = [
     "cpu_has_bf16",
 ]
 
-FORMS = ("float32", "bfloat16", "onnx-int8")  # run-time forms of a sentence-transformers model (bench/README.md)
+FORMS = EMBEDDER_FORMS
 
 
 def cpu_has_bf16(cpuinfo: str | None = None) -> bool:

@@ -16,14 +16,14 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import ModelNotAvailable
 
-__all__ = ["EMBEDDINGGEMMA", "QWEN_CODER_1_5B", "ModelSpec", "Part", "ensure_model", "verified_model_dir"]
+__all__ = ["EMBEDDINGGEMMA", "QWEN_CODER_1_5B", "ModelSpec", "Part", "ensure_model", "verified_model_dir", "stat_fingerprint"]
 
 
 @dataclass(frozen=True)
@@ -95,12 +95,18 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fingerprint(root: Path, spec: ModelSpec) -> dict[str, list[int]]:
+def stat_fingerprint(root: Path, rels: Iterable[str]) -> dict[str, list[int]]:
+    """Size and modification time of each file (relative to ``root``): what a stamp written at
+    build time is checked against, cheaply, at every load."""
     out = {}
-    for rel in spec.expected:
+    for rel in rels:
         st = (root / rel).stat()
         out[rel] = [st.st_size, st.st_mtime_ns]
     return out
+
+
+def _fingerprint(root: Path, spec: ModelSpec) -> dict[str, list[int]]:
+    return stat_fingerprint(root, spec.expected)
 
 
 def verified_model_dir(spec: ModelSpec, cache: Path) -> Path | None:

@@ -18,7 +18,6 @@ dimension), on ONNX Runtime with the model's own tokenizer.
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import tempfile
 import time
@@ -28,10 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import ModelNotAvailable
+from rag.model_files import stat_fingerprint
 
 __all__ = ["FORM", "onnx_dir", "verified_onnx_dir", "build_onnx_int8", "OnnxSentenceModel", "CALIBRATION"]
-
-log = logging.getLogger(__name__)
 
 FORM = "onnx-int8"
 ALPHA = 0.75  # measured: 0.3 / 0.5 / 0.75 gave min cosine 0.964 / 0.984 / 0.985 (bench/README.md)
@@ -71,12 +69,7 @@ def onnx_dir(model_dir: Path) -> Path:
 
 
 def _fingerprint(folder: Path) -> dict[str, list[int]]:
-    out = {}
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and p.name != _STAMP:
-            s = p.stat()
-            out[p.name] = [s.st_size, s.st_mtime_ns]
-    return out
+    return stat_fingerprint(folder, sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != _STAMP))
 
 
 def verified_onnx_dir(model_dir: Path) -> Path | None:
@@ -95,11 +88,7 @@ def verified_onnx_dir(model_dir: Path) -> Path | None:
 
 
 def _source_fingerprint(model_dir: Path) -> dict[str, list[int]]:
-    out = {}
-    for p in sorted(model_dir.rglob("*.safetensors")):
-        s = p.stat()
-        out[str(p.relative_to(model_dir))] = [s.st_size, s.st_mtime_ns]
-    return out
+    return stat_fingerprint(model_dir, sorted(str(p.relative_to(model_dir)) for p in model_dir.rglob("*.safetensors")))
 
 
 def _smooth_gated_mlps(model, texts: Sequence[str], prompt: str, alpha: float) -> int:

@@ -12,6 +12,8 @@ from rag.errors import ConfigError
 __all__ = ["Settings", "DEFAULT_EMBEDDER"]
 
 DEFAULT_EMBEDDER = "embeddinggemma"
+# run-time forms of a sentence-transformers embedder (rag/embedding.py, bench/README.md)
+EMBEDDER_FORMS = ("float32", "bfloat16", "onnx-int8")
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,9 @@ class Settings:
         if v := env.get("NEWSRAG_EMBEDDER", "").strip():
             s = replace(s, embedder=v)
         if v := env.get("NEWSRAG_EMBEDDER_FORM", "").strip().lower():
-            if v not in ("auto", "float32", "bfloat16", "onnx-int8"):
-                raise ConfigError(f"NEWSRAG_EMBEDDER_FORM must be auto, float32, bfloat16 or onnx-int8, got {v!r}")
+            if v not in ("auto", *EMBEDDER_FORMS):
+                raise ConfigError(f"NEWSRAG_EMBEDDER_FORM must be auto, {', '.join(EMBEDDER_FORMS[:-1])} "
+                                  f"or {EMBEDDER_FORMS[-1]}, got {v!r}")
             s = replace(s, embedder_form=v)
         if v := env.get("NEWSRAG_CHROMA_URL", "").strip():
             if not v.startswith(("http://", "https://")):

