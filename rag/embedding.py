@@ -83,7 +83,7 @@ class SentenceTransformerEmbedder(Embedder):
     (bench/README.md). Batches of 4 texts of similar length (the library sorts each call by
     length) waste the least on padding on 2 cores. ``onnx-int8`` runs the int8 build that
     ``newsrag models fetch --form onnx-int8`` makes (rag/onnx_form.py) on ONNX Runtime, one
-    text at a time: 2.65× float32's chunks/s, RGB-zh dev MRR@10 0.008 below it.
+    text at a time: 2.4× float32's chunks/s, RGB-zh dev MRR@10 0.006 below it.
     """
 
     def __init__(self, model: str, name: str | None = None, batch_size: int = 4, form: str = "float32") -> None:
@@ -263,8 +263,8 @@ def make_embedder(settings: Settings) -> Embedder:
 
     A sentence-transformers model runs in ``settings.embedder_form``; ``auto`` means bfloat16
     on a CPU that does it in hardware, float32 elsewhere, and an existing index's own form
-    wins over it (rag/archive.py). ``onnx-int8`` is chosen only explicitly: 2.65× float32's
-    speed, but RGB-zh dev MRR@10 0.008 below it (bench/README.md).
+    wins over it (rag/archive.py). ``onnx-int8`` is chosen only explicitly: 2.4× float32's
+    speed, but RGB-zh dev MRR@10 0.006 below it (bench/README.md).
 
     Raises:
         ModelNotAvailable: the default model has not been fetched yet.

@@ -144,11 +144,11 @@ def test_bfloat16_gemma_gives_the_float32_vectors():
 @pytest.mark.integration
 @pytest.mark.slow
 def test_onnx_int8_gemma_stays_near_the_float32_vectors():
-    """The int8 form is close to float32 (0.98), not equal: an index remembers its form, so its
-    queries are always embedded in the form its chunks were."""
+    """The int8 form is close to float32 (0.99; bfloat16's is 0.995), not equal: an index
+    remembers its form, so its queries are always embedded in the form its chunks were."""
     fp32, int8 = _get("embeddinggemma")[0], _get("embeddinggemma-onnx-int8")[0]
     assert int8.form == "onnx-int8"
     docs, queries = ZH
     for a, b in ((fp32.embed_documents(docs), int8.embed_documents(docs)),
                  (np.stack([fp32.embed_query(q) for q in queries]), np.stack([int8.embed_query(q) for q in queries]))):
-        assert np.min(np.sum(a * b, axis=1)) >= 0.98
+        assert np.min(np.sum(a * b, axis=1)) >= 0.99

@@ -15,7 +15,15 @@ import pytest
 
 from rag.embedding import SentenceTransformerEmbedder
 from rag.errors import ModelNotAvailable
-from rag.onnx_form import _smooth_gated_mlps, build_onnx_int8, onnx_dir, verified_onnx_dir
+from rag.onnx_form import (
+    _fuse_rms_norms,
+    _quantize_per_token,
+    _smooth_gated_mlps,
+    _smooth_norm_inputs,
+    build_onnx_int8,
+    onnx_dir,
+    verified_onnx_dir,
+)
 
 from .test_embedder_contract import EN
 
@@ -71,6 +79,141 @@ def test_a_model_without_gated_mlps_is_left_alone():
             return [torch.nn.Linear(4, 4)]
 
     assert _smooth_gated_mlps(Bert(), ["x"], "", 0.75) == 0
+
+
+def _decoder(gain: str, seed: int = 0):
+    """One decoder layer of Gemma's shape (RMSNorms scaling by ``1 + w`` or ``w``, or by ``w**2``,
+    which the smoothing does not know), in a model with an ``encode``, its normed inputs holding
+    one channel far out."""
+    import torch
+
+    class TinyRMSNorm(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.eps = 1e-6
+            self.weight = torch.nn.Parameter(torch.rand(8) + 0.5)
+            with torch.no_grad():
+                self.weight[3] = 60.0
+
+        def forward(self, x):
+            g = {"one_plus": 1 + self.weight, "plain": self.weight, "squared": self.weight ** 2}[gain]
+            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * g
+
+    class Layer(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            lin = lambda i, o: torch.nn.Linear(i, o, bias=False)  # noqa: E731
+            self.input_layernorm, self.pre_feedforward_layernorm = TinyRMSNorm(), TinyRMSNorm()
+            self.self_attn, self.mlp = torch.nn.Module(), torch.nn.Module()
+            self.self_attn.q_proj, self.self_attn.k_proj, self.self_attn.v_proj = lin(8, 8), lin(8, 8), lin(8, 8)
+            self.mlp.gate_proj, self.mlp.up_proj, self.mlp.down_proj = lin(8, 16), lin(8, 16), lin(16, 8)
+
+        def forward(self, x):
+            a, m = self.self_attn, self.mlp
+            h = self.input_layernorm(x)
+            x = x + a.q_proj(h) * torch.sigmoid(a.k_proj(h)) + a.v_proj(h)
+            h = self.pre_feedforward_layernorm(x)
+            return x + m.down_proj(torch.nn.functional.gelu(m.gate_proj(h)) * m.up_proj(h))
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(seed)
+            self.layer = Layer()
+            self.inputs = torch.randn(32, 8)
+
+        def encode(self, texts, normalize_embeddings=False, **_):
+            with torch.no_grad():
+                out = self.layer(self.inputs)
+            return torch.nn.functional.normalize(out, dim=-1).numpy() if normalize_embeddings else out.numpy()
+
+    return Model()
+
+
+@pytest.mark.parametrize("gain", ["one_plus", "plain"])
+def test_smoothing_the_normed_inputs_keeps_the_function_and_flattens_their_outlier(gain):
+    import torch
+
+    model = _decoder(gain)
+    layer = model.layer
+    before = model.encode(["x"])
+    spread = lambda: float((lambda x: x.abs().amax(0).max() / x.abs().amax(0).median())(  # noqa: E731
+        layer.input_layernorm(model.inputs).detach()))
+    wide = spread()
+    assert _smooth_norm_inputs(model, ["x"] * 4, "", 0.5) == 2
+    np.testing.assert_allclose(model.encode(["x"]), before, rtol=1e-4, atol=1e-4)
+    assert spread() < wide / 3
+    assert torch.all(layer.pre_feedforward_layernorm.weight != 0)
+
+
+def test_a_norm_the_smoothing_does_not_know_is_put_back_as_it_was():
+    model = _decoder("squared")
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    assert _smooth_norm_inputs(model, ["x"] * 4, "", 0.5) == 0
+    for k, v in model.state_dict().items():
+        assert np.array_equal(v.numpy(), weights[k].numpy()), k
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("gain", ["one_plus", "plain"])
+def test_rms_norms_become_one_onnx_node_each_computing_the_same(gain, tmp_path):
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from rag.onnx_form import _OPSET
+
+    model = _decoder(gain)
+    before = model.encode(["x"])
+    assert _fuse_rms_norms(model) == 2
+    np.testing.assert_allclose(model.encode(["x"]), before, rtol=1e-5, atol=1e-5)
+    torch.onnx.export(model.layer, (model.inputs,), str(tmp_path / "m.onnx"), dynamo=True, opset_version=_OPSET,
+                      input_names=["x"], output_names=["y"], verbose=False)
+    graph = onnx.load(str(tmp_path / "m.onnx")).graph
+    assert [n.op_type for n in graph.node].count("RMSNormalization") == 2
+    assert not {"Pow", "ReduceMean", "Sqrt"} & {n.op_type for n in graph.node}
+    out = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"x": model.inputs.numpy()})[0]
+    np.testing.assert_allclose(out, before, rtol=1e-4, atol=1e-4)
+
+
+def test_an_rms_norm_of_another_gain_is_left_to_its_own_forward():
+    model = _decoder("squared")
+    before = model.encode(["x"])
+    assert _fuse_rms_norms(model) == 0
+    assert "forward" not in vars(model.layer.input_layernorm)
+    np.testing.assert_array_equal(model.encode(["x"]), before)
+
+
+def test_per_token_quantization_carries_a_token_far_out_that_one_scale_per_run_cannot(tmp_path):
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    rng = np.random.default_rng(0)
+    w16, w8 = rng.standard_normal((16, 4)).astype(np.float32), rng.standard_normal((8, 4)).astype(np.float32)
+    graph = helper.make_graph(  # two weight matrices, 16 and 8 rows, each with its own input
+        [helper.make_node("MatMul", ["x", "w16"], ["y"]), helper.make_node("MatMul", ["z", "w8"], ["v"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, None, 16]),
+         helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, None, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, None, 4]),
+         helper.make_tensor_value_info("v", TensorProto.FLOAT, [1, None, 4])],
+        [numpy_helper.from_array(w16, "w16"), numpy_helper.from_array(w8, "w8")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)]), str(tmp_path / "f.onnx"))
+    quantize_dynamic(str(tmp_path / "f.onnx"), str(tmp_path / "q.onnx"), weight_type=QuantType.QInt8, per_channel=True)
+    shutil.copy(tmp_path / "q.onnx", tmp_path / "t.onnx")
+    assert _quantize_per_token(tmp_path / "t.onnx", {16}) == 1  # only the input of the 16-row matrix
+
+    x, z = rng.standard_normal((1, 12, 16)).astype(np.float32), rng.standard_normal((1, 12, 8)).astype(np.float32)
+    x[0, 0] *= 300  # one token far out, as in the down projections' inputs
+    exact = x @ w16
+    run = lambda name, x=x, z=z: ort.InferenceSession(str(tmp_path / name)).run(None, {"x": x, "z": z})  # noqa: E731
+    error = lambda y: float(np.abs(y - exact)[0, 1:].max() / np.abs(exact[0, 1:]).max())  # noqa: E731
+    (per_run, v_run), (per_token, v_token) = run("q.onnx"), run("t.onnx")
+    assert error(per_token) < 0.03 < error(per_run)
+    np.testing.assert_array_equal(v_token, v_run)  # the other input is quantized as before
+    # a token alone gets the vector it gets among others: each row has its own scale
+    np.testing.assert_allclose(run("t.onnx", x[:, 3:4], z[:, 3:4])[0][0, 0], per_token[0, 3], rtol=1e-5, atol=1e-5)
 
 
 def test_a_form_never_built_says_how_to_build_it(tmp_path):
