@@ -171,7 +171,8 @@ def _smooth_norm_inputs(model, texts: Sequence[str], prompt: str, alpha: float) 
     for layer in model.modules():
         attn, mlp = getattr(layer, "self_attn", None), getattr(layer, "mlp", None)
         pre_ff = getattr(layer, "pre_feedforward_layernorm", None) or getattr(layer, "post_attention_layernorm", None)
-        lin = [getattr(attn, n, None) for n in ("q_proj", "k_proj", "v_proj")], [getattr(mlp, n, None) for n in ("gate_proj", "up_proj")]
+        lin = ([getattr(attn, n, None) for n in ("q_proj", "k_proj", "v_proj")],
+               [getattr(mlp, n, None) for n in ("gate_proj", "up_proj")])
         norms = getattr(layer, "input_layernorm", None), pre_ff
         if all(isinstance(x, torch.nn.Linear) for x in (*lin[0], *lin[1])) and all(
                 isinstance(getattr(n, "weight", None), torch.Tensor) for n in norms):
@@ -220,8 +221,9 @@ def _fuse_rms_norms(model) -> int:
         one_plus = _gain_is_one_plus(norm)
 
         def forward(self, x, _one_plus=one_plus):
-            return torch.nn.functional.rms_norm(x, (x.shape[-1],), weight=(1.0 + self.weight) if _one_plus else self.weight,
-                                                eps=getattr(self, "eps", getattr(self, "variance_epsilon", None)))
+            gain = (1.0 + self.weight) if _one_plus else self.weight
+            eps = getattr(self, "eps", getattr(self, "variance_epsilon", None))
+            return torch.nn.functional.rms_norm(x, (x.shape[-1],), weight=gain, eps=eps)
 
         x = torch.randn(3, 5, weight.shape[0]) * 4
         with torch.no_grad():
