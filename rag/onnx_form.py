@@ -220,10 +220,9 @@ def _fuse_rms_norms(model) -> int:
             continue
         one_plus = _gain_is_one_plus(norm)
 
-        def forward(self, x, _one_plus=one_plus):
+        def forward(self, x, _one_plus=one_plus, _eps=eps):
             gain = (1.0 + self.weight) if _one_plus else self.weight
-            eps = getattr(self, "eps", getattr(self, "variance_epsilon", None))
-            return torch.nn.functional.rms_norm(x, (x.shape[-1],), weight=gain, eps=eps)
+            return torch.nn.functional.rms_norm(x, (x.shape[-1],), weight=gain, eps=_eps)
 
         x = torch.randn(3, 5, weight.shape[0]) * 4
         with torch.no_grad():

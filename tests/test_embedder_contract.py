@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +149,11 @@ def test_onnx_int8_gemma_stays_near_the_float32_vectors():
     remembers its form, so its queries are always embedded in the form its chunks were."""
     fp32, int8 = _get("embeddinggemma")[0], _get("embeddinggemma-onnx-int8")[0]
     assert int8.form == "onnx-int8"
+    # the build smoothed, rewrote and fused what it is meant to: 24 layers' down projections
+    # (their inputs scaled per token), 48 normed inputs, 6 RMSNorms a layer and the final one
+    stamp = json.loads((verified_onnx_dir(verified_model_dir(EMBEDDINGGEMMA, Settings.from_env().model_cache))
+                        / ".newsrag-onnx.json").read_text())
+    assert (stamp["smoothed"], stamp["per_token"], stamp["rms_norms"]) == ([24, 48], 24, 145)
     docs, queries = ZH
     for a, b in ((fp32.embed_documents(docs), int8.embed_documents(docs)),
                  (np.stack([fp32.embed_query(q) for q in queries]), np.stack([int8.embed_query(q) for q in queries]))):
