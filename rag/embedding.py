@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.cpu import has_bf16
 from rag.errors import ConfigError, ModelNotAvailable
 from rag.model_files import EMBEDDINGGEMMA, verified_model_dir
 from rag.onnx_form import FORM as ONNX_FORM
@@ -37,13 +38,7 @@ FORMS = EMBEDDER_FORMS
 def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
     """Whether this CPU does bfloat16 matrix work in hardware (AVX-512 BF16 or AMX); without
     it PyTorch emulates bfloat16 and it is slower than float32."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return False
-    flags = set(cpuinfo.split())
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    return has_bf16(cpuinfo)
 
 
 class Embedder(ABC):
@@ -134,7 +129,7 @@ class SentenceTransformerEmbedder(Embedder):
         folder = verified_onnx_dir(Path(self.model)) if Path(self.model).is_dir() else None
         if folder is None:
             raise ModelNotAvailable(
-                f"the {ONNX_FORM} form of {self.model} is not built yet: run `newsrag models fetch --form "
+                f"the {ONNX_FORM} form of {self.model} is not built for this CPU yet: run `newsrag models fetch --form "
                 f"{ONNX_FORM}` (it builds it for the default EmbeddingGemma), or set NEWSRAG_EMBEDDER_FORM=auto"
             )
         try:

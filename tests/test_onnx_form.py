@@ -16,6 +16,7 @@ import pytest
 from rag.embedding import SentenceTransformerEmbedder
 from rag.errors import ModelNotAvailable
 from rag.onnx_form import (
+    OnnxSentenceModel,
     _fuse_rms_norms,
     _quantize_per_token,
     _smooth_gated_mlps,
@@ -23,6 +24,7 @@ from rag.onnx_form import (
     build_onnx_int8,
     onnx_dir,
     verified_onnx_dir,
+    weight_kind,
 )
 
 from .test_embedder_contract import EN
@@ -200,7 +202,9 @@ def test_per_token_quantization_carries_a_token_far_out_that_one_scale_per_run_c
          helper.make_tensor_value_info("v", TensorProto.FLOAT, [1, None, 4])],
         [numpy_helper.from_array(w16, "w16"), numpy_helper.from_array(w8, "w8")])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)]), str(tmp_path / "f.onnx"))
-    quantize_dynamic(str(tmp_path / "f.onnx"), str(tmp_path / "q.onnx"), weight_type=QuantType.QInt8, per_channel=True)
+    # the weights the build uses on this CPU (signed ones saturate in 16 bits without VNNI)
+    kind = QuantType.QInt8 if weight_kind() == "int8" else QuantType.QUInt8
+    quantize_dynamic(str(tmp_path / "f.onnx"), str(tmp_path / "q.onnx"), weight_type=kind, per_channel=True)
     shutil.copy(tmp_path / "q.onnx", tmp_path / "t.onnx")
     assert _quantize_per_token(tmp_path / "t.onnx", {16}) == 1  # only the input of the 16-row matrix
 
@@ -248,6 +252,47 @@ def test_a_real_model_exported_and_quantized_ranks_like_its_float32_self(minilm_
         assert int(np.argmax(b @ int8.embed_query(q))) == i
     # batches of different lengths (padding) give each text its own vector
     np.testing.assert_allclose(int8.embed_documents([docs[1]])[0], b[1], atol=2e-3)
+
+
+def test_signed_int8_weights_only_where_the_cpu_adds_their_products_in_32_bits(monkeypatch):
+    from rag import cpu
+
+    assert cpu.has_vnni("flags : fpu avx2 avx512f avx512_vnni") and cpu.has_vnni("flags : avx2 avx_vnni")
+    assert not cpu.has_vnni("flags : fpu avx2 fma avx512f avx512bw")  # AVX-512 without VNNI saturates too
+    monkeypatch.setattr("rag.onnx_form.has_vnni", lambda: True)
+    assert weight_kind() == "int8"
+    monkeypatch.setattr("rag.onnx_form.has_vnni", lambda: False)
+    assert weight_kind() == "uint8"
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_build_for_the_other_kind_of_cpu_is_rebuilt_not_used(minilm_build, monkeypatch):
+    model, built = minilm_build
+    stamp = json.loads((built / ".newsrag-onnx.json").read_text())
+    assert stamp["weights"] == weight_kind()  # built for this CPU
+    other = "uint8" if stamp["weights"] == "int8" else "int8"
+    monkeypatch.setattr("rag.onnx_form.weight_kind", lambda: other)
+    assert verified_onnx_dir(model) is None
+    with pytest.raises(ModelNotAvailable, match="not built for this CPU yet"):
+        SentenceTransformerEmbedder(str(model), form="onnx-int8").embed_query("x")
+    monkeypatch.undo()
+    assert verified_onnx_dir(model) == built
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_runs_side_by_side_give_each_text_the_vector_it_gets_alone_in_its_place(minilm_build):
+    # the texts are run longest first on several threads: each vector must come back to its
+    # own row and be the one that text gets when it is run by itself on one thread
+    _, built = minilm_build
+    texts = [EN[0][2] * 3, "x", *EN[0], EN[1][0] * 2]
+    alone = OnnxSentenceModel(built, threads=1)
+    side_by_side = OnnxSentenceModel(built, threads=3)
+    assert (alone.threads, side_by_side.threads) == (1, 3)
+    got = side_by_side.encode(texts)
+    np.testing.assert_allclose(got, np.concatenate([alone.encode([t]) for t in texts]), rtol=0, atol=1e-6)
+    assert len({v.tobytes() for v in got}) == len(texts)
 
 
 @pytest.mark.integration
