@@ -78,7 +78,8 @@ class SentenceTransformerEmbedder(Embedder):
     (bench/README.md). Batches of 4 texts of similar length (the library sorts each call by
     length) waste the least on padding on 2 cores. ``onnx-int8`` runs the int8 build that
     ``newsrag models fetch --form onnx-int8`` makes (rag/onnx_form.py) on ONNX Runtime, one
-    text at a time: 2.4× float32's chunks/s, RGB-zh dev MRR@10 0.006 below it.
+    text per run and a run per core: 2.4× float32's chunks/s with VNNI before the runs went side
+    by side, 1.84× on an AVX2 CPU without it; RGB-zh dev MRR@10 ~0.006 below (bench/README.md).
     """
 
     def __init__(self, model: str, name: str | None = None, batch_size: int = 4, form: str = "float32") -> None:

@@ -22,7 +22,7 @@ from .conftest import SEED_PAGE
 
 SEED = SEED_PAGE.read_text(encoding="utf-8")
 CJK = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
-NASTY = st.one_of(CJK, st.characters(), st.sampled_from(list("\x00\x07\x1b\u200b\u202e\ufeff\r\n\t（）【】[]「」。，；：、")))
+NASTY = st.one_of(CJK, st.characters(codec="utf-8"), st.sampled_from(list("\x00\x07\x1b\u200b\u202e\ufeff\r\n\t（）【】[]「」。，；：、")))
 TEXT = st.text(NASTY, max_size=3000)
 PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
