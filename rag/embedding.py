@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.cpu import has_bf16
+from rag.cpu import has_bf16 as cpu_has_bf16
 from rag.errors import ConfigError, ModelNotAvailable
 from rag.model_files import EMBEDDINGGEMMA, verified_model_dir
 from rag.onnx_form import FORM as ONNX_FORM
@@ -33,12 +33,6 @@ __all__ = [
 ]
 
 FORMS = EMBEDDER_FORMS
-
-
-def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
-    """Whether this CPU does bfloat16 matrix work in hardware (AVX-512 BF16 or AMX); without
-    it PyTorch emulates bfloat16 and it is slower than float32."""
-    return has_bf16(cpuinfo)
 
 
 class Embedder(ABC):

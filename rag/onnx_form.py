@@ -31,7 +31,8 @@ Running: :class:`OnnxSentenceModel` is the part of a ``SentenceTransformer`` tha
 dimension), on ONNX Runtime with the model's own tokenizer. Each text is its own run (so its
 vector never depends on its neighbours), and the cores run texts side by side: one session, one
 thread per run, one run per core. On 2 cores that is 1.3× the throughput of one run at a time
-on two threads, whose small matrices keep the threads waiting on each other.
+on two threads in one process (whose small matrices keep the threads waiting on each other),
+1.15× through ``newsrag ingest``.
 """
 
 from __future__ import annotations
@@ -463,13 +464,11 @@ class OnnxSentenceModel:
         ids = [np.asarray([self._ids(prompt + s)], dtype=np.int64) for s in sentences]
         order = sorted(range(len(ids)), key=lambda i: -ids[i].shape[1])
         out = np.zeros((len(sentences), self._dim), dtype=np.float32)
-        runs = map(self._run, (ids[i] for i in order)) if self._pool is None or len(ids) < 2 else \
-            self._pool.map(self._run, (ids[i] for i in order))
-        for i, vec in zip(order, runs, strict=True):
+        side_by_side = self._pool.map if self._pool is not None and len(ids) > 1 else map
+        for i, vec in zip(order, side_by_side(self._run, (ids[i] for i in order)), strict=True):
             out[i] = vec
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1, norms)
-
 
     def _run(self, ids: np.ndarray) -> np.ndarray:
         return self._session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
