@@ -30,7 +30,9 @@ $(BIN)/python:
 # AVX-512 and VNNI are switched on when /proc/cpuinfo lists them: prompt processing,
 # which sets the time to first token, ran 1.48x faster on our 2-core Xeon (111.6 vs 75.5
 # tokens/s, `python -m bench.llm_speed`); generation is memory-bound and did not change.
-# Not GGML_NATIVE: its AMX kernels crashed (segfault) on that machine.
+# Not GGML_NATIVE: its AMX kernels crashed (segfault) on that machine; built with
+# -DGGML_AMX_INT8=ON on another Xeon of the pool (2026-12-03) the first prompt died of SIGILL
+# at a `tilezero` in ggml_backend_amx_mul_mat, though the kernel granted the AMX state.
 LLAMA_VERSION := 0.3.36
 cpu_has = $(shell for f in $(1); do grep -qw "$$f" /proc/cpuinfo 2>/dev/null || exit 1; done && echo "$(2)")
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAMA_CURL=OFF \

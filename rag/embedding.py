@@ -72,8 +72,8 @@ class SentenceTransformerEmbedder(Embedder):
     (bench/README.md). Batches of 4 texts of similar length (the library sorts each call by
     length) waste the least on padding on 2 cores. ``onnx-int8`` runs the int8 build that
     ``newsrag models fetch --form onnx-int8`` makes (rag/onnx_form.py) on ONNX Runtime, one
-    text per run and a run per core: 2.4× float32's chunks/s with VNNI before the runs went side
-    by side, 1.84× on an AVX2 CPU without it; RGB-zh dev MRR@10 ~0.006 below (bench/README.md).
+    text per run and a run per core: 4.15× float32's chunks/s on an AMX Xeon, 1.84× on an AVX2
+    CPU; RGB-zh dev MRR@10 0.006–0.016 below float32, by CPU (bench/README.md).
     """
 
     def __init__(self, model: str, name: str | None = None, batch_size: int = 4, form: str = "float32") -> None:
@@ -253,8 +253,8 @@ def make_embedder(settings: Settings) -> Embedder:
 
     A sentence-transformers model runs in ``settings.embedder_form``; ``auto`` means bfloat16
     on a CPU that does it in hardware, float32 elsewhere, and an existing index's own form
-    wins over it (rag/archive.py). ``onnx-int8`` is chosen only explicitly: 2.4× float32's
-    speed, but RGB-zh dev MRR@10 0.006 below it (bench/README.md).
+    wins over it (rag/archive.py). ``onnx-int8`` is chosen only explicitly: 1.8–4.2× float32's
+    speed, but RGB-zh dev MRR@10 0.006–0.016 below it (bench/README.md).
 
     Raises:
         ModelNotAvailable: the default model has not been fetched yet.
