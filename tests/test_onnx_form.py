@@ -223,7 +223,7 @@ def test_per_token_quantization_carries_a_token_far_out_that_one_scale_per_run_c
 def test_a_form_never_built_says_how_to_build_it(tmp_path):
     e = SentenceTransformerEmbedder(str(tmp_path), form="onnx-int8")
     with pytest.raises(ModelNotAvailable, match="newsrag models fetch"):
-        e.embed_query("x")
+        e.embed_documents(["x"])
 
 
 @pytest.fixture(scope="module")
@@ -275,7 +275,7 @@ def test_a_build_for_the_other_kind_of_cpu_is_rebuilt_not_used(minilm_build, mon
     monkeypatch.setattr("rag.onnx_form.weight_kind", lambda: other)
     assert verified_onnx_dir(model) is None
     with pytest.raises(ModelNotAvailable, match="not built for this CPU yet"):
-        SentenceTransformerEmbedder(str(model), form="onnx-int8").embed_query("x")
+        SentenceTransformerEmbedder(str(model), form="onnx-int8").embed_documents(["x"])
     monkeypatch.undo()
     assert verified_onnx_dir(model) == built
 
@@ -305,8 +305,10 @@ def test_a_build_is_reused_and_a_damaged_one_is_not_trusted(minilm_build):
     with data.open("r+b") as f:  # cut short, as a full disk would leave it
         f.truncate(data.stat().st_size // 2)
     assert verified_onnx_dir(model) is None
+    damaged = SentenceTransformerEmbedder(str(model), form="onnx-int8")
     with pytest.raises(ModelNotAvailable, match="newsrag models fetch"):
-        SentenceTransformerEmbedder(str(model), form="onnx-int8").embed_query("x")
+        damaged.embed_documents(["x"])
+    assert damaged.embed_query("x").shape == (384,)  # a search needs only the float32 model
     os.utime(model / "model.safetensors")  # the source model changed since: rebuilt, not reused
     assert verified_onnx_dir(model) is None
 
