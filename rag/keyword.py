@@ -307,12 +307,24 @@ def _pairs(idf: dict) -> list:
     return [x for pair in idf.items() for x in pair]
 
 
+def _table_prefix(collection: str) -> str:
+    """The PostgreSQL table prefix of a collection: ``kw_<name>_`` for a short lower-case name
+    of ``[a-z0-9_]`` (the default ``newsrag`` included), else its first 30 such characters and
+    a hash of the whole name, so that names PostgreSQL would fold together (``News`` and
+    ``news``, ``a.b`` and ``a-b``) or cut at 63 bytes keep tables of their own."""
+    plain = re.sub(r"[^a-z0-9_]", "_", collection.lower())
+    if plain == collection and len(plain) <= 40:
+        return f"kw_{plain}_"
+    digest = hashlib.blake2b(collection.encode(), digest_size=5).hexdigest()
+    return f"kw_{plain[:30]}_{digest}_"
+
+
 class PostgresKeywordIndex(KeywordIndex):
     """The same BM25 index in PostgreSQL, shared by every app replica and writer.
 
     Args:
         url: ``postgresql://user:password@host:port/db`` (NEWSRAG_KEYWORD_URL).
-        collection: the tables are named after it (``kw_<collection>_docs`` …), so one
+        collection: the tables are named after it (``kw_<collection>_docs`` …, see :func:`_table_prefix`), so one
             database holds the keyword indexes of several collections.
 
     Each read is its own snapshot (autocommit), so a replica sees what another wrote at its
@@ -325,7 +337,7 @@ class PostgresKeywordIndex(KeywordIndex):
         import psycopg
 
         self.path = url
-        prefix = "kw_" + re.sub(r"[^a-z0-9_]", "_", collection.lower()) + "_"
+        prefix = _table_prefix(collection)
         self._tables = {name: prefix + name for name in ("meta", "docs", "postings")}
         # one advisory lock per collection (a signed 64-bit key from its table prefix)
         self._lock_key = int.from_bytes(hashlib.blake2b(prefix.encode(), digest_size=8).digest(), "big") >> 1

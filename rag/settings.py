@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,6 +16,9 @@ __all__ = ["Settings", "DEFAULT_EMBEDDER"]
 DEFAULT_EMBEDDER = "embeddinggemma"
 # run-time forms of a sentence-transformers embedder (rag/embedding.py, bench/README.md)
 EMBEDDER_FORMS = ("float32", "bfloat16", "onnx-int8")
+# Chroma's own rule for collection names (chromadb 1.5), checked here so that a bad name is a
+# setting's error rather than an index that "cannot be read"
+_COLLECTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]")
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,13 @@ class Settings:
         if v := env.get("NEWSRAG_MODEL_CACHE", "").strip():
             s = replace(s, model_cache=Path(v).expanduser())
         if v := env.get("NEWSRAG_COLLECTION", "").strip():
+            if not _COLLECTION.fullmatch(v) or ".." in v or _is_ip_address(v):
+                raise ConfigError(
+                    f"NEWSRAG_COLLECTION must be 3-512 characters from A-Z a-z 0-9 . _ -, starting and ending "
+                    f"with a letter or digit, without '..' and not an IP address (Chroma's rule), got {v!r}",
+                    zh=f"NEWSRAG_COLLECTION 的值 {v!r} 不能用作索引名：请用 3 到 512 个英文字母、数字、点、下划线或连字符，"
+                       "首尾须是字母或数字，例如 newsrag-2024",
+                )
             s = replace(s, collection=v)
         if v := env.get("NEWSRAG_LLM", "").strip().lower():
             if v not in ("local", "openai", "extractive"):
@@ -121,3 +133,11 @@ class Settings:
         if user:
             s = replace(s, admin_user=user, admin_password=password)
         return s
+
+
+def _is_ip_address(v: str) -> bool:
+    try:
+        ipaddress.ip_address(v)
+    except ValueError:
+        return False
+    return True

@@ -8,6 +8,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
+from rag.settings import Settings
 from ui.cli import main
 
 from .conftest import FIXTURES, SEED_PAGE
@@ -129,6 +130,19 @@ def test_bad_setting(env, monkeypatch):
     monkeypatch.setenv("NEWSRAG_CHROMA_URL", "localhost:8000")
     r = run("search", "x")
     assert r.exit_code == 2 and "NEWSRAG_CHROMA_URL" in r.stderr
+
+
+@pytest.mark.parametrize("name", ["ab", "新闻", "news archive", "-news", "news..2024", "192.168.1.1", "x" * 513])
+def test_a_collection_name_chroma_refuses_is_a_setting_error(env, monkeypatch, name):
+    monkeypatch.setenv("NEWSRAG_COLLECTION", name)
+    r = run("search", "x")
+    assert r.exit_code == 2, r.stderr
+    assert "错误：NEWSRAG_COLLECTION 的值" in r.stderr and "无法读取" not in r.stderr
+
+
+def test_a_collection_name_chroma_takes_is_kept():
+    for name in ("abc", "newsrag-2024", "Paper_1.v2", "a" * 512):
+        assert Settings.from_env({"NEWSRAG_COLLECTION": name}).collection == name
 
 
 def test_help_has_examples():

@@ -207,3 +207,26 @@ def test_an_unreachable_postgres_is_a_clear_error_without_the_password(tmp_path)
     assert err.value.exit_code == 6 and "PostgreSQL" in err.value.zh
     with pytest.raises(Exception, match="NEWSRAG_KEYWORD_URL must look like"):
         Settings.from_env({"NEWSRAG_KEYWORD_URL": "mysql://x"})
+
+
+def test_table_prefixes_keep_collections_apart():
+    from rag.keyword import _table_prefix
+
+    assert _table_prefix("newsrag") == "kw_newsrag_"  # the default keeps the tables it always had
+    folded = ["News", "news", "a.b", "a-b", "a_b", "x" * 60 + "1", "x" * 60 + "2"]
+    prefixes = [_table_prefix(c) for c in folded]
+    assert len(set(prefixes)) == len(folded)
+    # the longest name PostgreSQL gets from a prefix ("…postings_doc", an index) fits in its 63 bytes
+    assert all(len(p + "postings_doc") <= 63 for p in prefixes + [_table_prefix("y" * 512)])
+
+
+@pytest.mark.integration
+def test_collections_postgres_would_fold_together_keep_their_own_index(postgres_url):
+    tag = uuid.uuid4().hex[:8]
+    upper, lower = PostgresKeywordIndex(postgres_url, f"News{tag}"), PostgresKeywordIndex(postgres_url, f"news{tag}")
+    try:
+        upper.add(_chunks())
+        assert len(upper.ids()) == len(_chunks()) and lower.ids() == set()
+    finally:
+        upper.close()
+        lower.close()
