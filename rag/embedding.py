@@ -182,10 +182,14 @@ class SentenceTransformerEmbedder(Embedder):
     def embed_query(self, text: str) -> np.ndarray:
         return self._encode([text], "query")[0]
 
-    def embed_with_prompt(self, texts: Sequence[str], prompt: str) -> np.ndarray:
-        """Embed texts after a literal prompt of your own (e.g. another EmbeddingGemma task)."""
-        vecs = self._load().encode(list(texts), prompt=prompt, batch_size=self.batch_size,
-                                   convert_to_numpy=True, show_progress_bar=False)
+    def embed_with_prompt(self, texts: Sequence[str], prompt: str, role: str = "query") -> np.ndarray:
+        """Embed texts after a literal prompt of your own (e.g. another EmbeddingGemma task),
+        on the model that embeds ``role`` (``query`` or ``document``: they differ in onnx-int8)."""
+        if role not in ("query", "document"):
+            raise ValueError(f"role must be query or document, got {role!r}")
+        st = self._load_query_model() if role == "query" else self._load()
+        vecs = st.encode(list(texts), prompt=prompt, batch_size=self.batch_size,
+                         convert_to_numpy=True, show_progress_bar=False)
         return _unit_rows(vecs)
 
 

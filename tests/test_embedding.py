@@ -54,8 +54,8 @@ def test_onnx_int8_embeds_documents_in_int8_and_queries_in_float32_each_model_lo
             loaded.append(form)
             self.form = form
 
-        def encode(self, texts, prompt_name=None, **_):
-            assert prompt_name in self.prompts
+        def encode(self, texts, prompt_name=None, prompt=None, **_):
+            assert prompt_name in self.prompts or prompt
             return np.array([[2.0, 0.0] if self.form == "float32" else [0.0, 3.0] for _ in texts])
 
     monkeypatch.setattr(SentenceTransformerEmbedder, "_load_torch", lambda self, form: _Model(form))
@@ -65,6 +65,10 @@ def test_onnx_int8_embeds_documents_in_int8_and_queries_in_float32_each_model_lo
     assert loaded == ["onnx-int8"]  # an ingest never loads the float32 model
     assert e.embed_query("q").tolist() == [1, 0]
     e.embed_query("again"), e.embed_documents(["c"])
+    assert loaded == ["onnx-int8", "float32"]
+    # a prompt of one's own goes to the model of its role: questions to the float32 one
+    assert e.embed_with_prompt(["q"], "task: question answering | query: ").tolist() == [[1, 0]]
+    assert e.embed_with_prompt(["d"], "title: x | text: ", role="document").tolist() == [[0, 1]]
     assert loaded == ["onnx-int8", "float32"]
     with pytest.raises(RuntimeError, match="after the model has loaded"):
         e.use_form("float32")
