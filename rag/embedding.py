@@ -154,8 +154,14 @@ class SentenceTransformerEmbedder(Embedder):
         except ImportError as exc:
             raise ModelNotAvailable(f"the {ONNX_FORM} form needs onnxruntime: {exc}") from exc
 
+    def _model_for(self, role: str):
+        """The model that embeds ``role`` (``query`` or ``document``: they differ in onnx-int8)."""
+        if role not in ("query", "document"):
+            raise ValueError(f"role must be query or document, got {role!r}")
+        return self._load_query_model() if role == "query" else self._load()
+
     def _encode(self, texts: Sequence[str], role: str) -> np.ndarray:
-        st = self._load_query_model() if role == "query" else self._load()
+        st = self._model_for(role)
         if not texts:
             dim = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
             return np.zeros((0, dim()), dtype=np.float32)
@@ -185,11 +191,8 @@ class SentenceTransformerEmbedder(Embedder):
     def embed_with_prompt(self, texts: Sequence[str], prompt: str, role: str = "query") -> np.ndarray:
         """Embed texts after a literal prompt of your own (e.g. another EmbeddingGemma task),
         on the model that embeds ``role`` (``query`` or ``document``: they differ in onnx-int8)."""
-        if role not in ("query", "document"):
-            raise ValueError(f"role must be query or document, got {role!r}")
-        st = self._load_query_model() if role == "query" else self._load()
-        vecs = st.encode(list(texts), prompt=prompt, batch_size=self.batch_size,
-                         convert_to_numpy=True, show_progress_bar=False)
+        vecs = self._model_for(role).encode(list(texts), prompt=prompt, batch_size=self.batch_size,
+                                            convert_to_numpy=True, show_progress_bar=False)
         return _unit_rows(vecs)
 
 
