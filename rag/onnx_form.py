@@ -302,7 +302,7 @@ def build_onnx_int8(model_dir: Path, progress: Callable[[str], None] = lambda m:
                     calibration: Sequence[str] = CALIBRATION) -> Path:
     """Build (or reuse) the ``onnx-int8`` form of the sentence-transformers model in ``model_dir``.
 
-    Takes ~2 minutes and a peak of 6.2 GB of memory for EmbeddingGemma-300M on 2 cores; written
+    Takes ~3 minutes and a peak of ~4 GB of memory for EmbeddingGemma-300M on 2 cores; written
     to a temporary folder beside the target and renamed into place only when complete.
 
     Raises:
@@ -326,53 +326,79 @@ def build_onnx_int8(model_dir: Path, progress: Callable[[str], None] = lambda m:
     return target
 
 
-def _build(model_dir: Path, target: Path, progress: Callable[[str], None], calibration: Sequence[str]) -> None:
-    import onnx
+def _export_float32(model_dir: Path, path: Path, calibration: Sequence[str]) -> dict:
+    """Smooth the float32 model in ``model_dir`` and export it to ONNX at ``path``.
+
+    Run in a child process of its own (:func:`_build`): the exporter keeps the graph it
+    rewrote, and with it the model's weights, alive after it returns (onnxscript's rewrite
+    rules hold their last graph), ~2 GB that the quantizer's own ~4 GB would otherwise add to.
+    Returns what the build records: the counts of what was smoothed and fused, and the down
+    projections' input widths (whose activations get per-token scales)."""
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(model_dir), device="cpu").eval()
+    if any(getattr(m, "include_prompt", True) is False for m in st):
+        raise ModelNotAvailable(f"{model_dir} pools its vectors without the prompt's tokens: "
+                                f"the {FORM} form does not support that; use float32 or bfloat16")
+    prompt = (st.prompts or {}).get("document", "")
+    smoothed = _smooth_gated_mlps(st, calibration, prompt, ALPHA)
+    inputs = _smooth_norm_inputs(st, calibration, prompt, ALPHA_INPUTS)
+    widths = {m.down_proj.in_features for m in st.modules()
+              if isinstance(getattr(m, "down_proj", None), torch.nn.Linear)}
+    fused = _fuse_rms_norms(st)
+
+    class _Whole(torch.nn.Module):  # tokens in, the sentence embedding out (pooling and dense layers too)
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            return self.model({"input_ids": input_ids, "attention_mask": attention_mask})["sentence_embedding"]
+
+    sample = st.tokenizer([prompt + CALIBRATION[0], prompt + CALIBRATION[1][:20]], padding=True, return_tensors="pt")
+    batch, seq = torch.export.Dim("batch", min=1, max=1024), torch.export.Dim("seq", min=2, max=8192)
+    try:
+        torch.onnx.export(
+            _Whole(st).eval(), (sample["input_ids"], sample["attention_mask"]), str(path), dynamo=True,
+            input_names=["input_ids", "attention_mask"], output_names=["newsrag_sentence_embedding"],
+            dynamic_shapes={"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}},
+            external_data=True, optimize=True, verbose=False, opset_version=_OPSET,
+        )
+    except OSError:
+        raise
+    except Exception as exc:  # the exporter's failures come in many types
+        raise ModelNotAvailable(f"exporting {model_dir} to ONNX failed: {exc}") from exc
+    return {"smoothed": smoothed, "inputs": inputs, "widths": sorted(widths), "fused": fused}
+
+
+def _build(model_dir: Path, target: Path, progress: Callable[[str], None], calibration: Sequence[str]) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
         work = Path(tmp)
-        st = SentenceTransformer(str(model_dir), device="cpu").eval()
-        if any(getattr(m, "include_prompt", True) is False for m in st):
-            raise ModelNotAvailable(f"{model_dir} pools its vectors without the prompt's tokens: "
-                                    f"the {FORM} form does not support that; use float32 or bfloat16")
-        prompt = (st.prompts or {}).get("document", "")
-        smoothed = _smooth_gated_mlps(st, calibration, prompt, ALPHA)
-        inputs = _smooth_norm_inputs(st, calibration, prompt, ALPHA_INPUTS)
-        widths = {m.down_proj.in_features for m in st.modules()
-                  if isinstance(getattr(m, "down_proj", None), torch.nn.Linear)}
-        fused = _fuse_rms_norms(st)
-        progress(f"exporting {model_dir.name} to ONNX ({smoothed} gated MLPs and {inputs} normed inputs smoothed, "
-                 f"{fused} RMSNorms as one node each)")
-
-        class _Whole(torch.nn.Module):  # tokens in, the sentence embedding out (pooling and dense layers too)
-            def __init__(self, model):
-                super().__init__()
-                self.model = model
-
-            def forward(self, input_ids, attention_mask):
-                return self.model({"input_ids": input_ids, "attention_mask": attention_mask})["sentence_embedding"]
-
-        sample = st.tokenizer([prompt + CALIBRATION[0], prompt + CALIBRATION[1][:20]], padding=True, return_tensors="pt")
-        batch, seq = torch.export.Dim("batch", min=1, max=1024), torch.export.Dim("seq", min=2, max=8192)
         float_dir = work / "float32"
         float_dir.mkdir()
-        try:
-            torch.onnx.export(
-                _Whole(st), (sample["input_ids"], sample["attention_mask"]), str(float_dir / _MODEL), dynamo=True,
-                input_names=["input_ids", "attention_mask"], output_names=["newsrag_sentence_embedding"],
-                dynamic_shapes={"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}},
-                external_data=True, optimize=True, verbose=False, opset_version=_OPSET,
-            )
-        except Exception as exc:  # the exporter's failures come in many types
-            raise ModelNotAvailable(f"exporting {model_dir} to ONNX failed: {exc}") from exc
-        del st
+        progress(f"smoothing {model_dir.name} and exporting it to ONNX")
+        try:  # spawn: a fresh interpreter, not a fork of this one's threads and memory
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
+                done = child.submit(_export_float32, model_dir, float_dir / _MODEL, tuple(calibration)).result()
+        except BrokenProcessPool as exc:
+            raise ModelNotAvailable(f"the process exporting {model_dir} to ONNX died ({exc}); it needs ~2.2 GB "
+                                    "of free memory. Free some, then run it again.") from exc
+        smoothed, inputs, fused = done["smoothed"], done["inputs"], done["fused"]
+        progress(f"exported ({smoothed} gated MLPs and {inputs} normed inputs smoothed, "
+                 f"{fused} RMSNorms as one node each)")
         graph = onnx.load(str(float_dir / _MODEL), load_external_data=False).graph
         weights = {i.name for i in graph.initializer}
         matmuls = [n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] in weights]
+        del graph
         kind = weight_kind()
         progress(f"quantizing {len(matmuls)} weight matrices to {kind}")
         out = work / "int8"
@@ -383,7 +409,7 @@ def _build(model_dir: Path, target: Path, progress: Callable[[str], None], calib
         shutil.rmtree(float_dir)
         if not (out / _DATA).is_file():
             raise ModelNotAvailable(f"quantizing {model_dir} wrote no {_DATA}: this onnxruntime names it otherwise")
-        per_token = _quantize_per_token(out / _MODEL, widths)
+        per_token = _quantize_per_token(out / _MODEL, set(done["widths"]))
         for src in model_dir.iterdir():
             if src.is_file() and not src.name.startswith(".") and not src.name.endswith(_NOT_COPIED):
                 shutil.copy2(src, out / src.name)

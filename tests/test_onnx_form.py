@@ -327,3 +327,20 @@ def test_a_full_disk_while_building_is_a_clear_error_and_leaves_nothing_half_bui
     with pytest.raises(ModelNotAvailable, match="Free some space"):
         build_onnx_int8(model)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["minilm"]  # no target, no temporary folder
+
+
+def _die_like_the_oom_killer(*args):
+    os._exit(137)
+
+
+@pytest.mark.integration
+def test_an_export_process_that_dies_is_a_clear_error_and_leaves_nothing_half_built(tmp_path, monkeypatch):
+    # the export runs in a child process (the exporter holds ~2 GB after it returns); if the
+    # system kills that process, the build says what happened and leaves no half-built folder
+    model = tmp_path / "minilm"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    monkeypatch.setattr("rag.onnx_form._export_float32", _die_like_the_oom_killer)
+    with pytest.raises(ModelNotAvailable, match="died.*free memory"):
+        build_onnx_int8(model)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["minilm"]
