@@ -365,7 +365,7 @@ def _export_float32(model_dir: Path, path: Path, calibration: Sequence[str]) -> 
             dynamic_shapes={"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}},
             external_data=True, optimize=True, verbose=False, opset_version=_OPSET,
         )
-    except OSError:
+    except OSError:  # a full or read-only disk: build_onnx_int8 says to free space
         raise
     except Exception as exc:  # the exporter's failures come in many types
         raise ModelNotAvailable(f"exporting {model_dir} to ONNX failed: {exc}") from exc
