@@ -302,7 +302,7 @@ def build_onnx_int8(model_dir: Path, progress: Callable[[str], None] = lambda m:
                     calibration: Sequence[str] = CALIBRATION) -> Path:
     """Build (or reuse) the ``onnx-int8`` form of the sentence-transformers model in ``model_dir``.
 
-    Takes ~3 minutes and a peak of ~4 GB of memory for EmbeddingGemma-300M on 2 cores; written
+    Takes ~3 minutes and a peak of ~4.7 GB of memory for EmbeddingGemma-300M on 2 cores; written
     to a temporary folder beside the target and renamed into place only when complete.
 
     Raises:
@@ -390,8 +390,8 @@ def _build(model_dir: Path, target: Path, progress: Callable[[str], None], calib
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
                 done = child.submit(_export_float32, model_dir, float_dir / _MODEL, tuple(calibration)).result()
         except BrokenProcessPool as exc:
-            raise ModelNotAvailable(f"the process exporting {model_dir} to ONNX died ({exc}); it needs ~2.2 GB "
-                                    "of free memory. Free some, then run it again.") from exc
+            raise ModelNotAvailable(f"the process exporting {model_dir} to ONNX died ({exc}); it needs ~2.2 GB, "
+                                    "the whole build ~4.7 GB, of free memory. Free some, then run it again.") from exc
         smoothed, inputs, fused = done["smoothed"], done["inputs"], done["fused"]
         progress(f"exported ({smoothed} gated MLPs and {inputs} normed inputs smoothed, "
                  f"{fused} RMSNorms as one node each)")
