@@ -369,7 +369,7 @@ def _export_float32(model_dir: Path, path: Path, calibration: Sequence[str]) -> 
         raise
     except Exception as exc:  # the exporter's failures come in many types
         raise ModelNotAvailable(f"exporting {model_dir} to ONNX failed: {exc}") from exc
-    return {"smoothed": smoothed, "inputs": inputs, "widths": sorted(widths), "fused": fused}
+    return {"smoothed": smoothed, "inputs": inputs, "widths": widths, "fused": fused}
 
 
 def _build(model_dir: Path, target: Path, progress: Callable[[str], None], calibration: Sequence[str]) -> None:
@@ -409,7 +409,7 @@ def _build(model_dir: Path, target: Path, progress: Callable[[str], None], calib
         shutil.rmtree(float_dir)
         if not (out / _DATA).is_file():
             raise ModelNotAvailable(f"quantizing {model_dir} wrote no {_DATA}: this onnxruntime names it otherwise")
-        per_token = _quantize_per_token(out / _MODEL, set(done["widths"]))
+        per_token = _quantize_per_token(out / _MODEL, done["widths"])
         for src in model_dir.iterdir():
             if src.is_file() and not src.name.startswith(".") and not src.name.endswith(_NOT_COPIED):
                 shutil.copy2(src, out / src.name)
