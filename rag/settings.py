@@ -73,6 +73,15 @@ class Settings:
     admin_user: str = ""
     admin_password: str = ""
 
+    def __post_init__(self) -> None:
+        # Paths are made absolute once, here: a relative NEWSRAG_HOME (the default ``.newsrag``)
+        # must mean the folder it meant when the settings were read, and SQLite URIs, lock files
+        # and Chroma need absolute paths (``Path.as_uri`` refuses relative ones).
+        object.__setattr__(self, "home", _absolute(self.home))
+        object.__setattr__(self, "model_cache", _absolute(self.model_cache))
+        if self.llm_model:
+            object.__setattr__(self, "llm_model", str(_absolute(Path(self.llm_model))))
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -133,6 +142,10 @@ class Settings:
         if user:
             s = replace(s, admin_user=user, admin_password=password)
         return s
+
+
+def _absolute(path: Path | str) -> Path:
+    return Path(os.path.abspath(Path(path).expanduser()))
 
 
 def _is_ip_address(v: str) -> bool:

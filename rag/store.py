@@ -505,7 +505,7 @@ def check_chroma_folder(path: Path) -> None:
             raise _unreadable(path.parent, path, "the folder holds files but no chroma.sqlite3")
         return
     try:
-        con = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
         try:
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         finally:

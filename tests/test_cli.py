@@ -170,3 +170,29 @@ def test_search_filters_through_the_cli(env):
     assert r.exit_code == 0 and json.loads(r.stdout) == []
     bad = run("search", "宪法", "--date-from", "12/01/2023")
     assert bad.exit_code == 2 and "12/01/2023" in bad.stderr
+
+
+@pytest.mark.parametrize("home", [None, "rel-home", "./nested/../rel-home"])
+def test_relative_index_paths_work_for_every_command(env, monkeypatch, home):
+    """The default index (.newsrag/ in the working folder) and any relative NEWSRAG_HOME are
+    resolved once, where settings are read: a second command finds the index (it once died
+    building a file URI from the relative path)."""
+    if home is None:
+        monkeypatch.delenv("NEWSRAG_HOME")
+    else:
+        monkeypatch.setenv("NEWSRAG_HOME", home)
+    monkeypatch.setenv("NEWSRAG_MODEL_CACHE", "rel-cache")
+    settings = Settings.from_env()
+    assert settings.home.is_absolute() and settings.model_cache.is_absolute()
+    assert settings.home == env / (".newsrag" if home is None else "rel-home")
+    assert run("ingest").exit_code == 0
+    assert (settings.home / "chroma" / "chroma.sqlite3").exists()
+    found = run("search", "宪法宣传周", "--json")
+    assert found.exit_code == 0 and json.loads(found.output)
+    assert run("ingest", "--json").exit_code == 0  # a second writer opens the same index
+
+
+def test_settings_made_in_code_have_absolute_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = Settings(home="idx", llm_model="models/x.gguf")
+    assert s.home == tmp_path / "idx" and s.llm_model == str(tmp_path / "models" / "x.gguf")
