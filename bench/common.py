@@ -21,6 +21,7 @@ class CachedArchive:
 
     def __init__(self, hits: dict[str, Hit]) -> None:
         self.hits = hits
+        self.store = self  # the retriever reads stored chunks through archive.store
 
     def get(self, ids: Sequence[str]) -> list[Hit]:
         return [self.hits[i] for i in ids if i in self.hits]

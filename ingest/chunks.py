@@ -6,9 +6,9 @@ import hashlib
 import re
 from dataclasses import replace
 
-from rag.records import Article, Chunk, Place
+from rag.records import Article, Chunk, Place, embed_text, union_box
 
-__all__ = ["split_sentences", "chunk_article", "CHUNK_CHARS", "OVERLAP_CHARS", "chunk_id"]
+__all__ = ["split_sentences", "chunk_article", "window_chunk", "CHUNK_CHARS", "OVERLAP_CHARS", "chunk_id"]
 
 # Target size in characters, chosen by bench/chunk_size.py on the seed page with our 32
 # questions (tests/fixtures/seed_qa.jsonl), EmbeddingGemma, default hybrid retrieval:
@@ -76,40 +76,26 @@ def chunk_article(article: Article, size: int = CHUNK_CHARS, overlap: int = OVER
         cur.append(i)
     if cur:
         windows.append(cur)
-    head = article.headline
     chunks: list[Chunk] = []
     seen: set[str] = set()
     starts = _sentence_starts(article.text, sents) if article.place is not None else []
     for w in windows:
         text = "".join(sents[k] for k in w)
         place = _chunk_place(article.place, [(starts[k], len(sents[k])) for k in w]) if starts else None
-        cid = chunk_id(article, text)
-        if cid in seen:
+        chunk = window_chunk(article, text, len(chunks), place, len(article.text))
+        if chunk.chunk_id in seen:
             continue
-        seen.add(cid)
-        chunks.append(
-            Chunk(
-                chunk_id=cid,
-                article_id=article.article_id,
-                source_id=article.source_id,
-                page_key=article.page_key,
-                index=len(chunks),
-                text=text,
-                embed_text=f"{head}\n{text}" if head else text,
-                title=article.title,
-                paper=article.paper,
-                date=article.date,
-                page=article.page,
-                byline=article.byline,
-                continues_on_page=article.continues_on_page,
-                metadata=_metadata(article, head, place),
-            )
-        )
+        seen.add(chunk.chunk_id)
+        chunks.append(chunk)
     return chunks
 
 
-def _metadata(article: Article, head: str, place: Place | None) -> dict:
-    md: dict = {"headline": head, "source": article.source}
+def window_chunk(article: Article, text: str, index: int, place: Place | None, article_chars: int) -> Chunk:
+    """The chunk of one window of ``article``: its id, the text the embedder sees (headline and
+    window), and what the store and the catalogue keep of the article beside it."""
+    head = article.headline
+    md: dict = {"headline": head, "source": article.source, "kicker": article.kicker,
+                "subtitle": article.subtitle, "article_chars": article_chars}
     if place is not None:
         md["place"] = place
     if article.story_id:
@@ -118,7 +104,22 @@ def _metadata(article: Article, head: str, place: Place | None) -> dict:
         md["jump_head"] = article.jump_head
     if article.continued_from_page is not None:
         md["continued_from_page"] = article.continued_from_page
-    return md
+    return Chunk(
+        chunk_id=chunk_id(article, text),
+        article_id=article.article_id,
+        source_id=article.source_id,
+        page_key=article.page_key,
+        index=index,
+        text=text,
+        embed_text=embed_text(head, text),
+        title=article.title,
+        paper=article.paper,
+        date=article.date,
+        page=article.page,
+        byline=article.byline,
+        continues_on_page=article.continues_on_page,
+        metadata=md,
+    )
 
 
 def _sentence_starts(text: str, sents: list[str]) -> list[int]:
@@ -151,5 +152,4 @@ def _chunk_place(place: Place | None, pieces: list[tuple[int, int]]) -> Place | 
         merged[box] = (min(s, m[0]), max(e, m[1])) if m else (s, e)
     spans = tuple(sorted((s, e, box) for box, (s, e) in merged.items()))
     boxes = [b for _, _, b in spans]
-    union = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)) if boxes else None
-    return replace(place, box=union, lines=spans)
+    return replace(place, box=union_box(boxes) if boxes else None, lines=spans)

@@ -165,7 +165,17 @@ def _load_manifest(folder: Path, cache: dict[Path, _Manifest | Problem | None]) 
     return result
 
 
-_PAGE_FROM_NAME = re.compile(r"^(?:page[-_ ]?|p|第)?0*(\d{1,3})(?:版)?$", re.I)
+_PAGE_IN_NAME = re.compile(r"(?:page[-_ ]?|p|第)0*(\d{1,3})(?:版)?$|^0*(\d{1,3})$", re.I)
+
+
+def page_in_name(name: str) -> int | None:
+    """The page number a file name carries (``page-03.pdf``, ``p3.txt``, ``第3版.txt``,
+    ``03.png``, ``渝中报-page-03.pdf``), or None."""
+    m = _PAGE_IN_NAME.search(Path(name).stem)
+    if not m:
+        return None
+    n = int(m.group(1) or m.group(2))
+    return n if n > 0 else None
 
 
 def _page_number(path: Path, entry: dict) -> int | None:
@@ -175,8 +185,7 @@ def _page_number(path: Path, entry: dict) -> int | None:
             return n if n > 0 else None
         except (TypeError, ValueError):
             return None
-    m = _PAGE_FROM_NAME.match(path.stem)
-    return int(m.group(1)) if m and int(m.group(1)) > 0 else None
+    return page_in_name(path.name)
 
 
 # --- readers ------------------------------------------------------------------------

@@ -16,17 +16,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from ingest.articles import segment_page
-from ingest.chunks import CHUNK_CHARS, chunk_article, chunk_id
+from ingest.chunks import CHUNK_CHARS, chunk_article, window_chunk
 from ingest.continuations import Head, Segment, issue_prefix, link_articles, linked, match
 from ingest.page_images import PageImages
 from ingest.pages import FileResult, Problem, discover, read_parts
 from ingest.readers.ocr import OcrEngine, RapidOcr
+from rag.archive import Archive
+from rag.catalogue import head_parts
 from rag.embedding import Embedder
-from rag.records import DOC_KEY, Article, Chunk, Hit, join_windows
-from rag.store import ChunkStore
+from rag.records import Article, Chunk, Hit, join_windows
+from rag.store import Lookup
 
 __all__ = ["IngestReport", "ingest_paths", "articles_from_result"]
 
@@ -70,9 +70,17 @@ def articles_from_result(res: FileResult) -> list[Article]:
     return out
 
 
+@dataclass
+class _Counts:
+    """Chunks embedded so far, and chunks found to embed so far (it grows as files are read)."""
+
+    done: int = 0
+    total: int = 0
+
+
 def ingest_paths(
     paths: Iterable[Path],
-    store: ChunkStore,
+    store: Archive,
     embedder: Embedder,
     *,
     batch_size: int = 64,
@@ -88,7 +96,7 @@ def ingest_paths(
 
     Args:
         paths: files or folders (searched recursively).
-        store: where chunks go; must have been opened for ``embedder``.
+        store: the archive chunks go to; must have been opened for ``embedder``.
         embedder: turns chunk texts into vectors.
         batch_size: chunks embedded and written per step (the embedder sorts each step by
             length, so a step of 64 wastes less on padding than one of 8).
@@ -112,7 +120,7 @@ def ingest_paths(
         ocr = RapidOcr()  # nothing loads until a scan needs it
     manifests: dict = {}
     group = _Group()
-    counts = [0, 0]  # chunks embedded, chunks to embed
+    counts = _Counts()
     for path in discover([Path(p) for p in paths]):
         read_any = False
         for res in read_parts(path, manifests, images=images, ocr=ocr, rows=group_articles):
@@ -158,9 +166,9 @@ class _Group:
             self.arts_by_key.setdefault(art.page_key, []).append(art)
 
 
-def _write_group(group: _Group, store: ChunkStore, embedder: Embedder, rep: IngestReport, batch_size: int,
-                 chunk_chars: int, progress: Progress | None, counts: list[int]) -> None:
-    """Diff one group's pages against the store and write the difference: new chunks embedded
+def _write_group(group: _Group, store: Archive, embedder: Embedder, rep: IngestReport, batch_size: int,
+                 chunk_chars: int, progress: Progress | None, counts: _Counts) -> None:
+    """Diff one group's pages against the archive and write the difference: new chunks embedded
     and added first, then what the pages no longer produce removed (an interruption leaves
     at worst a superset)."""
     if not group.arts_by_key:
@@ -171,72 +179,54 @@ def _write_group(group: _Group, store: ChunkStore, embedder: Embedder, rep: Inge
         chunks = [c for art in page_arts for c in chunk_article(art, chunk_chars)]
         by_page[key] = list({c.chunk_id: c for c in chunks}.values())
 
-    existing = store.ids_by_page(list(by_page))
-    legacy = _legacy_doc_ids(store, by_page)
+    existing = store.store.ids_by_page(list(by_page))
     earlier = _superseded_ids(store, group.superseded)
     to_add: list[Chunk] = []
-    to_move: list[Chunk] = []
     stale: list[str] = []
     for key, chunks in by_page.items():
-        have = existing.get(key, set())
-        old = legacy.get(key, set()) - have
-        stored = have | old
+        stored = existing.get(key, set())
         if stored or earlier.get(key):
             rep.replaced.add(key)
         stale.extend(sorted(earlier.get(key, set())))
         new_ids = {c.chunk_id for c in chunks}
         rep.chunks_unchanged += len(new_ids & stored)
         to_add.extend(c for c in chunks if c.chunk_id not in stored)
-        # an unchanged chunk under the old key is written again (same id) with the new key
-        to_move.extend(c for c in chunks if c.chunk_id in old)
         stale.extend(sorted(stored - new_ids))
 
-    lost = _move(store, to_move, batch_size)
-    rep.chunks_unchanged -= len(lost)
-    to_add.extend(lost)
     # segments stored earlier whose story arrived (or changed) now: re-keyed under it
     to_add.extend(relinked)
     stale.extend(unlinked)
-    counts[1] += len(to_add)
+    counts.total += len(to_add)
     if progress and to_add:
-        progress(counts[0], counts[1])
+        progress(counts.done, counts.total)
     for i in range(0, len(to_add), batch_size):
         part = to_add[i : i + batch_size]
         vecs = embedder.embed_documents([c.embed_text for c in part])
         store.add(part, vecs)
         rep.chunks_added += len(part)
-        counts[0] += len(part)
+        counts.done += len(part)
         if progress:
-            progress(counts[0], counts[1])
+            progress(counts.done, counts.total)
     if stale:
         store.delete(stale)
         rep.chunks_removed += len(stale)
 
 
-def _groups(store: ChunkStore, keys: Iterable[str]) -> dict[str, list[Hit]]:
+def _groups(store: Archive, keys: Iterable[str]) -> dict[str, list[Hit]]:
     """Stored chunks of the given page keys, by article, in reading order."""
     keys = sorted(set(keys))
     out: dict[str, list[Hit]] = {}
     for i in range(0, len(keys), 500):
-        for h in store.find({"page_key": {"$in": keys[i : i + 500]}}):
+        for h in store.store.find(Lookup(page_keys=tuple(keys[i : i + 500]))):
             out.setdefault(h.article_id, []).append(h)
     for hits in out.values():
         hits.sort(key=lambda h: h.chunk_index)
     return out
 
 
-def _head_parts(h: Hit) -> tuple[str, str, str]:
-    """(kicker, title, subtitle) of a stored chunk: its headline is the three joined by spaces."""
-    headline, title = h.headline or h.title, h.title
-    i = headline.find(title) if title else -1
-    if i < 0:
-        return "", headline, ""
-    return headline[:i].strip(), title, headline[i + len(title):].strip()
-
-
 def _stored_head(hits: list[Hit]) -> Head:
     h = hits[0]
-    kicker, title, subtitle = _head_parts(h)
+    kicker, title, subtitle = head_parts(h.headline, h.title)
     text = re.sub(r"\s+", "", join_windows([x.text for x in hits]))
     return Head(h.article_id, issue_prefix(h.page_key), h.page or 0, h.continues_on_page or 0, kicker, title, subtitle, text)
 
@@ -249,7 +239,7 @@ def _stored_segment(hits: list[Hit]) -> Segment:
     return Segment(md_segment, h.page or 0, h.continued_from_page or 0, jump, opening)
 
 
-def _link_continuations(store: ChunkStore, arts_by_key: dict[str, list[Article]]) -> tuple[dict[str, list[Article]], list[Chunk], list[str]]:
+def _link_continuations(store: Archive, arts_by_key: dict[str, list[Article]]) -> tuple[dict[str, list[Article]], list[Chunk], list[str]]:
     """Link the batch's 上接 segments to their stories (in the batch or stored), and re-key
     stored segments whose story is in the batch: (articles by page, chunks to add, ids to drop)."""
     batch = [a for arts in arts_by_key.values() for a in arts]
@@ -287,84 +277,28 @@ def _rekey(hits: list[Hit], seg: Segment, head: Head | None) -> list[Chunk]:
                    "", byline=h.byline, continues_on_page=h.continues_on_page, continued_from_page=seg.continued_from_page,
                    page_key=h.page_key, source=h.source)
     art = linked(base, head, seg.segment_id, seg.jump_head) if head else base
-    out = []
-    for x in hits:
-        text = x.text
-        out.append(Chunk(
-            chunk_id=chunk_id(art, text), article_id=art.article_id, source_id=art.source_id, page_key=x.page_key,
-            index=x.chunk_index, text=text, embed_text=f"{art.headline}\n{text}" if art.headline else text,
-            title=art.title, paper=x.paper, date=x.date, page=x.page, byline=x.byline,
-            continues_on_page=x.continues_on_page, metadata=_chunk_md(art, x),
-        ))
-    return out
+    chars = len(join_windows([x.text for x in hits]))
+    return [window_chunk(art, x.text, x.chunk_index, x.place, chars) for x in hits]
 
 
-def _chunk_md(art: Article, x: Hit) -> dict:
-    md: dict = {"headline": art.headline, "source": x.source, "continued_from_page": art.continued_from_page}
-    if x.place is not None:
-        md["place"] = x.place
-    if art.story_id:
-        md.update(story_id=art.story_id, segment_id=art.segment_id, jump_head=art.jump_head)
-    return md
-
-
-def _move(store: ChunkStore, chunks: list[Chunk], batch_size: int) -> list[Chunk]:
-    """Write stored chunks again with new metadata, reusing their vectors (no re-embedding).
-
-    Returns the chunks whose vectors were gone (deleted meanwhile): they must be embedded.
-    """
-    lost: list[Chunk] = []
-    for i in range(0, len(chunks), batch_size):
-        part = chunks[i : i + batch_size]
-        vecs = store.vectors([c.chunk_id for c in part])
-        lost.extend(c for c in part if c.chunk_id not in vecs)
-        part = [c for c in part if c.chunk_id in vecs]
-        if part:
-            store.add(part, np.stack([vecs[c.chunk_id] for c in part]))
-    return lost
-
-
-def _superseded_ids(store: ChunkStore, superseded: dict[str, tuple[tuple[str, ...], str]]) -> dict[str, set[str]]:
+def _superseded_ids(store: Archive, superseded: dict[str, tuple[tuple[str, ...], str]]) -> dict[str, set[str]]:
     """Chunks an earlier version stored for a page under another key, by the page's key now.
 
     Undated issue folders without an ``issue`` name were keyed by folder name alone, so two
     such folders of one paper were one issue. They are told apart now; a page's chunks under
-    the old key that came from the same source file are its own and are replaced.
+    the old key that came from the same source file are its own and are replaced. The
+    catalogue says which old pages exist and their source, so only those are looked up.
     """
     wanted: dict[str, list[tuple[str, str]]] = {}
     for key, (olds, source) in superseded.items():
         for old in olds:
             wanted.setdefault(old, []).append((key, source))
+    present = sorted(store.catalogue.pages_by_source(list(wanted)))  # old pages the archive still holds
     out: dict[str, set[str]] = {}
-    olds = sorted(wanted)
-    for i in range(0, len(olds), 500):
-        for h in store.find({"page_key": {"$in": olds[i : i + 500]}}, with_text=False):
+    for i in range(0, len(present), 500):
+        for h in store.store.find(Lookup(page_keys=tuple(present[i : i + 500])), with_text=False):
             for key, source in wanted[h.page_key]:
-                if h.source == source:
+                if h.source == source:  # two old folders shared the key: only this page's own chunks
                     out.setdefault(key, set()).add(h.chunk_id)
                     break
-    return out
-
-
-def _legacy_doc_ids(store: ChunkStore, by_page: dict[str, list[Chunk]]) -> dict[str, set[str]]:
-    """Chunks that indexes written before JSONL pages were keyed by article id hold
-    under the old key ``doc:<source id>``, by the new key of their article.
-
-    The old key left out the paper, so it is matched together with the article id:
-    a chunk of the same id from another paper is another article and stays.
-    """
-    new_key: dict[tuple[str, str], str] = {}
-    for key, chunks in by_page.items():
-        if not chunks or not key.startswith(DOC_KEY):
-            continue
-        old_key = f"{DOC_KEY}{chunks[0].source_id}"
-        if key != old_key:
-            new_key[(old_key, chunks[0].article_id)] = key
-    old_keys = sorted({old for old, _ in new_key})
-    out: dict[str, set[str]] = {}
-    for i in range(0, len(old_keys), 500):
-        for h in store.find({"page_key": {"$in": old_keys[i : i + 500]}}, with_text=False):
-            key = new_key.get((h.page_key, h.article_id))
-            if key:
-                out.setdefault(key, set()).add(h.chunk_id)
     return out

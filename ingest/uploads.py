@@ -27,20 +27,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.page_images import PageImages
-from ingest.pages import MANIFEST_NAME, SUPPORTED_SUFFIXES, Problem, issue_name, parse_date
+from ingest.pages import MANIFEST_NAME, SUPPORTED_SUFFIXES, Problem, issue_name, page_in_name, parse_date
 from ingest.pipeline import IngestReport, ingest_paths
 from ingest.readers.image import IMAGE_SUFFIXES
 from ingest.readers.ocr import OcrEngine
+from rag.archive import Archive, DeletedIssue
 from rag.embedding import Embedder
 from rag.errors import InputError
 from rag.records import IssueDate
-from rag.store import ChunkStore
 
-__all__ = ["MAX_UPLOAD_BYTES", "Upload", "UploadResult", "ingest_uploads", "remove_article_copies", "remove_issue_copy"]
+__all__ = ["MAX_UPLOAD_BYTES", "Upload", "UploadResult", "ingest_uploads", "delete_issue", "remove_article_copies", "remove_issue_copy"]
 
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # a broadsheet scanned at 300 dpi is 20-40 MB as PNG
 PAGE_SUFFIXES = (".txt", ".pdf", *IMAGE_SUFFIXES)
-_PAGE_IN_NAME = re.compile(r"(?:page[-_ ]?|p|第)0*(\d{1,3})(?:版)?$|^0*(\d{1,3})$", re.I)
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,7 @@ def ingest_uploads(
     paper: str,
     date: str,
     library: Path,
-    store: ChunkStore,
+    store: Archive,
     embedder: Embedder,
     issue: str = "",
     date_not_before: str = "",
@@ -157,7 +156,7 @@ def ingest_uploads(
             suffix = Path(shown).suffix.lower()
             data = Path(up.path).read_bytes()
             if suffix in PAGE_SUFFIXES:
-                page = _page_number(shown)
+                page = page_in_name(shown)
                 ext = ".jpg" if suffix == ".jpeg" else ".tif" if suffix == ".tiff" else suffix
                 # a PDF without a page in its name is a whole issue: its pages from 1 on
                 target = staging / (f"page-{page:02d}{ext}" if page else f"issue-{hashlib.sha1(data).hexdigest()[:12]}{ext}")
@@ -221,18 +220,10 @@ def _check(up: Upload, shown: str, paper: str, max_bytes: int) -> str:
     if suffix in PAGE_SUFFIXES:
         if not paper:
             return "未导入：请先填写报名，版面文件需要它 (a paper name is needed for page files)"
-        if _page_number(shown) is None and suffix != ".pdf":
+        if page_in_name(shown) is None and suffix != ".pdf":
             return (f"未导入：无法从文件名看出版次，请命名为 page-01{suffix} 或 第1版{suffix} "
                     f"(no page number in the file name)")
     return ""
-
-
-def _page_number(name: str) -> int | None:
-    m = _PAGE_IN_NAME.search(Path(name).stem)
-    if not m:
-        return None
-    n = int(m.group(1) or m.group(2))
-    return n if n > 0 else None
 
 
 def _content_issue(staged: dict[Path, str]) -> str:
@@ -249,6 +240,23 @@ def _write_manifest(path: Path, paper: str, issue: str, date: IssueDate, pages: 
     for name, entry in sorted(pages.items()):
         lines += [f"[pages.{_toml_str(name)}]", f"page = {int(entry['page'])}", f"source = {_toml_str(str(entry.get('source', '')))}", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def delete_issue(archive: Archive, library: Path, key: str) -> DeletedIssue | None:
+    """Delete one issue (a key of ``Archive.issues``) from the archive and its kept copy from
+    the library, so that ingesting the library again does not bring it back.
+
+    Returns:
+        What was removed, or None when the archive holds no such issue.
+    """
+    gone = archive.delete_issue(key)
+    if gone is None:
+        return None
+    if gone.issue.kind == "page":
+        remove_issue_copy(library, gone.issue.paper, gone.issue.issue)
+    elif gone.issue.kind == "doc" and gone.source_ids:
+        remove_article_copies(library, gone.issue.paper, gone.source_ids)
+    return gone
 
 
 def remove_issue_copy(library: Path, paper: str, issue: str) -> bool:

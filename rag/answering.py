@@ -24,17 +24,13 @@ from rag.citations import MIN_CITED_COVERAGE, check_answer
 from rag.conversation import Turn, resolve_relative_dates, rewrite_question
 from rag.gate import MIN_COSINE, MIN_COVERAGE, is_relevant
 from rag.prompt import NO_ANSWER, SYSTEM_PROMPT, build_prompt, is_refusal, refusal
-from rag.records import Answer, Citation, Hit, Prompt
+from rag.records import Answer, Citation, Hit, Prompt, union_box
 from rag.retrieval import HybridRetriever, SearchFilters, clean_query
 from rag.text import Query, is_english
 
 log = logging.getLogger(__name__)
 
 __all__ = ["AnswerChain", "Prepared"]
-
-
-def _union(boxes):
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 @dataclass
@@ -277,11 +273,11 @@ class AnswerChain:
         if h.place is None:
             return c
         windows = [h] if c.quote in h.text and h.place.lines else []
-        windows += self.retriever.archive.find({"article_id": h.article_id})
+        windows += self.retriever.archive.windows(h.article_id)
         for w in windows:
             if w.place is None or (i := w.text.find(c.quote)) < 0:
                 continue
             boxes = tuple(w.place.boxes_of(i, i + len(c.quote)))
-            return replace(c, place=replace(w.place, box=_union(boxes) if boxes else w.place.box, lines=()),
+            return replace(c, place=replace(w.place, box=union_box(boxes) if boxes else w.place.box, lines=()),
                            quote_boxes=boxes)
         return replace(c, place=replace(h.place, lines=()))

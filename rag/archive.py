@@ -1,8 +1,9 @@
-"""The archive: the vector store and the keyword index, kept consistent.
+"""The archive: a chunk store, its keyword index and its catalogue, kept consistent.
 
-Every add and delete goes to both. An interrupted run can leave them apart
-(the vector store is written first); ``sync`` repairs that from the vector
-store's own documents, and ``open_archive`` runs it whenever the counts differ.
+Every add and delete goes to all three. An interrupted run can leave them apart (the vector
+store is written first); ``sync`` repairs that from the vector store's own documents, and
+``open_archive`` runs it whenever their counts differ. An index records its layout version;
+an older one is upgraded once, when opened for writing (``Archive.upgrade``).
 """
 
 from __future__ import annotations
@@ -10,13 +11,17 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 
+from rag.catalogue import LAYOUT as CATALOGUE_LAYOUT
+from rag.catalogue import ArticleEntry, Catalogue
 from rag.embedding import Embedder
 from rag.errors import (
     DiskFull,
@@ -28,60 +33,105 @@ from rag.errors import (
     is_disk_full,
 )
 from rag.keyword import KeywordIndex, PostgresKeywordIndex
-from rag.records import DOC_KEY, PAGE_KEY, Chunk, Hit, IssueDate, IssueSummary, join_windows
+from rag.records import Chunk, Hit, IssueSummary, PageKey, join_windows
 from rag.settings import Settings
-from rag.store import ChunkStore, Where, open_store
+from rag.store import ChunkStore, Lookup, chunk_of_hit, open_store
 
-__all__ = ["Archive", "open_archive", "open_keyword_index", "writer_lock"]
+__all__ = ["Archive", "DeletedIssue", "open_archive", "open_keyword_index", "writer_lock", "LAYOUT"]
 
 log = logging.getLogger(__name__)
 
-
-def _chunk_from_hit(h: Hit) -> Chunk:
-    return Chunk(
-        chunk_id=h.chunk_id,
-        article_id=h.article_id,
-        source_id=h.source_id,
-        page_key="",
-        index=h.chunk_index,
-        text=h.text,
-        embed_text=f"{h.headline}\n{h.text}" if h.headline else h.text,
-        title=h.title,
-        paper=h.paper,
-        date=h.date,
-        page=h.page,
-    )
+# The layout of the stored chunks. 1: JSONL articles keyed ``doc:<source id>`` (which two
+# papers could share); 2: ``doc:<article id>``. Upgraded once, by ``Archive.upgrade``.
+LAYOUT = 2
 
 
-class Archive(ChunkStore):
-    """A ChunkStore that also maintains a KeywordIndex over the same chunks."""
+@dataclass(frozen=True)
+class DeletedIssue:
+    """What ``Archive.delete_issue`` removed: the issue, its chunk count, and the source ids of
+    its JSONL articles (so kept copies of them can be dropped too)."""
 
-    def __init__(self, store: ChunkStore, keyword: KeywordIndex, home: Path | None = None) -> None:
+    issue: IssueSummary
+    chunks: int
+    source_ids: tuple[str, ...] = field(default=())
+
+
+class Archive:
+    """A chunk store, its keyword index and its catalogue, written together.
+
+    Args:
+        store: where chunks and vectors live.
+        keyword: the BM25 index over the same chunks.
+        catalogue: issues, pages and articles of the same chunks; by default in the keyword
+            index's database.
+        home: the folder the index writes to, when it is on this machine (for disk checks).
+    """
+
+    def __init__(self, store: ChunkStore, keyword: KeywordIndex, catalogue: Catalogue | None = None,
+                 home: Path | None = None) -> None:
         self.store = store
         self.keyword = keyword
-        self.home = home  # the folder the index writes to, when it is on this machine
-        self.embedder_name = store.embedder_name
+        self.catalogue = catalogue if catalogue is not None else Catalogue(keyword.db)
+        self.home = home
 
     @property
-    def read_only(self) -> bool:  # type: ignore[override]
+    def embedder_name(self) -> str:
+        return self.store.embedder_name
+
+    @property
+    def read_only(self) -> bool:
         return self.store.read_only
 
     def check_writable(self) -> None:
         self.store.check_writable()
 
-    def ids_by_page(self, page_keys: Sequence[str]) -> dict[str, set[str]]:
-        return self.store.ids_by_page(page_keys)
+    def count(self) -> int:
+        """How many chunks the archive holds."""
+        return self.store.count()
+
+    # --- writing --------------------------------------------------------------------
 
     def add(self, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
+        """Store chunks with their vectors, index their words, catalogue their articles."""
         with self._space():
             self.store.add(chunks, embeddings)
             self.keyword.add(chunks)
+            self.catalogue.add(chunks)
+
+    def rewrite(self, chunks: Sequence[Chunk]) -> list[Chunk]:
+        """Write stored chunks again with new metadata, reusing their vectors (see
+        ``ChunkStore.rewrite``); returns those whose vectors were gone, to be embedded."""
+        with self._space():
+            lost = self.store.rewrite(chunks)
+            kept = [c for c in chunks if c not in lost]
+            self.keyword.add(kept)
+            self.catalogue.add(kept)
+        return lost
 
     def delete(self, ids: Iterable[str]) -> None:
         ids = list(ids)
         with self._space():
             self.store.delete(ids)
             self.keyword.delete(ids)
+            self.catalogue.delete(ids)
+
+    def delete_pages(self, page_keys: Sequence[str]) -> int:
+        """Remove every chunk of the given pages; returns how many were removed."""
+        ids = [i for s in self.store.ids_by_page(page_keys).values() for i in s]
+        self.delete(ids)
+        return len(ids)
+
+    def delete_issue(self, key: str) -> DeletedIssue | None:
+        """Remove one issue (a key from ``issues``): every chunk of its pages. None when the
+        archive has no such issue."""
+        issue = self.catalogue.issue(key)
+        if issue is None:
+            return None
+        page_keys = self.catalogue.page_keys_of(key)
+        sources: tuple[str, ...] = ()
+        if issue.kind == "doc":
+            sources = tuple(sorted({a.source_id for k in page_keys for a in self.catalogue.articles(page_key=k)}))
+        return DeletedIssue(issue, self.delete_pages(page_keys), sources)
 
     def _nearly_full(self) -> bool:
         """Chroma words a full disk as a failed compaction: look at the disk itself."""
@@ -94,8 +144,8 @@ class Archive(ChunkStore):
 
     @contextmanager
     def _space(self):
-        """A full disk mid-write becomes DiskFull; the vector store and the keyword index may
-        then differ by that one batch, which ``sync`` repairs at the next open."""
+        """A full disk mid-write becomes DiskFull; the vector store and the indexes may then
+        differ by that one batch, which ``sync`` repairs at the next open."""
         try:
             yield
         except NewsragError:
@@ -109,76 +159,33 @@ class Archive(ChunkStore):
                 zh="索引所在磁盘已满：已写入的内容都保留着。请腾出空间（或把 NEWSRAG_HOME 移到更大的磁盘）后重新运行同一命令",
             ) from None
 
-    def delete_pages(self, page_keys: Sequence[str]) -> int:
-        """Remove every chunk of the given pages; returns how many were removed."""
-        ids = [i for s in self.store.ids_by_page(page_keys).values() for i in s]
-        self.delete(ids)
-        return len(ids)
+    # --- what the archive holds -----------------------------------------------------
 
-    def count(self) -> int:
-        return self.store.count()
-
-    def all_ids(self) -> set[str]:
-        return self.store.all_ids()
-
-    def get(self, ids: Sequence[str]) -> list[Hit]:
-        return self.store.get(ids)
-
-    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        return self.store.vectors(ids)
-
-    def query(self, embedding: np.ndarray, k: int, where: Where | None = None) -> list[Hit]:
-        return self.store.query(embedding, k, where)
-
-    def find(self, where: Where | None = None, with_text: bool = True) -> list[Hit]:
-        return self.store.find(where, with_text)
-
-    # --- what the archive holds ---------------------------------------------------------
-
-    def issues(self) -> list[IssueSummary]:
-        """Every issue in the archive, newest first."""
-        groups: dict[str, list[Hit]] = {}
-        for h in self.store.find(with_text=False):
-            groups.setdefault(_issue_key(h), []).append(h)
-        out = []
-        for key, hits in groups.items():
-            first = hits[0]
-            out.append(IssueSummary(
-                key=key,
-                paper=first.paper,
-                date=first.date,
-                pages=tuple(sorted({h.page for h in hits if h.page is not None})),
-                articles=len({h.article_id for h in hits}),
-                chunks=len(hits),
-                page_keys=tuple(sorted({h.page_key for h in hits})),
-            ))
-        return sorted(out, key=lambda i: (i.date.iso or i.date.not_before, i.paper, i.key), reverse=True)
-
-    def delete_issue(self, key: str) -> int:
-        """Remove every chunk of one issue (a key from ``issues``); returns how many."""
-        for issue in self.issues():
-            if issue.key == key:
-                return self.delete_pages(list(issue.page_keys))
-        return 0
+    def issues(self, date_from: str | None = None, date_to: str | None = None, paper: str | None = None) -> list[IssueSummary]:
+        """Every issue in the archive, newest first (see ``Catalogue.issues``)."""
+        return self.catalogue.issues(date_from, date_to, paper)
 
     def newest_date(self) -> date | None:
-        """The newest issue date in the archive, or None when no chunk has one."""
-        return self.keyword.newest_date()
+        """The newest issue date in the archive, or None when no article has one."""
+        return self.catalogue.newest_date()
 
     def pages(self) -> list[int]:
         """Every page number the archive holds, ascending."""
-        return self.keyword.pages()
+        return self.catalogue.page_numbers()
 
     def has_page_of_issue(self, page_key: str, page: int) -> bool:
         """Whether the archive holds page ``page`` of the issue that ``page_key`` (a page of it) belongs to."""
-        if not page_key.startswith(PAGE_KEY):
-            return False
-        sibling = page_key.rsplit("/", 1)[0] + f"/{page}"
-        return bool(self.store.ids_by_page([sibling]))
+        key = PageKey.parse(page_key)
+        return key.kind == "page" and self.catalogue.has_page(key.issue_prefix, page)
+
+    def windows(self, article_id: str, with_text: bool = True) -> list[Hit]:
+        """The stored chunks of one article, in reading order."""
+        ids = self.catalogue.chunk_ids_of([article_id]).get(article_id, [])
+        return sorted(self.store.get(ids, with_text=with_text), key=lambda h: h.chunk_index)
 
     def article(self, article_id: str) -> tuple[Hit, str] | None:
         """The first chunk of an article (for its metadata) and its whole text."""
-        hits = sorted(self.store.find({"article_id": article_id}), key=lambda h: h.chunk_index)
+        hits = self.windows(article_id)
         if not hits:
             return None
         return hits[0], join_windows([h.text for h in hits])
@@ -186,36 +193,98 @@ class Archive(ChunkStore):
     def story(self, article_id: str) -> list[tuple[Hit, str]]:
         """A story continued across pages, in reading order: (first chunk, text) of each of its
         segments, given any of them; one element for an article on one page."""
-        first = self.article(article_id)
-        if first is None:
-            return []
-        story_id = first[0].story_id or article_id
-        segments = {h.article_id for h in self.store.find({"story_id": story_id}, with_text=False)}
-        parts = [self.article(story_id)] + [self.article(a) for a in sorted(segments)]
-        return sorted((p for p in parts if p is not None), key=lambda p: (p[0].page or 0, p[0].article_id != story_id))
+        parts = [self.article(a.article_id) for a in self.catalogue.story(article_id)]
+        return [p for p in parts if p is not None]
+
+    def entry(self, article_id: str) -> ArticleEntry | None:
+        """An article as the catalogue holds it (no text)."""
+        return self.catalogue.article(article_id)
+
+    # --- consistency ----------------------------------------------------------------
 
     def sync(self) -> tuple[int, int]:
-        """Make the keyword index hold exactly the vector store's chunks.
+        """Make the keyword index and the catalogue hold exactly the vector store's chunks
+        (a catalogue of an older layout is rebuilt).
 
         Returns:
-            (chunks added to the keyword index, chunks removed from it).
+            (chunks added to either, chunks removed from either).
         """
-        have, want = self.keyword.ids(), self.store.all_ids()
-        missing, extra = sorted(want - have), sorted(have - want)
-        for i in range(0, len(missing), 500):
-            self.keyword.add([_chunk_from_hit(h) for h in self.store.get(missing[i : i + 500])])
-        self.keyword.delete(extra)
-        if missing or extra:
-            log.info("keyword index synced: %d added, %d removed", len(missing), len(extra))
-        return len(missing), len(extra)
+        want = self.store.all_ids()
+        have = self.keyword.ids()
+        k_missing, k_extra = sorted(want - have), sorted(have - want)
+        for i in range(0, len(k_missing), 500):
+            self.keyword.add([chunk_of_hit(h) for h in self.store.get(k_missing[i : i + 500])])
+        self.keyword.delete(k_extra)
+        if self.catalogue.layout() != CATALOGUE_LAYOUT:
+            self.catalogue.clear()
+        have = self.catalogue.chunk_ids()
+        c_missing, c_extra = want - have, sorted(have - want)
+        self.catalogue.delete(c_extra)
+        self._catalogue_articles(c_missing, everything=not have)
+        self.catalogue.mark_current()
+        if k_missing or k_extra or c_missing or c_extra:
+            log.info("keyword index synced: %d added, %d removed; catalogue: %d added, %d removed",
+                     len(k_missing), len(k_extra), len(c_missing), len(c_extra))
+        return len(k_missing) + len(c_missing), len(k_extra) + len(c_extra)
+
+    def _catalogue_articles(self, chunk_ids: set[str], everything: bool) -> None:
+        """Catalogue the articles of these stored chunks, each with its whole length."""
+        if not chunk_ids:
+            return
+        if everything:
+            by_article = _by_article(self.store.find())
+        else:
+            ids = sorted(chunk_ids)
+            articles = sorted({h.article_id for i in range(0, len(ids), 500)
+                               for h in self.store.get(ids[i : i + 500], with_text=False)})
+            by_article = {}
+            for i in range(0, len(articles), 200):
+                by_article.update(_by_article(self.store.find(Lookup(article_ids=tuple(articles[i : i + 200])))))
+        batch: list[Chunk] = []
+        for hits in by_article.values():
+            chars = len(join_windows([h.text for h in hits]))
+            batch += [replace(c, metadata={**c.metadata, "article_chars": chars}) for c in map(chunk_of_hit, hits)]
+            if len(batch) >= 2000:
+                self.catalogue.add(batch)
+                batch = []
+        self.catalogue.add(batch)
+
+    def upgrade(self, notice: Callable[[str], None] | None = None) -> int:
+        """Bring an index of an older layout to ``LAYOUT``, once (when opened for writing).
+
+        Layout 1 keyed JSONL articles ``doc:<source id>``; they are re-keyed
+        ``doc:<article id>`` in place (their vectors are kept). Returns how many chunks moved.
+        """
+        if self.read_only or self.store.layout() >= LAYOUT:
+            return 0
+        if self.store.count() == 0:
+            self.store.set_layout(LAYOUT)
+            return 0
+        t0 = time.perf_counter()
+        moved: list[Chunk] = []
+        for a in self.catalogue.docs_keyed_otherwise():
+            new_key = str(PageKey.of_doc(a.article_id))
+            moved += [replace(c, page_key=new_key) for c in map(chunk_of_hit, self.windows(a.article_id))]
+        lost = self.rewrite(moved)
+        if lost:  # vectors gone meanwhile: dropped here, re-embedded by the next ingest of their file
+            self.delete([c.chunk_id for c in lost])
+        self.catalogue.prune()
+        self.store.set_layout(LAYOUT)
+        message = (f"index upgraded to layout {LAYOUT} in {time.perf_counter() - t0:.1f} s "
+                   f"({len(moved)} chunks of JSONL articles re-keyed by article id)")
+        log.warning(message)
+        if notice:
+            notice(f"索引已升级到新版格式 ({message})")
+        return len(moved)
 
 
-def _issue_key(h: Hit) -> str:
-    if h.page_key.startswith(PAGE_KEY):
-        return h.page_key.rsplit("/", 1)[0]
-    if h.page_key.startswith(DOC_KEY):
-        return f"{DOC_KEY}{h.paper}/{h.date.iso or h.date.not_before or IssueDate().label_zh()}"
-    return h.page_key
+def _by_article(hits: Iterable[Hit]) -> dict[str, list[Hit]]:
+    out: dict[str, list[Hit]] = {}
+    for h in hits:
+        out.setdefault(h.article_id, []).append(h)
+    for v in out.values():
+        v.sort(key=lambda h: h.chunk_index)
+    return out
 
 
 def open_keyword_index(settings: Settings) -> KeywordIndex:
@@ -286,12 +355,16 @@ def _without_password(url: str) -> str:
     return urlunsplit(u._replace(netloc=netloc))
 
 
-def open_archive(settings: Settings, embedder: Embedder | str, create: bool = True) -> Archive:
-    """Open the vector store and its keyword index (``NEWSRAG_HOME/keyword.sqlite``).
+def open_archive(settings: Settings, embedder: Embedder | str, create: bool = True,
+                 notice: Callable[[str], None] | None = None) -> Archive:
+    """Open the vector store, its keyword index and its catalogue (``NEWSRAG_HOME/keyword.sqlite``).
 
     ``embedder`` is the Embedder that will write and query it, or just its name. An existing
     index keeps the run-time form it was built with: with ``NEWSRAG_EMBEDDER_FORM=auto`` the
     embedder switches to it (before its model loads); a different explicit form is refused.
+    Opened for writing (``create``), an index of an older layout is upgraded once (``notice``
+    is told, with the time it took). The keyword index and the catalogue are repaired from the
+    vector store when they differ from it (an interrupted run) or are missing.
 
     Raises:
         EmbedderMismatch: the index was built with another embedder or, explicitly, another form.
@@ -311,9 +384,13 @@ def open_archive(settings: Settings, embedder: Embedder | str, create: bool = Tr
         log.info("the index was built in %s; the embedder follows it", store.embedder_form)
         embedder.use_form(store.embedder_form)
     keyword = open_keyword_index(settings)
-    archive = Archive(store, keyword, home=None if settings.chroma_url else settings.home)
-    if keyword.count() != store.count():  # (a read-only index's keyword copy is in memory)
+    archive = Archive(store, keyword, Catalogue(keyword.db), home=None if settings.chroma_url else settings.home)
+    n = store.count()
+    # (a read-only index's keyword copy and catalogue are in memory)
+    if keyword.count() != n or archive.catalogue.count() != n or archive.catalogue.layout() != CATALOGUE_LAYOUT:
         archive.sync()
+    if create:
+        archive.upgrade(notice)
     return archive
 
 

@@ -5,22 +5,93 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["PAGE_KEY", "DOC_KEY", "issue_of", "Box", "Place", "IssueDate", "Line", "Page", "Article", "Chunk", "Hit", "Citation", "Answer", "Prompt", "IssueSummary", "join_windows"]
+__all__ = ["PAGE_KEY", "FILE_KEY", "DOC_KEY", "PageKey", "issue_of", "Box", "Place", "IssueDate", "Line", "Page", "Article", "Chunk", "Hit", "Citation", "Answer", "Prompt", "IssueSummary", "join_windows", "union_box", "embed_text"]
 
 
 # What the chunks of one ingested unit share (``page_key``), by kind of input: a page file of
-# an issue is ``page:<paper>/<issue>/<page>``; a JSONL article, which has no page file, is
-# ``doc:<article id>``. Re-ingest replaces and deletion removes by this key.
+# an issue is ``page:<paper>/<issue>/<page>``; a page file outside any issue folder is
+# ``file:<absolute path>[#n]``; a JSONL article, which has no page file, is ``doc:<article id>``.
+# Re-ingest replaces and deletion removes by this key. ``PageKey`` builds and parses them all.
 PAGE_KEY = "page:"
+FILE_KEY = "file:"
 DOC_KEY = "doc:"
+
+
+@dataclass(frozen=True)
+class PageKey:
+    """The identity of one ingested unit (a page of an issue, a loose page file, a JSONL
+    article), and the one place its string form is built or parsed.
+
+    ``kind`` is ``page``, ``file`` or ``doc``. For ``page``: ``paper``, ``issue`` (the issue's
+    name) and ``page`` (its number, or the file name when it has none, with ``#n`` for the n-th
+    page of a multi-page file). For ``file``: ``page`` holds the file's path (and ``#n``). For
+    ``doc``: ``page`` holds the article id. Any other string parses as kind ``""`` and prints
+    back unchanged.
+    """
+
+    kind: str
+    page: str
+    paper: str = ""
+    issue: str = ""
+
+    @classmethod
+    def of_page(cls, paper: str, issue: str, page: int | str) -> PageKey:
+        return cls("page", str(page), paper, issue)
+
+    @classmethod
+    def of_file(cls, path: str, index: int | None = None) -> PageKey:
+        return cls("file", f"{path}#{index}" if index else str(path))
+
+    @classmethod
+    def of_doc(cls, article_id: str) -> PageKey:
+        return cls("doc", article_id)
+
+    @classmethod
+    def parse(cls, key: str) -> PageKey:
+        if key.startswith(PAGE_KEY):
+            parts = key[len(PAGE_KEY):].rsplit("/", 2)
+            if len(parts) == 3:
+                return cls("page", parts[2], parts[0], parts[1])
+        elif key.startswith(FILE_KEY):
+            return cls("file", key[len(FILE_KEY):])
+        elif key.startswith(DOC_KEY):
+            return cls("doc", key[len(DOC_KEY):])
+        return cls("", key)
+
+    def __str__(self) -> str:
+        if self.kind == "page":
+            return f"{PAGE_KEY}{self.paper}/{self.issue}/{self.page}"
+        return {"file": FILE_KEY, "doc": DOC_KEY}.get(self.kind, "") + self.page
+
+    @property
+    def number(self) -> int | None:
+        """The page number of a page of an issue, when its key carries one."""
+        return int(self.page) if self.kind == "page" and self.page.isdigit() else None
+
+    @property
+    def issue_prefix(self) -> str:
+        """``page:<paper>/<issue>`` for a page of an issue (what its pages share); "" otherwise."""
+        return f"{PAGE_KEY}{self.paper}/{self.issue}" if self.kind == "page" else ""
+
+    def sibling(self, page: int) -> PageKey:
+        """The key of page ``page`` of the same issue (only for pages of an issue)."""
+        return PageKey("page", str(page), self.paper, self.issue)
+
+    def issue_key(self, paper: str = "", date: IssueDate | None = None) -> str:
+        """The key of the issue this unit belongs to: ``page:<paper>/<issue>`` for a page of an
+        issue; ``doc:<paper>/<date>`` for JSONL articles (grouped by paper and date, or its
+        earliest bound, or 日期不详); the key itself for a loose page file."""
+        if self.kind == "page":
+            return self.issue_prefix
+        if self.kind == "doc":
+            d = date or IssueDate()
+            return f"{DOC_KEY}{paper}/{d.iso or d.not_before or d.label_zh()}"
+        return str(self)
 
 
 def issue_of(page_key: str) -> str:
     """The issue name inside a page file's key (``page:<paper>/<issue>/<page>``); "" for other keys."""
-    if not page_key.startswith(PAGE_KEY):
-        return ""
-    parts = page_key[len(PAGE_KEY):].rsplit("/", 2)
-    return parts[1] if len(parts) == 3 else ""
+    return PageKey.parse(page_key).issue
 
 
 @dataclass(frozen=True)
@@ -313,9 +384,9 @@ class Prompt:
 class IssueSummary:
     """One issue (or one ungrouped file or batch of documents) as the archive holds it.
 
-    ``key`` identifies it for deletion: ``page:<paper>/<issue>`` for pages read with
-    a manifest, ``file:<path>`` for a page file without one, ``doc:<paper>/<date>``
-    for ready-made JSONL articles grouped by paper and date.
+    ``key`` identifies it (``PageKey.issue_key``): ``page:<paper>/<issue>`` for pages read
+    with a manifest, ``file:<path>`` for a page file without one, ``doc:<paper>/<date>`` for
+    ready-made JSONL articles grouped by paper and date. ``issue`` is the issue's name.
     """
 
     key: str
@@ -324,19 +395,40 @@ class IssueSummary:
     pages: tuple[int, ...]
     articles: int
     chunks: int
-    page_keys: tuple[str, ...]
+    issue: str = ""
+
+    @property
+    def kind(self) -> str:
+        """``page`` (an issue of page files), ``file`` (a loose page file) or ``doc`` (JSONL articles)."""
+        for kind, prefix in (("page", PAGE_KEY), ("file", FILE_KEY), ("doc", DOC_KEY)):
+            if self.key.startswith(prefix):
+                return kind
+        return ""
 
     def label_zh(self) -> str:
         pages = "、".join(f"第{p}版" for p in self.pages) or "版次不详"
-        issue = issue_of(self.page_keys[0]) if self.page_keys else ""
-        return f"{self.paper or '报名不详'} {self.date.label_zh(issue)} {pages}"
+        return f"{self.paper or '报名不详'} {self.date.label_zh(self.issue)} {pages}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "paper": self.paper,
+            "issue": self.issue,
+            "date": self.date.iso or None,
+            "date_not_before": self.date.not_before or None,
+            "date_not_after": self.date.not_after or None,
+            "date_label": self.date.label_zh(self.issue),
+            "pages": list(self.pages),
+            "articles": self.articles,
+            "chunks": self.chunks,
+        }
 
 
 def _place_json(place: Place | None, quote_boxes: tuple[Box, ...] = ()) -> dict[str, Any]:
     """``bbox`` (page coordinates) and the page image's reference, when the page has them."""
     if place is None:
         return {}
-    box = _union(quote_boxes) if quote_boxes else place.box
+    box = union_box(quote_boxes) if quote_boxes else place.box
     return {
         "bbox": [round(v, 1) for v in box] if box else None,
         "region": [round(v, 1) for v in place.region] if place.region else None,
@@ -345,8 +437,15 @@ def _place_json(place: Place | None, quote_boxes: tuple[Box, ...] = ()) -> dict[
     }
 
 
-def _union(boxes) -> Box:
+def union_box(boxes) -> Box:
+    """The smallest box holding all of ``boxes`` (at least one)."""
     return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def embed_text(headline: str, text: str) -> str:
+    """What the embedder, the keyword index and a reranker read of a chunk: its article's
+    headline, then the chunk's text (so a chunk is found by its subject)."""
+    return f"{headline}\n{text}" if headline else text
 
 
 def join_windows(texts: list[str]) -> str:

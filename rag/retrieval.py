@@ -7,18 +7,16 @@ and the README's "Retrieval" section for the figures behind each number.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date
 
 from rag.archive import Archive
 from rag.embedding import Embedder
 from rag.errors import InputError
-from rag.records import Hit
+from rag.filters import SearchFilters
+from rag.records import Hit, embed_text
 from rag.rerank import Reranker
-from rag.store import Where
 from rag.text import asks_for_date, bigrams, jaccard, normalize, states_date
 
 __all__ = ["SearchFilters", "HybridRetriever", "open_retriever", "clean_query", "MAX_TOP_K", "MAX_QUERY_CHARS"]
@@ -39,68 +37,6 @@ def clean_query(query: str) -> str:
     if not q:
         raise InputError("the question is empty: type what you are looking for", zh="问题是空的，请输入要问或要查找的内容")
     return q
-
-
-_FIELD_ZH = {"date_from": "开始日期", "date_to": "结束日期"}
-
-
-def _date_int(value: str | None, name: str) -> int | None:
-    if value in (None, ""):
-        return None
-    m = re.fullmatch(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*", str(value))
-    try:
-        if not m:
-            raise ValueError
-        d = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    except ValueError:
-        raise InputError(
-            f"{name} must be a date like 2023-12-01, got {value!r}",
-            zh=f"{_FIELD_ZH.get(name, '日期')}应写成 2023-12-01 这样的格式，{value!r} 不是",
-        ) from None
-    return d.year * 10000 + d.month * 100 + d.day
-
-
-@dataclass(frozen=True)
-class SearchFilters:
-    """Restrict a search; applied inside both legs. Dates are ISO strings.
-
-    Chunks with an unknown date never pass a date filter.
-    """
-
-    date_from: str | None = None
-    date_to: str | None = None
-    paper: str | None = None
-    page: int | None = None
-
-    def __post_init__(self) -> None:
-        lo, hi = _date_int(self.date_from, "date_from"), _date_int(self.date_to, "date_to")
-        if lo and hi and lo > hi:
-            raise InputError(f"date_from {self.date_from} is after date_to {self.date_to}", zh="开始日期晚于结束日期，请对调或改正")
-        if self.page is not None and (not isinstance(self.page, int) or self.page <= 0):
-            raise InputError(f"page must be a positive number, got {self.page!r}", zh=f"版次应是正整数（例如 1 表示头版），{self.page!r} 不是")
-
-    def keyword(self) -> dict:
-        return {
-            "paper": self.paper or None,
-            "page": self.page,
-            "date_from": _date_int(self.date_from, "date_from"),
-            "date_to": _date_int(self.date_to, "date_to"),
-        }
-
-    def chroma_where(self) -> Where | None:
-        f = self.keyword()
-        clauses: list[Where] = []
-        if f["paper"]:
-            clauses.append({"paper": f["paper"]})
-        if f["page"] is not None:
-            clauses.append({"page": f["page"]})
-        if f["date_from"] is not None:
-            clauses.append({"date_int": {"$gte": f["date_from"]}})
-        if f["date_to"] is not None:
-            clauses.append({"date_int": {"$lte": f["date_to"]}})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
 @dataclass
@@ -169,12 +105,12 @@ class HybridRetriever:
             t0 = time.perf_counter()
             vec = self.embedder.embed_query(q)
             t1 = time.perf_counter()
-            dense = self.archive.query(vec, n, filters.chroma_where())
+            dense = self.archive.store.query(vec, n, filters)
             t["embed_ms"], t["dense_ms"] = (t1 - t0) * 1000, (time.perf_counter() - t1) * 1000
         keyword: list[tuple[str, float]] = []
         if self.keyword_weight > 0:
             t0 = time.perf_counter()
-            keyword = self.archive.keyword.search(q, n, filters.keyword())
+            keyword = self.archive.keyword.search(q, n, filters)
             t["keyword_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         fused = self.fuse(dense, keyword, q)
@@ -190,7 +126,7 @@ class HybridRetriever:
         each), the rest after them in fused order."""
         assert self.reranker is not None
         head, tail = list(hits[: self.rerank_candidates]), list(hits[self.rerank_candidates :])
-        scores = self.reranker.score(query, [f"{h.headline}\n{h.text}" if h.headline else h.text for h in head])
+        scores = self.reranker.score(query, [embed_text(h.headline, h.text) for h in head])
         order = sorted(range(len(head)), key=lambda i: -scores[i])
         return [replace(head[i], score=float(scores[i])) for i in order] + tail
 
@@ -206,7 +142,7 @@ class HybridRetriever:
             scores[cid] = scores.get(cid, 0.0) + self.keyword_weight / (self.rrf_k + rank)
         known = {h.chunk_id: h for h in dense}
         missing = [cid for cid, _ in keyword if cid not in known]
-        known.update({h.chunk_id: h for h in self.archive.get(missing)})
+        known.update({h.chunk_id: h for h in self.archive.store.get(missing)})
         if self.date_boost and asks_for_date(query):
             for cid in scores:
                 if cid in known and states_date(known[cid].text):

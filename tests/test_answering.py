@@ -125,7 +125,7 @@ def test_an_answer_citing_an_article_about_something_else_is_withdrawn(seed_retr
     # The constitution-week article is kept out, as if the archive lacked it. The model
     # answers from the article on the exchange meeting, which names 谢东 too but says
     # nothing of the ceremony.
-    kept_out = frozenset(h.source_id for h in seed_retriever.archive.find() if "宪法宣传周" in h.title)
+    kept_out = frozenset(h.source_id for h in seed_retriever.archive.store.find() if "宪法宣传周" in h.title)
     reply = "区委副书记、区长谢东出席。"
     question = "宪法宣传周启动仪式上为谁颁奖？"
     chain = _chain(seed_retriever, reply, reply)

@@ -272,7 +272,7 @@ def test_upload_limits_and_missing_fields(tmp_path):
 def test_quality_run_scores_a_question_file(tmp_path):
     app = _app(tmp_path)
     qa = tmp_path / "qa.jsonl"
-    src = next(h.source_id for h in app.s.archive.find() if "宪法宣传周" in h.title)
+    src = next(h.source_id for h in app.s.archive.store.find() if "宪法宣传周" in h.title)
     qa.write_text(json.dumps({"id": "1", "question": QUESTION, "answer": ["12月1日"], "source_doc_ids": [src]},
                              ensure_ascii=False) + "\n", encoding="utf-8")
 

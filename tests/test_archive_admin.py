@@ -37,10 +37,12 @@ def test_issues_group_pages_and_delete_removes_only_that_issue():
     assert full.label_zh() == "渝中报 2023年12月1日 第1版、第2版"
     assert issues["doc:RGB/2023-01-05"].articles == 2
     before = arch.count()
-    assert arch.delete_issue("page:渝中报/2023-12-01") == full.chunks
+    assert arch.delete_issue("page:渝中报/2023-12-01").chunks == full.chunks
     assert arch.count() == before - full.chunks == arch.keyword.count()
     assert "page:渝中报/2023-12-01" not in {i.key for i in arch.issues()}
-    assert arch.delete_issue("page:nothing") == 0
+    assert arch.delete_issue("page:nothing") is None
+    gone = arch.delete_issue("doc:RGB/2023-01-05")
+    assert gone.issue.kind == "doc" and gone.source_ids == ("d4", "d5") and gone.chunks == 2
 
 
 def test_article_is_rebuilt_from_overlapping_windows():

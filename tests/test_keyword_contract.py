@@ -12,6 +12,7 @@ import pytest
 from ingest.chunks import chunk_article
 from ingest.pages import read_file
 from ingest.pipeline import articles_from_result
+from rag.filters import SearchFilters
 from rag.keyword import KeywordIndex, PostgresKeywordIndex
 from rag.records import Article, IssueDate
 
@@ -68,15 +69,20 @@ def test_search_gives_the_reference_ids_and_scores(make_index):
     assert idx.search("", 5) == [] and idx.search("渝中区", 0) == []
 
 
-def test_filters_pages_and_newest_date(make_index):
+def test_filters(make_index):
     idx, ref = make_index(), _reference()
     idx.add(_chunks())
-    for f in ({"paper": "晚报"}, {"page": 1}, {"date_from": 20231201}, {"date_to": 20231201},
-              {"paper": "日报", "date_from": 20240101, "date_to": 20240131}):
+    for f in (SearchFilters(paper="晚报"), SearchFilters(page=1), SearchFilters(date_from="2023-12-01"),
+              SearchFilters(date_to="2023-12-01"), SearchFilters("2024-01-01", "2024-01-31", "日报")):
         got, want = idx.search("渝中区 居民", 10, f), ref.search("渝中区 居民", 10, f)
         assert [(c, round(s, 9)) for c, s in got] == [(c, round(s, 9)) for c, s in want], f
-    assert idx.pages() == ref.pages() and idx.newest_date() == ref.newest_date()
-    assert str(idx.newest_date()) == "2024-01-05"
+        found = {c.chunk_id: c for c in _chunks()}
+        assert all(f.admits(found[c].paper, found[c].page, _day(found[c])) for c, _ in got), f
+    assert idx.search("渝中区 居民", 10, SearchFilters(paper="没有这份报")) == []
+
+
+def _day(c):
+    return int(c.date.iso.replace("-", "")) if c.date.iso else None
 
 
 def test_add_replaces_delete_removes_and_reopen_keeps(make_index):
@@ -159,7 +165,7 @@ def test_pruned_search_equals_the_full_sum(make_index, monkeypatch):
     queries = ["发展 工作 甲子", "渝中区 社区 乙丑 丙寅", "发展 居民 丁卯", "工作 社区 戊辰 己巳 庚午", "发展", "社区 价格"]
     for q in queries:
         for k in (1, 5, 50):
-            for f in ({}, {"paper": "日报"}, {"date_from": 20230601}):
+            for f in (None, SearchFilters(paper="日报"), SearchFilters(date_from="2023-06-01")):
                 got, want = idx.search(q, k, f), full.search(q, k, f)
                 assert [round(s, 9) for _, s in got] == [round(s, 9) for _, s in want], (q, k, f)
                 # equal scores may be summed in another order: ids compared above the k-th score

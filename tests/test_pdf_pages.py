@@ -19,9 +19,10 @@ from rag.answering import AnswerChain
 from rag.archive import Archive
 from rag.chat_models import ExtractiveChat
 from rag.embedding import FakeEmbedder
+from rag.filters import SearchFilters
 from rag.keyword import KeywordIndex
 from rag.retrieval import HybridRetriever
-from rag.store import InMemoryStore
+from rag.store import InMemoryStore, Lookup
 from ui.cli import main
 
 from .pagegen import continuation_stories, page_html, render_pdf, seed_stories
@@ -66,7 +67,7 @@ def test_a_multi_column_pdf_page_gives_the_eight_articles_of_the_text_page(pdfs,
 def test_chunks_carry_the_boxes_of_their_lines(pdfs, tmp_path):
     arch = Archive(InMemoryStore("fake"), KeywordIndex())
     ingest_paths([pdfs[3]], arch, FakeEmbedder(), images=PageImages(tmp_path))
-    hits = arch.find()
+    hits = arch.store.find()
     assert hits and all(h.place and h.place.box and h.place.image for h in hits)
     h = max(hits, key=lambda h: len(h.text))
     s, e, box = h.place.lines[1]
@@ -107,17 +108,17 @@ def test_a_story_continued_on_page_2_is_linked_whatever_the_order_of_ingest(two_
     two = _folder(tmp_path, "b", **{"page-02": p2})
     both = _folder(tmp_path, "c", **{"page-01": p1, "page-02": p2})
     forward, backward, together = _index(one, two), _index(two, one), _index(both)
-    assert forward.all_ids() == backward.all_ids() == together.all_ids()  # the same linked articles
-    segs = [h for h in forward.find() if h.page == 2 and h.continued_from_page == 1]
+    assert forward.store.all_ids() == backward.store.all_ids() == together.store.all_ids()  # the same linked articles
+    segs = [h for h in forward.store.find() if h.page == 2 and h.continued_from_page == 1]
     assert {h.title for h in segs} == {"我区举行党建统领基层治理网格员技能大比武", "法治渝中“宪”在身边 渝中2023年“宪法宣传周”活动启动"}
     assert all(h.story_id for h in segs) and {h.jump_head for h in segs} == {"网格员技能大比武", "“宪法宣传周”活动启动"}
     # page 2's own story stays its own
-    assert any(h.title == "渝中区举行冬季消防演练" and not h.story_id for h in forward.find({"page": 2}))
+    assert any(h.title == "渝中区举行冬季消防演练" and not h.story_id for h in forward.store.find(Lookup(filters=SearchFilters(page=2))))
     # ingesting a page again changes nothing
-    before = forward.all_ids()
+    before = forward.store.all_ids()
     ingest_paths([one], forward, FakeEmbedder())
     ingest_paths([two], forward, FakeEmbedder())
-    assert forward.all_ids() == before
+    assert forward.store.all_ids() == before
 
 
 def test_a_fact_printed_only_on_page_2_is_cited_to_page_2_under_the_page_1_headline(two_pages, tmp_path):
@@ -189,14 +190,14 @@ def test_broken_pdfs_are_reported_and_the_rest_of_the_batch_is_ingested(two_page
     why = {p.file.rsplit("/", 1)[-1]: p.reason for p in rep.skipped}
     assert why["page-02.pdf"].startswith("PDF 已加密") and why["page-03.pdf"].startswith("PDF 文件已损坏")
     assert why["page-04.pdf"].startswith("PDF 没有页面") and "page-01.pdf" not in why
-    assert rep.files_read == 1 and {h.page for h in arch.find()} == {1}
+    assert rep.files_read == 1 and {h.page for h in arch.store.find()} == {1}
 
 
 def test_the_whole_story_is_its_segments_page_by_page(two_pages, tmp_path):
     p1, p2 = two_pages
     arch = _index(_folder(tmp_path, "s", **{"page-01": p1, "page-02": p2}))
-    seg = next(h for h in arch.find({"page": 2}) if h.story_id)
+    seg = next(h for h in arch.store.find(Lookup(filters=SearchFilters(page=2))) if h.story_id)
     parts = arch.story(seg.article_id)
     assert [p[0].page for p in parts] == [1, 2] and parts[0][0].article_id == seg.story_id
-    assert arch.story(seg.story_id) == parts and len(arch.story(next(h.article_id for h in arch.find({"page": 2})
+    assert arch.story(seg.story_id) == parts and len(arch.story(next(h.article_id for h in arch.store.find(Lookup(filters=SearchFilters(page=2)))
                                                                    if not h.story_id))) == 1

@@ -5,12 +5,15 @@ from __future__ import annotations
 import functools
 import json
 import shutil
+import weakref
 
 import numpy as np
 import pytest
 
-from ingest.pipeline import ingest_paths
+from ingest.pipeline import ingest_paths as _ingest_paths
+from rag.archive import LAYOUT, Archive
 from rag.embedding import FakeEmbedder
+from rag.keyword import KeywordIndex
 from rag.store import InMemoryStore
 
 from .conftest import SEED_PAGE
@@ -23,6 +26,30 @@ def corpus(tmp_path):
     shutil.copy(SEED_PAGE, issue / "page-01.txt")
     shutil.copy(SEED_PAGE.parent / "issue.toml", issue / "issue.toml")
     return tmp_path / "corpus"
+
+
+_ARCHIVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _archive(store: InMemoryStore) -> Archive:
+    """The archive around a store (one per store, so its catalogue lives as long)."""
+    if store not in _ARCHIVES:
+        _ARCHIVES[store] = Archive(store, KeywordIndex())
+    return _ARCHIVES[store]
+
+
+def ingest_paths(paths, store, embedder, **kw):
+    return _ingest_paths(paths, _archive(store), embedder, **kw)
+
+
+def _reopen(store: InMemoryStore, layout: int) -> Archive:
+    """The store as an index of ``layout`` opened again for writing: its keyword index and
+    catalogue rebuilt from it (sync), then upgraded once, as ``open_archive`` does."""
+    store.set_layout(layout)
+    _ARCHIVES[store] = arch = Archive(store, KeywordIndex())
+    arch.sync()
+    arch.upgrade()
+    return arch
 
 
 def _ids(store: InMemoryStore) -> set[str]:
@@ -134,35 +161,49 @@ def test_the_same_jsonl_id_in_two_papers_is_two_articles(tmp_path):
     assert rep.chunks_removed == 1 and {md["paper"] for _, md, _ in store._rows.values()} == {"晚报", "日报"}
 
 
-def test_chunks_under_the_old_doc_source_id_key_are_replaced_not_left_behind(tmp_path):
-    """Indexes written before JSONL pages were keyed by article id hold ``doc:<id>``."""
+def test_an_index_of_layout_1_is_upgraded_once_its_doc_keys_moved_not_reembedded(tmp_path):
+    """Indexes written before JSONL pages were keyed by article id hold ``doc:<id>``: opened
+    for writing, they are re-keyed once (vectors kept); ingest then finds them unchanged."""
     write = functools.partial(_doc_1, tmp_path)
     store = InMemoryStore()
     ingest_paths([write("a.jsonl", "晚报", "解放碑举行迎新年灯会，共有三十组花灯。")], store, FakeEmbedder())
     ingest_paths([write("b.jsonl", "日报", "较场口夜市新开二十个摊位。")], store, FakeEmbedder())
+    vectors = {cid: row[2].copy() for cid, row in store._rows.items()}
     for _, md, _ in store._rows.values():
         md["page_key"] = "doc:1"  # what both articles had before
+    arch = _reopen(store, layout=1)
+    assert store.layout() == LAYOUT and "doc:1" not in {md["page_key"] for _, md, _ in store._rows.values()}
+    assert all(np.array_equal(store._rows[c][2], v) for c, v in vectors.items())  # not embedded again
+    assert arch.upgrade() == 0  # once: a second open finds nothing to do
 
     rep = ingest_paths([write("a.jsonl", "晚报", "解放碑举行迎新年灯会，共有三十组花灯。")], store, FakeEmbedder())
-    # moved to the new key with its stored vector, not embedded again
     assert (rep.chunks_added, rep.chunks_unchanged, rep.chunks_removed, store.count()) == (0, 1, 0, 2)
-    assert [md["page_key"] for _, md, _ in store._rows.values()].count("doc:1") == 1  # 日报's, not re-ingested yet
     rep = ingest_paths([write("b.jsonl", "日报", "较场口夜市新开三十个摊位。")], store, FakeEmbedder())
-    assert rep.chunks_removed == 1  # the old text under the old key, not 晚报's article
+    assert rep.chunks_removed == 1  # the old text of 日报's article, not 晚报's
     texts = sorted(text for text, _, _ in store._rows.values())
     assert texts == ["解放碑举行迎新年灯会，共有三十组花灯。", "较场口夜市新开三十个摊位。"]
-    assert "doc:1" not in {md["page_key"] for _, md, _ in store._rows.values()}
 
 
-def test_a_chunk_to_move_whose_vector_is_gone_is_embedded_again(tmp_path):
+def test_an_upgrade_drops_a_chunk_whose_vector_is_gone_and_ingest_embeds_it_again(tmp_path):
     store = InMemoryStore()
     ingest_paths([_doc_1(tmp_path, "a.jsonl", "晚报", "解放碑举行迎新年灯会。")], store, FakeEmbedder())
     for _, md, _ in store._rows.values():
         md["page_key"] = "doc:1"
     store.vectors = lambda ids: {}  # deleted between listing and moving
+    _reopen(store, layout=1)
     rep = ingest_paths([tmp_path / "a.jsonl"], store, FakeEmbedder())
     assert (rep.chunks_added, rep.chunks_unchanged, rep.chunks_removed, store.count()) == (1, 0, 0, 1)
     assert [md["page_key"] for _, md, _ in store._rows.values()] != ["doc:1"]
+
+
+def test_ingest_runs_no_migration(tmp_path, monkeypatch):
+    """Old-layout migrations run once at open for writing, never inside ingest."""
+    store = InMemoryStore()
+    arch = _archive(store)
+    monkeypatch.setattr(Archive, "upgrade", lambda *a, **k: pytest.fail("ingest ran an upgrade"))
+    monkeypatch.setattr(arch.catalogue, "docs_keyed_otherwise", lambda: pytest.fail("ingest looked for old keys"))
+    rep = ingest_paths([_doc_1(tmp_path, "a.jsonl", "晚报", "解放碑举行迎新年灯会。")], store, FakeEmbedder())
+    assert rep.chunks_added == 1
 
 
 def test_a_repeated_id_is_reported_by_line_unless_the_paper_differs(tmp_path):

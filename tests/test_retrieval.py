@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from ingest.chunks import chunk_article
@@ -15,7 +16,7 @@ from rag.keyword import KeywordIndex
 from rag.records import Article, Hit, IssueDate
 from rag.retrieval import HybridRetriever, SearchFilters
 from rag.settings import Settings
-from rag.store import InMemoryStore
+from rag.store import InMemoryStore, Lookup
 from rag.text import asks_for_date, normalize, states_date, tokenize
 
 from .conftest import SEED_PAGE
@@ -69,7 +70,7 @@ def test_bigrams_option_adds_character_pairs():
 
 def test_bm25_ranks_the_matching_chunk_first(archive):
     (cid, score), *_ = archive.keyword.search("宪法宣传周什么时候启动", 3)
-    assert archive.get([cid])[0].article_id == "a2" and score > 0
+    assert archive.store.get([cid])[0].article_id == "a2" and score > 0
 
 
 def test_keyword_index_persists_and_updates(tmp_path):
@@ -82,9 +83,8 @@ def test_keyword_index_persists_and_updates(tmp_path):
     idx.close()
     again = KeywordIndex(path)
     assert again.count() == 4 and again.search("美专校", 1)[0][0] == chunks[2].chunk_id
-    assert again.pages() == [1, 2, 3]
     again.delete([chunks[2].chunk_id])
-    assert again.search("美专校", 5) == [] and again.count() == 3 and again.pages() == [1, 3]
+    assert again.search("美专校", 5) == [] and again.count() == 3
 
 
 def test_keyword_index_follows_ingest_reingest_and_delete(tmp_path):
@@ -126,9 +126,12 @@ def _hit(cid, aid, text="x", sid=None):
     return Hit(cid, aid, sid or aid, "", "", IssueDate(), 1, text, 0.0)
 
 
-class _Lookup:
+class _Stored:
+    """An archive whose store serves only ``get`` from the given hits."""
+
     def __init__(self, hits):
         self.hits = {h.chunk_id: h for h in hits}
+        self.store = self
 
     def get(self, ids):
         return [self.hits[i] for i in ids if i in self.hits]
@@ -136,7 +139,7 @@ class _Lookup:
 
 def test_rrf_weights_and_k():
     hits = [_hit("c1", "a1", "甲"), _hit("c2", "a2", "乙"), _hit("c3", "a3", "丙")]
-    r = HybridRetriever(FakeEmbedder(), _Lookup(hits), rrf_k=10, dense_weight=1.0, keyword_weight=0.5)
+    r = HybridRetriever(FakeEmbedder(), _Stored(hits), rrf_k=10, dense_weight=1.0, keyword_weight=0.5)
     fused = r.fuse([hits[0], hits[1]], [("c3", 9.0), ("c2", 5.0)])
     # c2: 1/12 + 0.5/12 = .125 ; c1: 1/11 = .0909 ; c3: 0.5/11 = .0455
     assert [h.chunk_id for h in fused] == ["c2", "c1", "c3"]
@@ -146,7 +149,7 @@ def test_rrf_weights_and_k():
 def test_a_date_question_lifts_passages_that_state_a_date():
     hits = [_hit("c1", "a1", "解放碑灯会吸引大批市民前来观赏。"), _hit("c2", "a2", "解放碑灯会将于１２月１日开幕。"),
             _hit("c3", "a3", "灯会共有三十组花灯。")]
-    r = HybridRetriever(FakeEmbedder(), _Lookup(hits))  # k 60: 1/61 - 1/62 < the 0.002 lift
+    r = HybridRetriever(FakeEmbedder(), _Stored(hits))  # k 60: 1/61 - 1/62 < the 0.002 lift
     dense = [hits[0], hits[1], hits[2]]
     assert [h.chunk_id for h in r.fuse(dense, [], "解放碑灯会哪天开幕")] == ["c2", "c1", "c3"]
     assert [h.chunk_id for h in r.fuse(dense, [], "when does the lantern fair open")][0] == "c2"
@@ -154,7 +157,7 @@ def test_a_date_question_lifts_passages_that_state_a_date():
     assert [h.chunk_id for h in replace(r, date_boost=0.0).fuse(dense, [], "灯会哪天开幕")][0] == "c1"
     # a lift moves a passage a few ranks, not from the bottom of the list to the top
     far = [_hit(f"d{i}", f"b{i}", "灯会") for i in range(20)] + [hits[1]]
-    r = HybridRetriever(FakeEmbedder(), _Lookup(far))
+    r = HybridRetriever(FakeEmbedder(), _Stored(far))
     assert [h.chunk_id for h in r.fuse(far, [], "灯会哪天开幕")][0] == "d0"
 
 
@@ -184,7 +187,7 @@ def test_dedupe_keeps_neighbours_moves_extra_windows_down_and_drops_near_copies(
         _hit("c4", "A", "区委常委出席活动并颁奖。"),
         _hit("c5", "B", "宪法宣传周活动启动。"),
     ]
-    r = HybridRetriever(FakeEmbedder(), _Lookup(hits), per_article=2)
+    r = HybridRetriever(FakeEmbedder(), _Stored(hits), per_article=2)
     assert [h.chunk_id for h in r.dedupe(hits)] == ["c1", "c3", "c5", "c4"]
 
 
@@ -303,3 +306,42 @@ def test_hybrid_search_with_chroma_as_a_server(tmp_path, chroma_server):
     # a second client (another NEWSRAG_HOME) sees the same vectors and builds its keyword index from them
     other = open_archive(Settings(home=tmp_path / "other", chroma_url=chroma_server, collection="serverhybrid"), "fake")
     assert other.keyword.ids() == arch.store.all_ids()
+
+
+def test_an_index_from_before_the_catalogue_opens_upgrades_once_and_answers_the_same(tmp_path):
+    """An index written by the version before the catalogue: no catalogue tables in its
+    keyword.sqlite, no layout recorded in its Chroma collection, and a JSONL article under the
+    layout-1 key ``doc:<source id>``. Read, it answers the same (the catalogue is built from
+    the store); opened for writing, it is upgraded once, with a message; nothing is embedded again."""
+    import sqlite3
+
+    from rag.archive import LAYOUT
+
+    settings = Settings(home=tmp_path / "home")
+    arch = open_archive(settings, "fake")
+    doc = Article("d1", "rgb-1", "RGB", IssueDate("2023-01-05"), None, "", "解放碑举行迎新年灯会。", page_key="doc:rgb-1")
+    chunks = [c for a in [*ARTS, doc] for c in chunk_article(a)]
+    arch.add(chunks, FakeEmbedder().embed_documents([c.embed_text for c in chunks]))
+    retriever = HybridRetriever(FakeEmbedder(), arch)
+    want = [(h.chunk_id, round(h.score, 9)) for h in retriever.search("宪法宣传周什么时候启动", 5)]
+    issues, ids = arch.issues(), arch.store.all_ids()
+    vectors = arch.store.vectors(sorted(ids))
+    col = arch.store._col
+    col.modify(metadata={k: v for k, v in col.metadata.items() if k != "newsrag_layout"})
+    arch.keyword.close()
+    con = sqlite3.connect(settings.home / "keyword.sqlite")
+    for t in [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'cat_%'")]:
+        con.execute(f"DROP TABLE {t}")
+    con.commit()
+    con.close()
+
+    reader = open_archive(settings, "fake", create=False)
+    assert reader.store.layout() == 0 and reader.issues() == issues  # built from the store, not upgraded
+    got = [(h.chunk_id, round(h.score, 9)) for h in HybridRetriever(FakeEmbedder(), reader).search("宪法宣传周什么时候启动", 5)]
+    assert got == want
+    told: list[str] = []
+    writer = open_archive(settings, "fake", notice=told.append)
+    assert len(told) == 1 and "1 chunks" in told[0] and writer.store.layout() == LAYOUT
+    assert {h.page_key for h in writer.store.find(Lookup(article_ids=("d1",)))} == {"doc:d1"}
+    assert writer.store.all_ids() == ids and all(np.array_equal(writer.store.vectors([i])[i], v) for i, v in vectors.items())
+    assert open_archive(settings, "fake", notice=told.append) and len(told) == 1  # once

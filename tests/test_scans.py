@@ -98,4 +98,4 @@ def test_a_scan_saved_as_pdf_is_read_by_ocr_and_a_page_of_pictures_only_is_repor
     assert len(rep.skipped) == 1, rep.skipped
     (problem,) = rep.skipped
     assert problem.file.endswith("page-02.pdf") and "OCR 没有识别出文字" in problem.reason
-    assert {h.page for h in arch.find()} == {1} and rep.articles == 8
+    assert {h.page for h in arch.store.find()} == {1} and rep.articles == 8

@@ -10,9 +10,10 @@ import pytest
 from ingest.chunks import chunk_article
 from rag.embedding import FakeEmbedder
 from rag.errors import EmbedderMismatch, IndexMissing
+from rag.filters import SearchFilters
 from rag.records import Article, IssueDate
 from rag.settings import Settings
-from rag.store import InMemoryStore, open_store
+from rag.store import InMemoryStore, Lookup, open_store
 
 
 def _chunks():
@@ -79,10 +80,12 @@ def test_filters(store):
     chunks, emb = _chunks(), FakeEmbedder()
     store.add(chunks, emb.embed_documents([c.embed_text for c in chunks]))
     q = emb.embed_query("渝中")
-    assert {h.page for h in store.query(q, 5, where={"page": 1})} == {1}
-    assert {h.paper for h in store.query(q, 5, where={"paper": "晚报"})} == {"晚报"}
-    got = store.query(q, 5, where={"$and": [{"date_int": {"$gte": 20231202}}, {"date_int": {"$lte": 20231231}}]})
+    assert {h.page for h in store.query(q, 5, SearchFilters(page=1))} == {1}
+    assert {h.paper for h in store.query(q, 5, SearchFilters(paper="晚报"))} == {"晚报"}
+    got = store.query(q, 5, SearchFilters(date_from="2023-12-02", date_to="2023-12-31"))
     assert [h.article_id for h in got] == ["a2"]
+    assert store.query(q, 5, SearchFilters(date_to="2023-12-01", paper="晚报")) == []  # the undated never pass
+    assert len(store.query(q, 5, SearchFilters())) == 3
 
 
 def test_empty_store_query(store):
@@ -179,7 +182,33 @@ def test_find_by_metadata(store):
     chunks, emb = _chunks(), FakeEmbedder()
     store.add(chunks, emb.embed_documents([c.embed_text for c in chunks]))
     assert {h.chunk_id for h in store.find()} == {c.chunk_id for c in chunks}
-    (h,) = store.find({"article_id": "a2"})
+    (h,) = store.find(Lookup(article_ids=("a2",)))
     assert h.text == "宪法宣传周活动启动。" and h.page == 2 and h.score == 0.0
-    assert [h.text for h in store.find({"page": 1}, with_text=False)] == [""]
-    assert store.find({"article_id": "nope"}) == []
+    assert [h.text for h in store.find(Lookup(filters=SearchFilters(page=1)), with_text=False)] == [""]
+    assert store.find(Lookup(article_ids=("nope",))) == []
+    assert {h.article_id for h in store.find(Lookup(page_keys=("p1", "p3", "none")))} == {"a1", "a3"}
+    both = Lookup(page_keys=("p1", "p2"), filters=SearchFilters(date_from="2023-12-02"))
+    assert {h.article_id for h in store.find(both)} == {"a2"}  # every condition given is met
+    assert store.find(Lookup(article_ids=("a1",), page_keys=("p2",))) == []
+    assert [h.text for h in store.get([chunks[1].chunk_id], with_text=False)] == [""]
+
+
+def test_find_a_story_and_long_lookups(store):
+    emb = FakeEmbedder()
+    head = Article("st", "st", "渝中报", IssueDate("2023-12-01"), 1, "大比武", "决赛开幕。", page_key="page:渝中报/x/1",
+                   continues_on_page=2)
+    seg = Article("sg", "sg", "渝中报", IssueDate("2023-12-01"), 2, "大比武", "比赛继续。", page_key="page:渝中报/x/2",
+                  continued_from_page=1, story_id="st", segment_id="sg0", jump_head="比武")
+    chunks = [c for a in (head, seg) for c in chunk_article(a)]
+    store.add(chunks, emb.embed_documents([c.embed_text for c in chunks]))
+    (h,) = store.find(Lookup(story_id="st"))
+    assert (h.article_id, h.story_id, h.segment_id, h.jump_head, h.continued_from_page) == ("sg", "st", "sg0", "比武", 1)
+    many = tuple(f"page:none/{i}" for i in range(1200)) + ("page:渝中报/x/2",)  # longer than one backend query
+    assert {h.article_id for h in store.find(Lookup(page_keys=many))} == {"sg"}
+    assert store.ids_by_page(list(many)) == {"page:渝中报/x/2": {chunks[1].chunk_id}}
+
+
+def test_layout_is_recorded(store):
+    assert store.layout() == 0  # nothing recorded yet: an index of before layouts were recorded
+    store.set_layout(2)
+    assert store.layout() == 2

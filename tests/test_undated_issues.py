@@ -14,7 +14,7 @@ from rag.embedding import FakeEmbedder
 from rag.keyword import KeywordIndex
 from rag.records import IssueDate
 from rag.retrieval import HybridRetriever
-from rag.store import InMemoryStore
+from rag.store import InMemoryStore, Lookup
 from ui.cli import main
 
 from .conftest import FIXTURES, ROOT
@@ -72,7 +72,7 @@ def test_uploading_the_same_page_again_replaces_it_and_says_so(tmp_path):
     assert len(named) == 1 and named[0].pages == (1, 2)
     fixed = _upload(arch, lib, _page(tmp_path, "page-01.txt", SWIM.replace("200名", "250名"), "n3"), issue="第1234期")
     assert fixed.files == {"page-01.txt": "已替换"} and fixed.report.chunks_removed == 1
-    texts = [h.text for h in arch.find({"page_key": "page:渝中报/第1234期/1"})]
+    texts = [h.text for h in arch.store.find(Lookup(page_keys=("page:渝中报/第1234期/1",)))]
     assert texts and all("250名" in t for t in texts)
     # a dated upload is keyed by its date, as before
     dated = _upload(arch, lib, _page(tmp_path, "page-01.txt", RUN, "d"), date="2023-12-05")
@@ -83,7 +83,7 @@ def test_an_undated_issue_can_say_what_is_known_of_its_day(tmp_path):
     arch, lib = _archive(), tmp_path / "lib"
     res = _upload(arch, lib, _page(tmp_path, "page-01.txt", SWIM), issue="冬季特刊",
                   date_not_before="2023-11-01", date_not_after="2023-11-30")
-    (h,) = arch.find()
+    (h,) = arch.store.find()
     assert h.date == IssueDate("", "2023-11-01", "2023-11-30") and h.issue == "冬季特刊" == res.issue
     assert h.date.label_zh() == "日期不详（不早于2023年11月1日，不晚于2023年11月30日）"
     manifest = next(lib.rglob("issue.toml")).read_text(encoding="utf-8")
@@ -118,12 +118,12 @@ def test_a_page_stored_under_the_old_folder_name_key_is_replaced_not_duplicated(
     arch = _archive()
     folder = _issue_folder(tmp_path, "undated", SWIM, 'paper = "渝中报"\nissue = "undated"\ndate = ""\n')
     ingest_paths([folder], arch, FakeEmbedder())
-    old = arch.all_ids()
-    assert {h.page_key for h in arch.find()} == {"page:渝中报/undated/1"}
+    old = arch.store.all_ids()
+    assert {h.page_key for h in arch.store.find()} == {"page:渝中报/undated/1"}
     (folder / "issue.toml").write_text('paper = "渝中报"\ndate = ""\n', encoding="utf-8")
     rep = ingest_paths([folder], arch, FakeEmbedder())
-    (key,) = {h.page_key for h in arch.find()}
-    assert key.startswith("page:渝中报/undated~") and rep.chunks_removed == len(old) and not (arch.all_ids() & old)
+    (key,) = {h.page_key for h in arch.store.find()}
+    assert key.startswith("page:渝中报/undated~") and rep.chunks_removed == len(old) and not (arch.store.all_ids() & old)
     assert rep.chunks_added == len(old) == arch.count()
 
 
@@ -131,4 +131,4 @@ def test_the_corpus_index_keeps_its_chunk_ids():
     arch = _archive()
     ingest_paths([ROOT / "corpus"], arch, FakeEmbedder())
     expected = (FIXTURES / "corpus_chunk_ids.txt").read_text(encoding="utf-8").split()
-    assert sorted(arch.all_ids()) == sorted(expected)  # nothing of corpus/ is embedded again
+    assert sorted(arch.store.all_ids()) == sorted(expected)  # nothing of corpus/ is embedded again

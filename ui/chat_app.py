@@ -21,7 +21,7 @@ import gradio as gr
 from ingest import Upload, ingest_uploads
 from ingest.page_images import PageImages
 from ingest.readers.ocr import OcrEngine, RapidOcr
-from ingest.uploads import REPLACED, remove_article_copies, remove_issue_copy
+from ingest.uploads import REPLACED, delete_issue
 from rag.answering import AnswerChain
 from rag.archive import Archive
 from rag.conversation import Turn
@@ -35,7 +35,7 @@ from rag.evaluation import (
     summary_lines,
     write_report,
 )
-from rag.records import DOC_KEY, PAGE_KEY, Answer, issue_of
+from rag.records import Answer
 from rag.retrieval import SearchFilters
 from rag.settings import Settings
 from ui.admin import AdminLogin
@@ -129,14 +129,11 @@ class NewsragApp:
 
     def example_questions(self, n: int = 4) -> list[str]:
         """Questions about articles the archive really holds, front pages first."""
-        seen, out = set(), []
-        hits = sorted(self.s.archive.find(with_text=False), key=lambda h: (h.page or 99, h.article_id, h.chunk_index))
-        for h in hits:
-            title = (h.title or h.headline or "").strip()
-            if not title or h.article_id in seen or len(title) > 30:
-                continue
-            seen.add(h.article_id)
-            out.append(f"“{title}”说的是什么？")
+        out = []
+        for a in self.s.archive.catalogue.first_articles(20 * n):
+            title = (a.title or a.headline or "").strip()
+            if title and len(title) <= 30:
+                out.append(f"“{title}”说的是什么？")
             if len(out) >= n:
                 break
         return out
@@ -337,7 +334,7 @@ class NewsragApp:
         """The issues table and the matching choices of the delete dropdown (one scan of the archive)."""
         self._require_admin(authed)
         issues = self.s.archive.issues()
-        rows = [[i.key, i.paper, i.date.label_zh(issue_of(i.page_keys[0]) if i.page_keys else ""), "、".join(map(str, i.pages)) or "—", i.articles, i.chunks] for i in issues]
+        rows = [[i.key, i.paper, i.date.label_zh(i.issue), "、".join(map(str, i.pages)) or "—", i.articles, i.chunks] for i in issues]
         return rows, gr.update(choices=[i.key for i in issues], **choice)
 
     def delete_issue(self, authed: str, key: str, confirm: bool) -> tuple:
@@ -346,20 +343,11 @@ class NewsragApp:
             raise gr.Error("请先选择要删除的期次。")
         if not confirm:
             raise gr.Error("请勾选“确认删除”。删除后需要重新导入才能恢复。")
-        issue = next((i for i in self.s.archive.issues() if i.key == key), None)
-        if issue is None:
-            raise gr.Error(f"档案里没有这一期：{key}")
         with self.s.ingest_lock:
-            sids = set()
-            if key.startswith(DOC_KEY):
-                where = {"page_key": {"$in": list(issue.page_keys)}}
-                sids = {h.source_id for h in self.s.archive.find(where, with_text=False)}
-            removed = self.s.archive.delete_pages(list(issue.page_keys))
-            if key.startswith(PAGE_KEY):
-                remove_issue_copy(self.s.library, issue.paper, key.rsplit("/", 1)[-1])
-            elif sids:
-                remove_article_copies(self.s.library, issue.paper, sorted(sids))
-        return f"已删除 {issue.label_zh()}：{removed} 个片段。", *self.issue_table(authed, value=None), False
+            gone = delete_issue(self.s.archive, self.s.library, key)
+        if gone is None:
+            raise gr.Error(f"档案里没有这一期：{key}")
+        return f"已删除 {gone.issue.label_zh()}：{gone.chunks} 个片段。", *self.issue_table(authed, value=None), False
 
     # --- API ------------------------------------------------------------------------
 

@@ -93,7 +93,7 @@ def _ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool, batch_si
     from rag.embedding import make_embedder
 
     embedder = make_embedder(settings)
-    store = open_archive(settings, embedder, create=True)
+    store = open_archive(settings, embedder, create=True, notice=lambda m: click.echo(f"newsrag: {m}", err=True))
 
     from tqdm import tqdm
 

