@@ -1,8 +1,9 @@
-# Two commands do all set-up on a fresh machine (Python 3.11, gcc, make):
+# These commands do all set-up on a fresh machine (Python 3.11, gcc, make):
 #   make run   - install, fetch the default models, ingest corpus/, start the chat app
 #   make test  - install (with the [int8] extra), fetch the default models, Debian's Chromium and PostgreSQL,
 #                run the whole test suite
-# Both are idempotent: a second run reuses the venv and the verified model cache.
+#   make check - install, Debian's Chromium, lint and the tests that need no model or server (the fast loop)
+# All are idempotent: a second run reuses the venv and the verified model cache.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -18,7 +19,7 @@ PORT ?= 7860
 BROWSER_PACKAGES := chromium fonts-noto-cjk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run serve test install models browser postgres lint bench-ingest clean-index
+.PHONY: run serve test check install models browser postgres lint bench-ingest clean-index
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -94,6 +95,12 @@ postgres:
 test: models browser postgres $(TEST_STAMP)
 	$(BIN)/ruff check rag ingest ui tests bench
 	$(BIN)/python -m pytest
+
+# The developer's fast loop: lint, then the tests that need no model and no server (Chromium
+# prints their PDF pages); under 2 minutes on 2 cores.
+check: install browser
+	$(BIN)/ruff check rag ingest ui tests bench
+	$(BIN)/python -m pytest -q -m "not integration and not slow"
 
 lint: install
 	$(BIN)/ruff check rag ingest ui tests bench
