@@ -7,7 +7,7 @@ rows, one thread: torch float32 (what ``float32`` runs), ONNX Runtime float32 ``
 ONNX Runtime ``MatMulInteger`` with uint8 × uint8 (the build for CPUs without VNNI) and
 uint8 × int8 (VNNI's; without VNNI its kernel saturates). The products are most of an embedding's
 time, so the int8 kernels' ratio to torch float32 bounds what any int8 build can gain here.
-Prints ms per layer, GOP/s and the ratio; best of ``--rounds``.
+Prints ms per layer, GOP/s and the ratio; best of ``--rounds``. Needs the ``[int8]`` extra (onnx).
 """
 
 from __future__ import annotations

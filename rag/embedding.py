@@ -37,7 +37,8 @@ FORMS = EMBEDDER_FORMS
 # float32 on an AVX2 CPU, ~50 ms in int8), so only the documents, where ingest spends its time,
 # need the int8 model. With its queries in float32, an onnx-int8 index of RGB-zh scores as the
 # float32 index does on dev (hit@5 0.957 / MRR@10 0.805 against 0.960 / 0.801; with int8 queries
-# 0.950 / 0.795): a score then carries the int8 error of one side only (bench/README.md).
+# 0.950 / 0.795): a score then carries the int8 error of one side only (bench/README.md,
+# bench/experiments/README.md).
 QUERY_FORM = "float32"
 
 
@@ -77,7 +78,7 @@ class SentenceTransformerEmbedder(Embedder):
     session), at cosine ≥ 0.998 to the float32 vectors and RGB-zh retrieval within 0.005
     (bench/README.md). Batches of 4 texts of similar length (the library sorts each call by
     length) waste the least on padding on 2 cores. ``onnx-int8`` embeds documents with the
-    int8 build that ``newsrag models fetch --form onnx-int8`` makes (rag/onnx_form.py), on ONNX
+    int8 build that ``newsrag models fetch --form onnx-int8`` makes (rag/int8_build.py), on ONNX
     Runtime, one text per run and a run per core: 4.15× float32's chunks/s on an AMX Xeon, 1.84×
     on an AVX2 CPU. Its queries are embedded by the float32 model (QUERY_FORM), which is loaded
     only when a query comes: ``newsrag ingest`` never loads it, and a search needs no build.

@@ -40,8 +40,9 @@ def _gemma(form: str = "float32"):
     if verified_model_dir(EMBEDDINGGEMMA, cache) is None:
         pytest.fail("EmbeddingGemma is not fetched: run `make test` (it runs `newsrag models fetch`)")
     if form == "onnx-int8" and verified_onnx_dir(verified_model_dir(EMBEDDINGGEMMA, cache)) is None:
-        pytest.fail("EmbeddingGemma's onnx-int8 form is not built: run `make test` "
-                    "(it runs `newsrag models fetch --form onnx-int8`)")
+        # opt-in: `make test` does not build it (the build is tested on MiniLM in tests/test_onnx_form.py)
+        pytest.skip("EmbeddingGemma's onnx-int8 form is not built (opt-in): to check it, run "
+                    "`newsrag models fetch --form onnx-int8` (the [int8] extra), then these tests")
     return make_embedder(Settings(embedder="embeddinggemma", model_cache=cache, embedder_form=form))
 
 

@@ -1,33 +1,42 @@
 """The onnx-int8 form: SmoothQuant keeps the float function, a build is reused and checked, a real
-(small) sentence-transformers model exported and quantized ranks like its float32 self, and a
-form that was never built says how to build it. EmbeddingGemma's own build is checked in
-tests/test_embedder_contract.py."""
+(small) sentence-transformers model exported and quantized ranks like its float32 self, a form
+that was never built says how to build it, and a build without the [int8] extra says how to get
+it. EmbeddingGemma's own build is checked in tests/test_embedder_contract.py.
+
+The tests that export or rewrite ONNX need the [int8] extra (``make test`` installs it) and are
+skipped without it; the smoothing and the run-time checks need only newsrag's own dependencies."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from rag.embedding import SentenceTransformerEmbedder
 from rag.errors import ModelNotAvailable
-from rag.onnx_form import (
-    OnnxSentenceModel,
+from rag.int8_build import (
     _fuse_rms_norms,
     _quantize_per_token,
     _smooth_gated_mlps,
     _smooth_norm_inputs,
     build_onnx_int8,
-    onnx_dir,
-    verified_onnx_dir,
-    weight_kind,
+    require_int8_extra,
 )
+from rag.onnx_form import OnnxSentenceModel, onnx_dir, verified_onnx_dir, weight_kind
+from ui.cli import main
 
 from .test_embedder_contract import EN
+
+needs_int8_extra = pytest.mark.skipif(
+    not all(importlib.util.find_spec(m) for m in ("onnxscript", "onnx")),
+    reason='the [int8] extra is not installed (pip install -e ".[int8]"; make test installs it)')
 
 
 class _GatedMlp:
@@ -156,6 +165,7 @@ def test_a_norm_the_smoothing_does_not_know_is_put_back_as_it_was():
         assert np.array_equal(v.numpy(), weights[k].numpy()), k
 
 
+@needs_int8_extra
 @pytest.mark.slow
 @pytest.mark.parametrize("gain", ["one_plus", "plain"])
 def test_rms_norms_become_one_onnx_node_each_computing_the_same(gain, tmp_path):
@@ -163,7 +173,7 @@ def test_rms_norms_become_one_onnx_node_each_computing_the_same(gain, tmp_path):
     import onnxruntime as ort
     import torch
 
-    from rag.onnx_form import _OPSET
+    from rag.int8_build import _OPSET
 
     model = _decoder(gain)
     before = model.encode(["x"])
@@ -186,6 +196,7 @@ def test_an_rms_norm_of_another_gain_is_left_to_its_own_forward():
     np.testing.assert_array_equal(model.encode(["x"]), before)
 
 
+@needs_int8_extra
 def test_per_token_quantization_carries_a_token_far_out_that_one_scale_per_run_cannot(tmp_path):
     import onnx
     import onnxruntime as ort
@@ -234,6 +245,7 @@ def minilm_build(tmp_path_factory):
     return model, build_onnx_int8(model)
 
 
+@needs_int8_extra
 @pytest.mark.integration
 @pytest.mark.slow
 def test_a_real_model_exported_and_quantized_ranks_like_its_float32_self(minilm_build):
@@ -265,6 +277,7 @@ def test_signed_int8_weights_only_where_the_cpu_adds_their_products_in_32_bits(m
     assert weight_kind() == "uint8"
 
 
+@needs_int8_extra
 @pytest.mark.integration
 @pytest.mark.slow
 def test_a_build_for_the_other_kind_of_cpu_is_rebuilt_not_used(minilm_build, monkeypatch):
@@ -280,6 +293,7 @@ def test_a_build_for_the_other_kind_of_cpu_is_rebuilt_not_used(minilm_build, mon
     assert verified_onnx_dir(model) == built
 
 
+@needs_int8_extra
 @pytest.mark.integration
 @pytest.mark.slow
 def test_runs_side_by_side_give_each_text_the_vector_it_gets_alone_in_its_place(minilm_build):
@@ -295,6 +309,7 @@ def test_runs_side_by_side_give_each_text_the_vector_it_gets_alone_in_its_place(
     assert len({v.tobytes() for v in got}) == len(texts)
 
 
+@needs_int8_extra
 @pytest.mark.integration
 @pytest.mark.slow
 def test_a_build_is_reused_and_a_damaged_one_is_not_trusted(minilm_build):
@@ -313,6 +328,7 @@ def test_a_build_is_reused_and_a_damaged_one_is_not_trusted(minilm_build):
     assert verified_onnx_dir(model) is None
 
 
+@needs_int8_extra
 @pytest.mark.integration
 @pytest.mark.slow
 def test_a_full_disk_while_building_is_a_clear_error_and_leaves_nothing_half_built(tmp_path, monkeypatch):
@@ -323,7 +339,7 @@ def test_a_full_disk_while_building_is_a_clear_error_and_leaves_nothing_half_bui
     def full(*a, **k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("rag.onnx_form.shutil.copy2", full)
+    monkeypatch.setattr("rag.int8_build.shutil.copy2", full)
     with pytest.raises(ModelNotAvailable, match="Free some space"):
         build_onnx_int8(model)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["minilm"]  # no target, no temporary folder
@@ -333,6 +349,7 @@ def _die_like_the_oom_killer(*args):
     os._exit(137)
 
 
+@needs_int8_extra
 @pytest.mark.integration
 def test_an_export_process_that_dies_is_a_clear_error_and_leaves_nothing_half_built(tmp_path, monkeypatch):
     # the export runs in a child process (the exporter holds ~2 GB after it returns); if the
@@ -340,7 +357,46 @@ def test_an_export_process_that_dies_is_a_clear_error_and_leaves_nothing_half_bu
     model = tmp_path / "minilm"
     model.mkdir()
     (model / "config.json").write_text("{}")
-    monkeypatch.setattr("rag.onnx_form._export_float32", _die_like_the_oom_killer)
+    monkeypatch.setattr("rag.int8_build._export_float32", _die_like_the_oom_killer)
     with pytest.raises(ModelNotAvailable, match="died.*free memory"):
         build_onnx_int8(model)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["minilm"]
+
+
+@pytest.fixture
+def without_int8_extra(monkeypatch):
+    """As if the [int8] extra were not installed: importing onnxscript fails."""
+    monkeypatch.setitem(sys.modules, "onnxscript", None)
+
+
+def test_a_build_without_the_int8_extra_says_how_to_install_it(tmp_path, without_int8_extra):
+    model = tmp_path / "minilm"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    with pytest.raises(ModelNotAvailable, match=r'pip install -e "\.\[int8\]"') as raised:
+        build_onnx_int8(model)
+    assert "可选依赖 [int8]" in raised.value.zh and 'pip install -e ".[int8]"' in raised.value.zh
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["minilm"]  # nothing started
+    with pytest.raises(ModelNotAvailable, match="onnxscript"):
+        require_int8_extra()
+
+
+def test_models_fetch_without_the_int8_extra_exits_3_with_the_install_hint_before_fetching(
+        tmp_path, monkeypatch, without_int8_extra):
+    monkeypatch.setenv("NEWSRAG_MODEL_CACHE", str(tmp_path / "cache"))
+
+    def no_fetch(*a, **k):
+        raise AssertionError("nothing is fetched when the build cannot run")
+
+    monkeypatch.setattr("rag.model_files.ensure_model", no_fetch)
+    r = CliRunner().invoke(main, ["models", "fetch", "--form", "onnx-int8"], catch_exceptions=False)
+    assert r.exit_code == ModelNotAvailable.exit_code == 3
+    first, english = r.stderr.splitlines()[:2]
+    assert first.startswith("错误：构建 onnx-int8 形式需要可选依赖 [int8]") and 'pip install -e ".[int8]"' in first
+    assert english.startswith("error: building the onnx-int8 form needs the optional [int8] extra")
+    assert not (tmp_path / "cache").exists()
+
+
+@needs_int8_extra
+def test_with_the_int8_extra_installed_the_check_passes():
+    require_int8_extra()

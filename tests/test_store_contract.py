@@ -26,7 +26,7 @@ def _chunks():
     return [c for a in arts for c in chunk_article(a)]
 
 
-@pytest.fixture(params=["memory", "chroma-embedded", "chroma-server"])
+@pytest.fixture(params=["memory", "chroma-embedded", pytest.param("chroma-server", marks=pytest.mark.integration)])
 def store(request, tmp_path):
     if request.param == "memory":
         return InMemoryStore("fake")
@@ -114,6 +114,7 @@ class _StaleList:
         return getattr(self._client, name)
 
 
+@pytest.mark.integration
 def test_writers_opening_a_new_collection_at_once_all_get_it(tmp_path, chroma_server):
     """Two ingests started together against one server: both saw no collection, both create it;
     the one that comes second gets the first one's collection, not an 'already exists' error."""
