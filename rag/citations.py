@@ -7,8 +7,10 @@ supported), borderline paraphrases and English claims by embedding similarity.
 Model-written markers are checked the same way and parsed with a bounds check: [0]
 or a number past the last source is dropped, never mapped to another source.
 
-One public entry point, ``check_answer``: sources, the model's reply, the question
-and an embedder in; the cited text, its citations and whether the answer stands out.
+The entry point is ``check_answer``: sources, the model's reply, the question and an
+embedder in; the cited text, its citations and whether the answer stands. Beside it, the
+pieces the chain and the conversation reuse (markers, source talk, unsourced years and
+numbers) and the thresholds the answer gate and the tests tune.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rag.records import Citation, Hit
-from rag.text import Query, content_words, is_english, normalize
+from rag.text import Query, content_words, is_english, normalize, split_sentences
 
 if TYPE_CHECKING:  # the embedder is passed in; citations never builds one
     from rag.embedding import Embedder
@@ -32,7 +34,6 @@ __all__ = [
     "parse_markers",
     "strip_markers",
     "strip_source_talk",
-    "split_sentences",
     "support",
     "drop_unsourced_years",
     "unsourced_numbers",
@@ -47,7 +48,6 @@ __all__ = [
 
 _MARKER = re.compile(r"\[(\d{1,3})\]|【(\d{1,3})】")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?%?")
-_SENT = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*[”’」』）)]*")
 
 # A sentence counts as supported when at least this share of its content words
 # (numbers count double) appears in one source sentence, and every number it
@@ -114,10 +114,6 @@ _SOURCE_TALK = re.compile(
 def strip_source_talk(answer: str) -> str:
     """Remove lead-ins that name the prompt's sources ("根据来源1，…") from an answer."""
     return _SOURCE_TALK.sub("", answer)
-
-
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENT.findall(text) if s.strip()]
 
 
 def _numbers(claim: str) -> frozenset[str]:

@@ -18,9 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from rag.citations import split_sentences
 from rag.records import Hit, join_windows
-from rag.text import bigrams, normalize
+from rag.text import bigrams, normalize, split_sentences
 
 __all__ = ["merge_windows", "fit_sources", "GAP"]
 

