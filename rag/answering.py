@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 from langchain_core.runnables import RunnableLambda
 
+from rag import topic_questions
 from rag.chat_models import ChatModel
 from rag.citations import MIN_CITED_COVERAGE, check_answer
 from rag.conversation import Turn, resolve_relative_dates, rewrite_question
@@ -53,6 +54,7 @@ class Prepared:
     relevant: bool = False  # the relevance gate's verdict on the hits
     sources: list[Hit] = field(default_factory=list)
     prompt: Prompt | None = None
+    topic: Answer | None = None  # a question about a topic over time, answered from the timeline
     started: float = 0.0  # perf_counter when the question arrived
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -174,9 +176,26 @@ class AnswerChain:
             if days:
                 st.filters = SearchFilters(date_from=days[0], date_to=days[1])
         st.timings["rewrite_ms"] = (time.perf_counter() - t0) * 1000
+        st.topic = self._topic(st)
         return st
 
+    def _topic(self, st: Prepared) -> Answer | None:
+        """「X最早是什么时候见报的」 and the like: answered from every article of the topic
+        (rag/topic_questions.py); None for other questions, or when no article holds the
+        topic (the usual way may still find something)."""
+        if st.exclude:
+            return None
+        t0 = time.perf_counter()
+        tq = topic_questions.match(st.standalone, self.retriever.archive)
+        if tq is None:
+            return None
+        found = topic_questions.answer(st.question, tq, self.retriever.archive, st.filters)
+        st.timings["topic_ms"] = (time.perf_counter() - t0) * 1000
+        return None if found.refused else found
+
     def _retrieve(self, st: Prepared) -> Prepared:
+        if st.topic is not None:
+            return st
         t0 = time.perf_counter()
         k = self.retrieve_k + min(len(st.exclude), 20)
         hits = self.retriever.search(st.standalone, k, st.filters)
@@ -185,6 +204,8 @@ class AnswerChain:
         return st
 
     def _gate(self, st: Prepared) -> Prepared:
+        if st.topic is not None:
+            return st
         st.relevant = is_relevant(st.query, st.hits, self.min_coverage, self.min_cosine)
         return st
 
@@ -210,6 +231,11 @@ class AnswerChain:
         Timings: ``generate_ms`` is the model's share (from the request to its last
         token, so it includes the wait for the first one); ``first_token_ms`` and
         ``total_ms`` count from the moment the question arrived, as a user waits."""
+        if st.topic is not None:
+            st.timings["first_token_ms"] = st.timings["total_ms"] = st.since_start_ms()
+            yield st.topic.text
+            yield replace(st.topic, standalone_question=st.standalone, timings_ms=dict(st.timings))
+            return
         if st.prompt is None:
             st.timings["first_token_ms"] = st.timings["total_ms"] = st.since_start_ms()
             yield refusal(st.english)

