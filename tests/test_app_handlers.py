@@ -9,7 +9,7 @@ import gradio as gr
 import pytest
 
 from ingest.pipeline import ingest_paths
-from ingest.uploads import Upload, display_name, ingest_uploads
+from ingest.uploads import FileOutcome, Upload, UploadOutcome, display_name, ingest_uploads
 from rag.answering import AnswerChain
 from rag.archive import Archive
 from rag.chat_models import ExtractiveChat, FakeChat
@@ -19,7 +19,7 @@ from rag.records import Answer, Citation, IssueDate
 from rag.retrieval import HybridRetriever
 from rag.store import InMemoryStore
 from ui.app import AppServices, build_app
-from ui.app.admin import AdminTab
+from ui.app.admin import AdminTab, outcome_label
 from ui.app.api import ApiEndpoints
 from ui.app.chat import ChatTab
 from ui.app.feedback import FeedbackLog
@@ -248,7 +248,7 @@ def test_uploads_never_use_the_sent_name_as_a_path(tmp_path):
     arch = Archive(InMemoryStore("fake"), KeywordIndex())
     res = ingest_uploads([Upload("../../../etc/page-04.txt", src)], paper="渝中报", date="", library=tmp_path / "lib",
                          store=arch, embedder=FakeEmbedder())
-    assert res.files == {"page-04.txt": "已导入"}
+    assert res.files == {"page-04.txt": FileOutcome(UploadOutcome.IMPORTED)}
     (kept,) = (tmp_path / "lib").rglob("*.txt")
     assert kept.is_relative_to(tmp_path / "lib") and kept.name == "page-04.txt"
     assert display_name("C:\\Users\\a\\第1版.txt") == "第1版.txt" and display_name("a\x00b.txt") == "ab.txt"
@@ -258,14 +258,38 @@ def test_uploads_never_use_the_sent_name_as_a_path(tmp_path):
     assert arch.count() == n
 
 
+def test_upload_outcomes_read_as_before_in_the_upload_table(tmp_path):
+    from ingest import Problem
+
+    imported, replaced = FileOutcome(UploadOutcome.IMPORTED), FileOutcome(UploadOutcome.REPLACED)
+    assert (outcome_label(imported), outcome_label(replaced)) == ("已导入", "已替换")
+    assert outcome_label(FileOutcome(UploadOutcome.SKIPPED, "文件过大 (file too large)")) == "未导入：文件过大 (file too large)"
+    lines = tuple(Problem("a.jsonl", f"坏行{n}", n) for n in range(1, 8))
+    assert outcome_label(FileOutcome(UploadOutcome.IMPORTED, replaced_articles=2, skipped_lines=lines)) == (
+        "已导入（替换了 2 篇已有文章）（跳过 7 行：第1行 坏行1；第2行 坏行2；第3行 坏行3；第4行 坏行4；第5行 坏行5）")
+    # an article file with a bad line, uploaded twice: the second time its articles replace the first's
+    src = tmp_path / "wb.jsonl"
+    src.write_text(json.dumps({"id": "w1", "paper": "晚报", "date": "2023-12-06", "page": 3, "title": "灯会",
+                               "text": "解放碑举行迎新年灯会。"}, ensure_ascii=False) + "\n{broken\n", encoding="utf-8")
+    arch = Archive(InMemoryStore("fake"), KeywordIndex())
+    kw = dict(paper="晚报", date="", library=tmp_path / "lib", store=arch, embedder=FakeEmbedder())
+    first = ingest_uploads([Upload("wb.jsonl", src)], **kw).files["wb.jsonl"]
+    assert first.outcome is UploadOutcome.IMPORTED and [p.line for p in first.skipped_lines] == [2]
+    assert outcome_label(first).startswith("已导入（跳过 1 行：第2行 ")
+    src.write_text(src.read_text(encoding="utf-8").replace("灯会。", "灯会，共有三十组花灯。"), encoding="utf-8")
+    again = ingest_uploads([Upload("wb.jsonl", src)], **kw).files["wb.jsonl"]
+    assert again.replaced_articles == 1 and outcome_label(again).startswith("已导入（替换了 1 篇已有文章）（跳过 1 行：第2行 ")
+
+
 def test_upload_limits_and_missing_fields(tmp_path):
     src = tmp_path / "page-01.txt"
     src.write_text("本报讯 内容。\n", encoding="utf-8")
     arch = Archive(InMemoryStore("fake"), KeywordIndex())
     kw = dict(library=tmp_path / "lib", store=arch, embedder=FakeEmbedder())
-    assert "文件过大" in ingest_uploads([Upload("page-01.txt", src)], paper="渝中报", date="", max_bytes=4, **kw).files["page-01.txt"]
-    assert "请先填写报名" in ingest_uploads([Upload("page-01.txt", src)], paper="", date="", **kw).files["page-01.txt"]
-    assert "版次" in ingest_uploads([Upload("notes.txt", src)], paper="渝中报", date="", **kw).files["notes.txt"]
+    too_big = ingest_uploads([Upload("page-01.txt", src)], paper="渝中报", date="", max_bytes=4, **kw).files["page-01.txt"]
+    assert too_big.outcome is UploadOutcome.SKIPPED and "文件过大" in too_big.reason
+    assert "请先填写报名" in ingest_uploads([Upload("page-01.txt", src)], paper="", date="", **kw).files["page-01.txt"].reason
+    assert "版次" in ingest_uploads([Upload("notes.txt", src)], paper="渝中报", date="", **kw).files["notes.txt"].reason
     from rag.errors import InputError
 
     with pytest.raises(InputError, match="2023-12-01") as bad_date:
@@ -350,5 +374,6 @@ def test_upload_of_only_a_broken_page_reports_it_and_keeps_nothing(tmp_path):
     arch = Archive(InMemoryStore("fake"), KeywordIndex())
     res = ingest_uploads([Upload("page-05.txt", bad)], paper="渝中报", date="", library=tmp_path / "lib",
                          store=arch, embedder=FakeEmbedder())
-    assert res.files["page-05.txt"].startswith("未导入") and arch.count() == 0
+    assert res.files["page-05.txt"].outcome is UploadOutcome.SKIPPED and arch.count() == 0
+    assert outcome_label(res.files["page-05.txt"]).startswith("未导入：")
     assert not [p for p in (tmp_path / "lib").rglob("*") if p.is_file()]

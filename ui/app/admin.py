@@ -8,14 +8,27 @@ from typing import Any
 import gradio as gr
 
 from ingest import Upload, ingest_uploads
-from ingest.uploads import REPLACED, delete_issue
+from ingest.uploads import FileOutcome, UploadOutcome, delete_issue
 from rag.errors import NewsragError
 from ui.app.common import AppContext, esc, require_admin, user_error
 from ui.app.services import AppServices
 
-__all__ = ["AdminTab", "build"]
+__all__ = ["AdminTab", "build", "outcome_label"]
 
 INGEST_QUEUE = "ingest"  # uploads and deletions, one at a time
+OUTCOME_ZH = {UploadOutcome.IMPORTED: "已导入", UploadOutcome.REPLACED: "已替换", UploadOutcome.SKIPPED: "未导入"}
+
+
+def outcome_label(f: FileOutcome) -> str:
+    """What the upload table says of one file: 已导入, 已替换, or 未导入：why; with the articles
+    an article file replaced and the lines left out of it (the first five)."""
+    if f.outcome is UploadOutcome.SKIPPED:
+        return f"{OUTCOME_ZH[f.outcome]}：{f.reason}"
+    label = OUTCOME_ZH[f.outcome] + (f"（替换了 {f.replaced_articles} 篇已有文章）" if f.replaced_articles else "")
+    if f.skipped_lines:
+        label += (f"（跳过 {len(f.skipped_lines)} 行：" + "；".join(f"第{p.line}行 {p.reason}" for p in f.skipped_lines[:5])
+                  + "）")
+    return label
 
 
 class AdminTab:
@@ -58,11 +71,10 @@ class AdminTab:
                                      images=self.s.images, ocr=self.s.ocr)
             except NewsragError as exc:
                 raise user_error(exc) from None
-        rows = [[name, outcome] for name, outcome in res.files.items()]
+        rows = [[name, outcome_label(outcome)] for name, outcome in res.files.items()]
         rep = res.report
-        replaced = sum(1 for v in res.files.values() if v.startswith(REPLACED))
         status = (f"导入完成：{res.ingested} 个文件已导入，{len(res.files) - res.ingested} 个未导入；"
-                  + (f"其中 {replaced} 个替换了同一期已有的版面；" if replaced else "")
+                  + (f"其中 {res.replaced} 个替换了同一期已有的版面；" if res.replaced else "")
                   + f"新增 {rep.chunks_added} 个片段，未变 {rep.chunks_unchanged}，移除 {rep.chunks_removed}。"
                   + (f"期次：{esc(res.issue)}。" if res.issue else ""))
         return rows, status, *self.issue_table(authed)
