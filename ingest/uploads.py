@@ -10,7 +10,8 @@ and leaves nothing behind.
 An upload never replaces a page of another issue. The issue is the date when it is
 known, else the name the uploader gives (期号 or a free label); an undated upload
 without a name is a new issue of its own, named from its content, never merged into
-another. Uploading the same page of the same issue again replaces it: 已替换.
+another. Uploading the same page of the same issue again replaces it (``UploadOutcome.REPLACED``,
+shown by the app as 已替换).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 from ingest.page_images import PageImages
@@ -36,7 +38,7 @@ from rag.embedding import Embedder
 from rag.errors import InputError
 from rag.records import IssueDate
 
-__all__ = ["MAX_UPLOAD_BYTES", "Upload", "UploadResult", "ingest_uploads", "delete_issue", "remove_article_copies", "remove_issue_copy"]
+__all__ = ["MAX_UPLOAD_BYTES", "Upload", "UploadOutcome", "FileOutcome", "UploadResult", "ingest_uploads", "delete_issue", "remove_article_copies", "remove_issue_copy"]
 
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # a broadsheet scanned at 300 dpi is 20-40 MB as PNG
 PAGE_SUFFIXES = (".txt", ".pdf", *IMAGE_SUFFIXES)
@@ -50,26 +52,53 @@ class Upload:
     path: Path
 
 
-IMPORTED = "已导入"
-REPLACED = "已替换"
+class UploadOutcome(Enum):
+    """What became of one uploaded file."""
+
+    IMPORTED = "imported"  # ingested and kept in the library
+    REPLACED = "replaced"  # a page that replaced the same page of the same issue
+    SKIPPED = "skipped"  # not ingested, nothing kept: see ``FileOutcome.reason``
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """One uploaded file's outcome, with the details the app shows beside it."""
+
+    outcome: UploadOutcome
+    reason: str = ""  # why a skipped file was not ingested (Chinese, then English detail)
+    replaced_articles: int = 0  # an article file's articles that replaced ones the archive held
+    skipped_lines: tuple[Problem, ...] = ()  # lines of an ingested file that were left out, and why
+
+    @property
+    def ingested(self) -> bool:
+        return self.outcome is not UploadOutcome.SKIPPED
 
 
 @dataclass
 class UploadResult:
-    """Per-file outcome (original name -> "已导入 …", "已替换 …" or why it was skipped),
-    the issue the pages were filed under, and the ingest report."""
+    """Per-file outcome (original name -> ``FileOutcome``), the issue the pages were filed
+    under, and the ingest report."""
 
-    files: dict[str, str] = field(default_factory=dict)
+    files: dict[str, FileOutcome] = field(default_factory=dict)
     report: IngestReport = field(default_factory=IngestReport)
     issue: str = ""
 
     @property
     def ok(self) -> bool:
-        return all(v.startswith((IMPORTED, REPLACED)) for v in self.files.values())
+        return all(f.ingested for f in self.files.values())
 
     @property
     def ingested(self) -> int:
-        return sum(1 for v in self.files.values() if v.startswith((IMPORTED, REPLACED)))
+        return sum(1 for f in self.files.values() if f.ingested)
+
+    @property
+    def replaced(self) -> int:
+        """Page files that replaced the same page of the same issue."""
+        return sum(1 for f in self.files.values() if f.outcome is UploadOutcome.REPLACED)
+
+
+def _skipped(reason: str) -> FileOutcome:
+    return FileOutcome(UploadOutcome.SKIPPED, reason)
 
 
 def display_name(name: str) -> str:
@@ -151,7 +180,7 @@ def ingest_uploads(
             shown = display_name(up.name)
             reason = _check(up, shown, paper, max_bytes)
             if reason:
-                result.files[shown] = reason
+                result.files[shown] = _skipped(reason)
                 continue
             suffix = Path(shown).suffix.lower()
             data = Path(up.path).read_bytes()
@@ -164,7 +193,7 @@ def ingest_uploads(
             else:
                 target = staging / f"articles-{hashlib.sha1(data).hexdigest()[:12]}.jsonl"
             if target in staged:
-                result.files[staged[target]] = f"未导入：已被同版次的 {shown} 替换 (replaced by a later file for the same page)"
+                result.files[staged[target]] = _skipped(f"已被同版次的 {shown} 替换 (replaced by a later file for the same page)")
             target.write_bytes(data)
             staged[target] = shown
         if not staged:
@@ -181,19 +210,18 @@ def ingest_uploads(
         for target, shown in staged.items():
             ps = problems.get(target.name, [])
             if target.name in skipped:
-                result.files[shown] = "未导入：" + "；".join(p.reason for p in ps)
+                result.files[shown] = _skipped("；".join(p.reason for p in ps))
                 continue
             keep.mkdir(parents=True, exist_ok=True)
             shutil.move(str(target), keep / target.name)
             keys = rep.keys_by_file.get(str(target), [])
             replaced = sum(1 for k in keys if k in rep.replaced)
+            lines = tuple(Problem(shown, p.reason, p.line) for p in ps)
             if target.suffix in PAGE_SUFFIXES:
-                outcome = REPLACED if replaced else IMPORTED
-            else:
-                outcome = IMPORTED + (f"（替换了 {replaced} 篇已有文章）" if replaced else "")
-            result.files[shown] = outcome + (
-                f"（跳过 {len(ps)} 行：" + "；".join(f"第{p.line}行 {p.reason}" for p in ps[:5]) + "）" if ps else ""
-            )
+                outcome = UploadOutcome.REPLACED if replaced else UploadOutcome.IMPORTED
+                result.files[shown] = FileOutcome(outcome, skipped_lines=lines)
+            else:  # an article file: some of its articles may have replaced ones already held
+                result.files[shown] = FileOutcome(UploadOutcome.IMPORTED, replaced_articles=replaced, skipped_lines=lines)
         kept_pages = {name: entry for name, entry in pages.items() if name not in skipped}
         if kept_pages:
             # keep the library issue's earlier pages, add the ones ingested now
@@ -207,21 +235,22 @@ def ingest_uploads(
 
 
 def _check(up: Upload, shown: str, paper: str, max_bytes: int) -> str:
+    """Why the file cannot be taken (Chinese, then English detail), or "" when it can."""
     suffix = Path(shown).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        return (f"未导入：不支持的文件类型 {suffix or '(无扩展名)'}，只接受 .txt/.pdf 版面、扫描图片（.png/.jpg/.tif）"
+        return (f"不支持的文件类型 {suffix or '(无扩展名)'}，只接受 .txt/.pdf 版面、扫描图片（.png/.jpg/.tif）"
                 f"和 .jsonl 文章 (unknown file type)")
     try:
         size = Path(up.path).stat().st_size
     except OSError:
-        return "未导入：上传未完成，请重新上传 (the upload is incomplete)"
+        return "上传未完成，请重新上传 (the upload is incomplete)"
     if size > max_bytes:
-        return f"未导入：文件过大（{size / 1048576:.1f} MB），上限 {max_bytes / 1048576:.0f} MB (file too large)"
+        return f"文件过大（{size / 1048576:.1f} MB），上限 {max_bytes / 1048576:.0f} MB (file too large)"
     if suffix in PAGE_SUFFIXES:
         if not paper:
-            return "未导入：请先填写报名，版面文件需要它 (a paper name is needed for page files)"
+            return "请先填写报名，版面文件需要它 (a paper name is needed for page files)"
         if page_in_name(shown) is None and suffix != ".pdf":
-            return (f"未导入：无法从文件名看出版次，请命名为 page-01{suffix} 或 第1版{suffix} "
+            return (f"无法从文件名看出版次，请命名为 page-01{suffix} 或 第1版{suffix} "
                     f"(no page number in the file name)")
     return ""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from ingest.pipeline import ingest_paths
-from ingest.uploads import Upload, ingest_uploads
+from ingest.uploads import FileOutcome, Upload, UploadOutcome, ingest_uploads
 from rag.answering import AnswerChain
 from rag.archive import Archive
 from rag.chat_models import ExtractiveChat
@@ -19,6 +19,7 @@ from ui.cli import main
 
 from .conftest import FIXTURES, ROOT
 
+IMPORTED, REPLACED = FileOutcome(UploadOutcome.IMPORTED), FileOutcome(UploadOutcome.REPLACED)  # the app's 已导入, 已替换
 SWIM = "本报讯（记者 王五）11月1日，渝中区举行第一届冬泳比赛，共有200名市民参加。\n"
 RUN = "本报讯（记者 赵六）12月5日，渝中区举行第二届马拉松比赛，共有3000名选手参加。\n"
 
@@ -45,7 +46,7 @@ def test_two_undated_uploads_of_one_paper_are_two_issues(tmp_path):
     arch, lib = _archive(), tmp_path / "lib"
     first = _upload(arch, lib, _page(tmp_path, "第1版.txt", SWIM, "a"))
     second = _upload(arch, lib, _page(tmp_path, "第1版.txt", RUN, "b"))
-    assert first.files == {"第1版.txt": "已导入"} and second.files == {"第1版.txt": "已导入"}
+    assert first.files == {"第1版.txt": IMPORTED} and second.files == {"第1版.txt": IMPORTED}
     assert second.report.chunks_removed == 0 and first.issue != second.issue
     issues = arch.issues()
     assert len(issues) == 2 and all(i.pages == (1,) for i in issues)
@@ -63,20 +64,20 @@ def test_uploading_the_same_page_again_replaces_it_and_says_so(tmp_path):
     _upload(arch, lib, up)
     n = arch.count()
     again = _upload(arch, lib, up)  # the same undated file: the same issue, named from its content
-    assert again.files == {"page-01.txt": "已替换"} and arch.count() == n and len(arch.issues()) == 1
+    assert again.files == {"page-01.txt": REPLACED} and arch.count() == n and len(arch.issues()) == 1
     # a named undated issue gets its pages at different times, and a changed page replaces the old one
     _upload(arch, lib, _page(tmp_path, "page-01.txt", SWIM, "n1"), issue="第1234期")
     page2 = _upload(arch, lib, _page(tmp_path, "page-02.txt", RUN, "n2"), issue="第1234期")
-    assert page2.files == {"page-02.txt": "已导入"}
+    assert page2.files == {"page-02.txt": IMPORTED}
     named = [i for i in arch.issues() if i.key.endswith("/第1234期")]
     assert len(named) == 1 and named[0].pages == (1, 2)
     fixed = _upload(arch, lib, _page(tmp_path, "page-01.txt", SWIM.replace("200名", "250名"), "n3"), issue="第1234期")
-    assert fixed.files == {"page-01.txt": "已替换"} and fixed.report.chunks_removed == 1
+    assert fixed.files == {"page-01.txt": REPLACED} and fixed.report.chunks_removed == 1
     texts = [h.text for h in arch.store.find(Lookup(page_keys=("page:渝中报/第1234期/1",)))]
     assert texts and all("250名" in t for t in texts)
     # a dated upload is keyed by its date, as before
     dated = _upload(arch, lib, _page(tmp_path, "page-01.txt", RUN, "d"), date="2023-12-05")
-    assert dated.issue == "2023-12-05" and dated.files == {"page-01.txt": "已导入"}
+    assert dated.issue == "2023-12-05" and dated.files == {"page-01.txt": IMPORTED}
 
 
 def test_an_undated_issue_can_say_what_is_known_of_its_day(tmp_path):

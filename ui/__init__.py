@@ -1,3 +1,3 @@
-"""User interfaces: the ``newsrag`` command (and later the chat app)."""
+"""User interfaces: the ``newsrag`` command (``ui.cli``) and the Gradio app (``ui.app``)."""
 
 __all__: list[str] = []

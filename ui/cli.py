@@ -341,7 +341,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
-    from ui.chat_app import launch_app, open_services
+    from ui.app import launch_app, open_services
 
     services = open_services(settings)
     services.exposed = host not in ("127.0.0.1", "localhost", "::1")
