@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from rag.errors import IndexMissing
+
 from .conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -66,6 +68,16 @@ def test_a_damaged_or_foreign_index_is_a_clear_error_and_left_as_it_was(built, t
         assert "Traceback" not in res.stderr and str(home) in res.stderr
         assert "错误：" in res.stderr and ("重新导入" in res.stderr or "重建" in res.stderr)
     assert _digest(home) == before  # nothing overwritten
+
+
+def test_a_chroma_database_killed_while_chroma_created_it_is_initialised_not_refused(tmp_path):
+    """A first ingest killed while Chroma created chroma.sqlite3 leaves an empty database (no
+    table at all): the next ingest must complete, not call the index damaged."""
+    home = tmp_path / "home"
+    (home / "chroma").mkdir(parents=True)
+    sqlite3.connect(home / "chroma" / "chroma.sqlite3").close()
+    res = _cli(home, "ingest", str(ROOT / "corpus"))
+    assert res.returncode == 0, res.stderr[-800:]
 
 
 def test_a_chroma_folder_of_another_program_is_refused(tmp_path):
@@ -143,11 +155,11 @@ def test_sigkill_at_random_points_of_an_ingest_then_a_rerun_ends_complete(tmp_pa
         time.sleep(rng.uniform(1.5, 7.0))  # the process starts in ~2 s; a whole run takes ~8 s
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        if home.exists() and (home / "chroma").exists():
+        try:  # killed before its first chunk (or while Chroma created its database): nothing stored
             arch = open_archive(Settings(home=home, embedder="fake"), "fake", create=False)
             killed_at.append(arch.store.count())
             del arch
-        else:
+        except IndexMissing:
             killed_at.append(0)
         rerun = _cli(home, "ingest", str(data), "--json")
         assert rerun.returncode == 0, rerun.stderr[-800:]

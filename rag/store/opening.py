@@ -104,6 +104,8 @@ def check_chroma_folder(path: Path) -> None:
         if "readonly" in str(exc):  # a journal left by a killed writer: Chroma recovers it on open
             return
         raise _unreadable(path.parent, db, exc) from None
+    if not tables:  # Chroma was killed while creating it: it creates its tables again on open
+        return
     if not {"collections", "embeddings"} <= tables:
         raise _unreadable(path.parent, db, f"a SQLite database without Chroma's tables ({', '.join(sorted(tables)[:5]) or 'none'})")
 
