@@ -21,6 +21,7 @@ import functools
 import re
 import struct
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -385,27 +386,30 @@ _SEPARATOR = re.compile(rf"[，,、；;：:]|(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
 
 
 def _find(text: str, tagger: Tagger) -> dict[tuple[str, str], list[int]]:
-    names: dict[str, str] = {}
+    votes: dict[str, Counter] = {}
 
-    def add(name: str, typ: str) -> None:
-        if name and len(name) > 1 and names.get(name, typ) == typ:
-            names[name] = typ
+    def add(name: str, typ: str, weight: int = 2) -> None:
+        if name and len(name) > 1:
+            votes.setdefault(name, Counter())[typ] += weight
 
     for start, end, label in _join_names(text, _spans(text, tagger)):
         typ = _LABELS[label]
+        weight = 2 if label.isupper() else 1  # the model's NER label over its part of speech
         for part in _SEPARATOR.split(text[start:end]):
             name = part.strip(_STRIP)
             if typ == "person":
-                add(_person(text, name, ner=label == "PER"), typ)
+                add(_person(text, name, ner=label == "PER"), typ, weight)
             elif label == "nz":
                 if _MEDIA_END.search(name) and len(name) >= 3:
-                    add(name, typ)
+                    add(name, typ, weight)
             elif typ == "organization":
                 for org in _organization(name, ner=label == "ORG"):
-                    add(org, typ)
+                    add(org, typ, weight)
             else:
                 for place in _place(name, ner=label == "LOC"):
-                    add(place, typ)
+                    add(place, typ, weight)
+    # a name the model tags as two kinds in one article is of the kind it gives most often
+    names = {name: max(ENTITY_TYPES, key=lambda t: (v[t], t == "person")) for name, v in votes.items()}
     for m in _BODIES.finditer(text):  # 区委, 市政府, 区人大常委会 … which the model mostly misses
         start = m.start()
         for place in (n for n, t in names.items() if t == "place"):  # 黄浦区 + 区委 → 黄浦区委
@@ -413,13 +417,18 @@ def _find(text: str, tagger: Tagger) -> dict[tuple[str, str], list[int]]:
             if text.startswith(place[:-1], start - len(place) + 1) and text[start] == level and len(place) > 1:
                 start = start - len(place) + 1
                 break
-        add(text[start : m.end()], "organization")
+        names.setdefault(text[start : m.end()], "organization")
     for m in _KNOWN_ORGS.finditer(text):
-        add(m.group(), "organization")
-    # a "person" that is a place found with its suffix (舒兰 beside 舒兰市) is that place
+        names.setdefault(m.group(), "organization")
     for name, typ in list(names.items()):
-        if typ == "person" and any(names.get(name + suffix) == "place" for suffix in _PLACE_SUFFIXES):
+        if typ != "person":
+            continue
+        # a "person" that is a place found with its suffix (舒兰 beside 舒兰市) is that place
+        if any(names.get(name + suffix) == "place" for suffix in _PLACE_SUFFIXES):
             names[name] = "place"
+        # a "person" always followed by an organisation's word is part of its name (乾明资本)
+        elif all(_FIRM_WORD.match(text, m.end()) for m in re.finditer(re.escape(name), text)):
+            del names[name]
     # Mentions: where a name stands, except inside a longer name (雷莎·梅 in 特雷莎·梅,
     # 渝中区 in 渝中区委). A name with no mention of its own is not one.
     spans = {name: [(m.start(), m.end()) for m in re.finditer(re.escape(name), text)] for name in names}
@@ -557,6 +566,7 @@ def _person(text: str, name: str, ner: bool) -> str:
 
 
 _PLACE_SUFFIXES = ("省", "市", "县", "区", "镇", "乡", "村", "街道", "州")
+_FIRM_WORD = re.compile(r"资本|投资|集团|公司|科技|股份|控股|基金|银行|证券|传媒|文化|实业|有限")
 
 # Words the model takes for names in the boilerplate of frequent sources (IT之家's 「文内含有的…」).
 _NOT_PEOPLE = frozenset({"文内"})

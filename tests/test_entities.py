@@ -190,3 +190,22 @@ def test_importing_the_module_loads_neither_jieba_nor_onnxruntime_nor_torch():
             "print(sorted(m for m in ('jieba', 'onnxruntime', 'onnx', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_name_tagged_as_two_kinds_takes_the_kind_the_model_gives_most():
+    class Votes(NamesTagger):
+        def tag(self, sentences):
+            out = super().tag(sentences)
+            first = sentences[0].find("武隆")
+            if first >= 0:  # the first sentence's 武隆 tagged as a person's name
+                out[0][first : first + 2] = ["nr-B", "nr-I"]
+            return out
+
+    text = "武隆出现暴雨。武隆的河水上涨。游客离开武隆。"
+    assert {(e.name, e.type) for e in extract_entities(text, Votes({"武隆": "LOC"}))} == {("武隆", "place")}
+
+
+def test_a_person_always_followed_by_a_firms_word_is_part_of_the_firm():
+    text = "公司获得顺为资本、乾明资本等机构的投资。"
+    found = extract_entities(text, NamesTagger({"乾明": "PER", "顺为资本": "ORG"}))
+    assert {(e.name, e.type) for e in found} == {("顺为资本", "organization")}
