@@ -246,7 +246,9 @@ def main() -> None:
     for part in ("tune", "held-out", "all"):
         sample = [a for a in articles if part == "all" or a["part"] == part]
         gold = Counter(t for a in sample for t in ENTITY_TYPES for _ in a.get(t, []))
-        print(f"\n{part}: {len(sample)} articles, {gold['person']} people, {gold['organization']} organisations, "
+        chars = sum(len(a["text"]) for a in sample) // len(sample)
+        print(f"\n{part}: {len(sample)} articles of {chars} characters on average, {gold['person']} people, "
+              f"{gold['organization']} organisations, "
               f"{gold['place']} places\n")
         print("| option | person P / R / F1 | organisation P / R / F1 | place P / R / F1 | ms/article |")
         print("|---|---|---|---|---|")

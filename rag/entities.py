@@ -389,13 +389,16 @@ def _find(text: str, tagger: Tagger) -> dict[tuple[str, str], list[int]]:
     votes: dict[str, Counter] = {}
 
     def add(name: str, typ: str, weight: int = 2) -> None:
-        if name and len(name) > 1:
+        if name and len(name) > 1 and name not in _NOT_NAMES:
             votes.setdefault(name, Counter())[typ] += weight
 
     for start, end, label in _join_names(text, _spans(text, tagger)):
         typ = _LABELS[label]
         weight = 2 if label.isupper() else 1  # the model's NER label over its part of speech
-        for part in _SEPARATOR.split(text[start:end]):
+        parts = _SEPARATOR.split(text[start:end])
+        if label == "ORG" and _place_list([p.strip(_STRIP) for p in parts]):
+            typ, label = "place", "ns"  # a list of places (潼南、铜梁、荣昌) the model took for one organisation
+        for part in parts:
             name = part.strip(_STRIP)
             if typ == "person":
                 add(_person(text, name, ner=label == "PER"), typ, weight)
@@ -420,6 +423,20 @@ def _find(text: str, tagger: Tagger) -> dict[tuple[str, str], list[int]]:
         names.setdefault(text[start : m.end()], "organization")
     for m in _KNOWN_ORGS.finditer(text):
         names.setdefault(m.group(), "organization")
+    for m in _MEDIA.finditer(text):
+        names.setdefault(m.group(1), "organization")
+    for m in _SOURCE.finditer(text):
+        names.setdefault(m.group(1), "organization")
+    # an organisation whose every mention follows a place found is named with it (石油路街道 + 党工委)
+    places = sorted((n for n, t in names.items() if t == "place"), key=len, reverse=True)
+    for name, typ in list(names.items()):
+        if typ != "organization":
+            continue
+        before = {next((p for p in places if text.endswith(p, 0, m.start())), None)
+                  for m in re.finditer(re.escape(name), text)}
+        if len(before) == 1 and None not in before:
+            del names[name]
+            names.setdefault(before.pop() + name, "organization")
     for name, typ in list(names.items()):
         if typ != "person":
             continue
@@ -453,16 +470,25 @@ _ORG_END = (
 )
 _ORG_SUFFIX = re.compile(rf"(?:{_ORG_END})$")
 # what follows an organiser's name in 「由X主办」, 「X协办」
+_PROGRAMME = re.compile(r"(?<=...)(?:计划|项目|活动|行动|工程|品牌)$")
 _ORG_VERB = re.compile(r"(?<=..)(?:主办|承办|协办|举办|指导|支持|出品|发布|供图|提供)$")
 # Generic words for organisations, not names.
 _NOT_ORGS = frozenset("公司 政府 学校 企业 部门 单位 机构 组织 医院 银行 法院 党委 党支部 党组织 委员会 工会 媒体".split())
 # Organisations news names by a short form the model does not know as one.
 _KNOWN_ORGS = re.compile(
-    "总台|央视新闻|央视|新华社|中新社|中新网|人民网|人民日报|澎湃新闻|解放军|武警|国务院|党中央|中共中央|全国人大|全国政协|"
+    "(?:总台|央视新闻|央视|新华社|中新社|中新网|人民网|人民日报|澎湃新闻|解放军|武警|国务院|党中央|中共中央|全国人大|全国政协|"
     "最高人民法院|最高人民检察院|外交部|国防部|公安部|应急管理部|水利部|教育部|商务部|财政部|证监会|银保监会|国家发展改革委|"
-    "国家统计局|中国气象局|中央气象台|新浪|腾讯|阿里巴巴|百度|华为|小米|京东|美团|拼多多|字节跳动|抖音|微博|搜狐|网易|"
+    "国家统计局|中国气象局|中央气象台|新浪|腾讯|阿里巴巴|百度|华为|小米|京东|美团|拼多多|字节跳动|搜狐|网易|"
     "联合国|世界卫生组织|欧盟|北约|美联储|欧洲央行"
+    ")(?!门)"  # 水利部门 is no ministry
 )
+# A medium named before its reporter or its report: 大皖新闻记者, 来源：二三里资讯.
+_MEDIA = re.compile(
+    r"(?:^|(?<=[\s，,。、；;：:！!？?（(【“\"]|据))(?!据|来源)"
+    r"([\u4e00-\u9fffA-Za-z]{2,8}?(?:新闻|日报|晚报|早报|商报|资讯|网|电视台|广播电视台|客户端|早知道))"
+    r"(?=记者|讯|消息|获悉|[)）】]|$)"
+)
+_SOURCE = re.compile(r"来源:\s*([\u4e00-\u9fffA-Za-z]{2,10}?(?:新闻|日报|晚报|早报|商报|资讯|网|电视台|客户端|早知道))")
 # Media: what the model tags as a proper noun (nz) or misses (澎湃新闻, 上游新闻, 人民网).
 _MEDIA_END = re.compile(r"(?:网|新闻|日报|晚报|早报|商报|报|通讯社|社|电视台|广播电视台|客户端|之家)$")
 # Party and government bodies of a district, city, province, county, town or street, with
@@ -485,7 +511,19 @@ def _organization(name: str, ner: bool) -> list[str]:
         head, rest = name[: m.end() - (2 if name[m.end() - 2 : m.end()] == "会同" else 1)], name[m.end() :]
         if len(head) >= 4 and len(rest) >= 4 and _ORG_SUFFIX.search(rest):
             return _organization(head, True) + _organization(rest, True)
+    # or run together, the second a national one: 四川省科技扶贫基金会中华社会救助基金会
+    for m in re.finditer(rf"(?:{_ORG_END})(?=中国|中华|全国)", name):
+        head, rest = name[: m.end()], name[m.end() :]
+        if len(head) >= 4 and len(rest) >= 4 and _ORG_SUFFIX.search(rest):
+            return _organization(head, True) + _organization(rest, True)
     name = _ORG_VERB.sub("", name)  # 区律师工作委员会协办
+    # its programme after it: 中华思源工程基金会扬帆计划
+    if _PROGRAMME.search(name):
+        last = None
+        for m in re.finditer(rf"(?:{_ORG_END})", name[:-2]):
+            last = m
+        if last is not None and last.end() >= 4:
+            name = name[: last.end()]
     # a word the model took in after the name: 凤城消防救援站消防
     if not _ORG_SUFFIX.search(name):
         last = None
@@ -498,6 +536,15 @@ def _organization(name: str, ner: bool) -> list[str]:
     return [name]
 
 
+def _place_list(parts: list[str]) -> bool:
+    """Two or more short names, none an organisation's, most of them places in jieba's dictionary."""
+    _dt, tags = _jieba()
+    return (len(parts) > 1 and all(2 <= len(p) <= 4 and not _ORG_SUFFIX.search(p) for p in parts)
+            and sum(tags.get(p) == "ns" for p in parts) * 2 >= len(parts))
+
+
+# Weather the model takes for names.
+_NOT_NAMES = frozenset("小雨 中雨 大雨 暴雨 大暴雨 特大暴雨 阵雨 雷阵雨 小雪 中雪 大雪 暴雪".split())
 # Generic words the model takes for places, and the direction or area words after a place name.
 _NOT_PLACES = frozenset(
     "城市 城区 中心城区 市区 小区 家园 社区 村庄 村镇 乡村 农村 山区 灾区 景区 海域 地区 全国 全市 全区 全省 全县 本地 当地 "

@@ -209,3 +209,23 @@ def test_a_person_always_followed_by_a_firms_word_is_part_of_the_firm():
     text = "公司获得顺为资本、乾明资本等机构的投资。"
     found = extract_entities(text, NamesTagger({"乾明": "PER", "顺为资本": "ORG"}))
     assert {(e.name, e.type) for e in found} == {("顺为资本", "organization")}
+
+
+def test_media_before_their_reporters_and_bodies_after_the_place_they_belong_to():
+    text = "7月31日下午，大皖新闻记者连线商户。来源：二三里资讯。石油路街道党工委协办。水利部门预计降雨减弱。"
+    found = extract_entities(text, NamesTagger({"石油路街道": "LOC", "党工委": "ORG"}))
+    assert names(found, "organization") == {"大皖新闻", "二三里资讯", "石油路街道党工委"}  # not 水利部
+
+
+def test_a_list_of_places_the_model_takes_for_one_organisation_is_places():
+    # most of them places in jieba's dictionary (潼南, 合川, 江津 are; 铜梁 and 大足 are not)
+    text = "潼南、合川、江津、铜梁等区县出现暴雨。"
+    found = extract_entities(text, NamesTagger({"潼南、合川、江津、铜梁": "ORG"}))
+    assert {(e.name, e.type) for e in found} == {(n, "place") for n in ("潼南", "合川", "江津", "铜梁")}
+
+
+def test_national_organisations_run_together_and_a_programme_after_a_name():
+    text = "四川省科技扶贫基金会中华社会救助基金会联合中华思源工程基金会扬帆计划执行救援。"
+    tagger = NamesTagger({"四川省科技扶贫基金会中华社会救助基金会": "ORG", "中华思源工程基金会扬帆计划": "ORG"})
+    assert names(extract_entities(text, tagger), "organization") == {
+        "四川省科技扶贫基金会", "中华社会救助基金会", "中华思源工程基金会"}
