@@ -551,6 +551,7 @@ _NOT_PLACES = frozenset(
     "国内 国外 境内 境外 沿海 内地 上游 下游 东部 西部 南部 北部 中部 中西部".split()
 )
 _PLACE_TAIL = re.compile(r"(?:(?:东北|东南|西北|西南|中西|中北|中南|中东|[东西南北中])部)?(?:地区|流域|山麓|境内|沿线|一带|附近)?$")
+_GEO_END = re.compile(r"(?<=.)(?:省|市|区|县|镇|乡|村|街道|社区|河|江|湖|山|岛|路|街|桥|大厦|广场|公园)$")
 _ADMIN = re.compile(r"(?<=..)(?:省|市|区|县|镇|乡|村|街道|社区)(?=..)")
 
 
@@ -559,19 +560,23 @@ def _place(name: str, ner: bool) -> list[str]:
     if not name or not re.search(rf"[{_CJK}A-Za-z]", name):
         return []
     name = _PLACE_TAIL.sub("", name) or name
+    name = re.sub(r"(?<=..)\d+(?:栋|号楼|单元|号院)$", "", name)  # 滨河嘉园11栋
     if name.endswith("站") and len(name) > 3:  # a (hydrological) station named after its place: 寸滩站
         name = name[:-1]
-    if name in _NOT_PLACES or len(name) < 2:
+    if name in _NOT_PLACES or len(re.findall(rf"[{_CJK}A-Za-z]", name)) < 2:
         return []
-    # places run together: 烟台市芝罘区, 陈家渡社区滨河嘉园, 北京门头沟区
+    # places run together: 烟台市芝罘区, 陈家渡社区滨河嘉园
     m = _ADMIN.search(name)
     if m:
         return _place(name[: m.end()], ner) + _place(name[m.end() :], ner)
+    # a well-known place before a smaller one: 北京门头沟区, 曼哈顿特朗普大厦 (not 长江经济带: no place's ending)
     dt, tags = _jieba()
     for cut in range(len(name) - 2, 1, -1):
-        head = name[:cut]
-        if tags.get(head) == "ns" and dt.FREQ.get(head, 0) >= 50 and len(name) - cut >= 2:
-            return [head] + _place(name[cut:], ner)
+        head, rest = name[:cut], name[cut:]
+        if tags.get(head) == "ns" and dt.FREQ.get(head, 0) >= 50 and _GEO_END.search(rest):
+            tail = _place(rest, ner)
+            if tail:
+                return [head, *tail]
     return [name]
 
 
