@@ -86,8 +86,11 @@ def normalize_name(name: str) -> str:
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff"
 _DOTS = str.maketrans({"\u30fb": "·", "\u2027": "·", "\u2022": "·", "\u22c5": "·", "\u2219": "·", "\uff65": "·"})
-# a line break (and any spaces around it) between two CJK characters: a wrapped line
-_WRAP = re.compile(rf"(?<=[{_CJK}·])[ \t\u3000]*\r?\n[ \t\u3000]*(?=[{_CJK}·])")
+# A line break (and any spaces around it) is a wrapped line where it stands inside a sentence
+# beside a CJK character: 「区委书\n记谢\n东」, 「8月\n13日」; not after a sentence's end.
+_BREAK = re.compile(r"[ \t\u3000]*\r?\n[ \t\u3000]*")
+_CJK_CHAR = re.compile(rf"[{_CJK}·]")
+_SENTENCE_END = frozenset("。！？!?；;")
 # spaces between two lone CJK characters: a two-character name padded to three (记者 李 一)
 _PAD = re.compile(rf"(?<![{_CJK}])[{_CJK}]([ \t\u3000]+)[{_CJK}](?![{_CJK}])")
 
@@ -102,8 +105,11 @@ def _normalize(text: str) -> tuple[str, list[int]]:
         where.extend([i] * len(out))
     s = "".join(chars)
     drop = [False] * len(s)
-    for m in _WRAP.finditer(s):
-        drop[m.start() : m.end()] = [True] * (m.end() - m.start())
+    for m in _BREAK.finditer(s):
+        left, right = s[m.start() - 1 : m.start()], s[m.end() : m.end() + 1]
+        if left and right and not left.isspace() and not right.isspace() and left not in _SENTENCE_END \
+                and (_CJK_CHAR.match(left) or _CJK_CHAR.match(right)):
+            drop[m.start() : m.end()] = [True] * (m.end() - m.start())
     for m in _PAD.finditer(s):
         drop[m.start(1) : m.end(1)] = [True] * (m.end(1) - m.start(1))
     if any(drop):

@@ -46,6 +46,9 @@ def names(entities: list[Entity], typ: str | None = None) -> set[str]:
 def test_normalize_name_joins_wrapped_and_padded_names_and_folds_width():
     assert normalize_name("谢\n东") == "谢东"
     assert normalize_name("区委书\r\n记谢东") == "区委书记谢东"
+    assert normalize_name("8月\n13日，张\n 三") == "8月13日,张三"  # full-width punctuation folded too
+    assert normalize_name("会议结束。\n记者 李 一") == "会议结束。\n记者 李一"  # a paragraph's end stays
+    assert normalize_name("标题\n\n正文") == "标题\n\n正文"  # so does a blank line
     assert normalize_name("李 一") == "李一"
     assert normalize_name("李\u3000一") == "李一"
     assert normalize_name("特雷莎・梅") == "特雷莎·梅"  # katakana middle dot
