@@ -220,6 +220,8 @@ def score(articles: list[dict], run: Callable[[str], Names], text=lambda a: a["t
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("corpus", type=Path, help="crud_news_corpus_sample.jsonl")
+    ap.add_argument("--speed", type=int, default=1000, metavar="N",
+                    help="also time newsrag's extraction on the corpus's first N articles (0: no)")
     args = ap.parse_args()
     articles = load(args.corpus)
     chosen = {i: part for i, part in pick_sample(args.corpus)}
@@ -256,6 +258,32 @@ def main() -> None:
             s = score(sample, run, text)
             cells = " | ".join(f"{s[t][0]:.2f} / {s[t][1]:.2f} / {s[t][2]:.2f}" for t in ENTITY_TYPES)
             print(f"| {name} | {cells} | {s['ms']:.1f} |", flush=True)
+    if args.speed:
+        speed(args.corpus, args.speed)
+
+
+def speed(corpus: Path, n: int) -> None:
+    """newsrag's extraction on the corpus's first ``n`` articles: ms per article and per 600 characters."""
+    texts = []
+    with corpus.open(encoding="utf-8") as f:
+        for line in f:
+            texts.append(json.loads(line)["text"])
+            if len(texts) >= n:
+                break
+    extract_entities(texts[0])
+    times = []
+    cpu0 = time.process_time()
+    for t in texts:
+        t0 = time.perf_counter()
+        extract_entities(t)
+        times.append(time.perf_counter() - t0)
+    cpu = time.process_time() - cpu0
+    times.sort()
+    chars = sum(map(len, texts))
+    print(f"\nspeed: {len(texts)} articles of {chars // len(texts)} characters on average: "
+          f"{1000 * sum(times) / len(texts):.1f} ms per article (median {1000 * times[len(times) // 2]:.1f}, "
+          f"95th percentile {1000 * times[int(len(times) * 0.95)]:.1f}), {600_000 * sum(times) / chars:.1f} ms "
+          f"per 600 characters; CPU time {600_000 * cpu / chars:.1f} ms per 600 characters (one thread)")
 
 
 if __name__ == "__main__":

@@ -161,7 +161,7 @@ class _Lac:
     def tag(self, sentences: list[str]) -> list[list[str]]:
         """Each sentence's tag per character (``PER-B``, ``PER-I``, ``n-B`` …)."""
         np = self._np
-        T = max(len(s) for s in sentences)
+        T = max(2, *(len(s) for s in sentences))  # the Viterbi scan needs one step at least
         ids = np.zeros((len(sentences), T), np.int64)
         for i, s in enumerate(sentences):
             ids[i, : len(s)] = [self.chars.get(c, self.oov) for c in s]

@@ -178,6 +178,12 @@ def test_wire_copy_agency_dateline_and_ministry():
     assert "北京" in names(found, "place")
 
 
+def test_one_character_sentences_and_odd_text_with_the_model():
+    assert extract_entities("好") == []
+    assert extract_entities("。") == []
+    assert extract_entities("好。对。\n是！") == []
+
+
 def test_honorifics_and_anonymised_people_with_the_model():
     assert names(extract_entities("王先生告诉记者，涉事男子张某已被警方控制。"), "person") == set()
 
