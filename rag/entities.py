@@ -418,7 +418,8 @@ def _find(text: str, tagger: Tagger) -> dict[tuple[str, str], list[int]]:
                 for place in _place(name, ner=label == "LOC"):
                     add(place, typ, weight)
     # a name the model tags as two kinds in one article is of the kind it gives most often
-    names = {name: max(ENTITY_TYPES, key=lambda t: (v[t], t == "person")) for name, v in votes.items()}
+    # (a tie is no person: a name is a place or a body more often than a person is called like one)
+    names = {name: max(ENTITY_TYPES, key=lambda t: (v[t], t == "place", t != "person")) for name, v in votes.items()}
     for m in _BODIES.finditer(text):  # 区委, 市政府, 区人大常委会 … which the model mostly misses
         start = m.start()
         for place in (n for n, t in names.items() if t == "place"):  # 黄浦区 + 区委 → 黄浦区委
