@@ -256,7 +256,7 @@ def main() -> None:
         print("|---|---|---|---|---|")
         for name, run, text in options:
             s = score(sample, run, text)
-            cells = " | ".join(f"{s[t][0]:.2f} / {s[t][1]:.2f} / {s[t][2]:.2f}" for t in ENTITY_TYPES)
+            cells = " | ".join(f"{s[t][0]:.3f} / {s[t][1]:.3f} / {s[t][2]:.3f}" for t in ENTITY_TYPES)
             print(f"| {name} | {cells} | {s['ms']:.1f} |", flush=True)
     if args.speed:
         speed(args.corpus, args.speed)
