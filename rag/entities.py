@@ -428,9 +428,9 @@ def _find(text: str, tagger: Tagger) -> dict[tuple[str, str], list[int]]:
     for m in _BODIES.finditer(text):  # 区委, 市政府, 区人大常委会 … which the model mostly misses
         start = m.start()
         for place in (n for n, t in names.items() if t == "place"):  # 黄浦区 + 区委 → 黄浦区委
-            level = place[-1]
-            if text.startswith(place[:-1], start - len(place) + 1) and text[start] == level and len(place) > 1:
-                start = start - len(place) + 1
+            begin = start - len(place) + 1
+            if begin >= 0 and text[start] == place[-1] and text.startswith(place[:-1], begin):
+                start = begin
                 break
         names.setdefault(text[start : m.end()], "organization")
     for m in _KNOWN_ORGS.finditer(text):

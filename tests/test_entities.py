@@ -238,3 +238,9 @@ def test_national_organisations_run_together_and_a_programme_after_a_name():
     tagger = NamesTagger({"四川省科技扶贫基金会中华社会救助基金会": "ORG", "中华思源工程基金会扬帆计划": "ORG"})
     assert names(extract_entities(text, tagger), "organization") == {
         "四川省科技扶贫基金会", "中华社会救助基金会", "中华思源工程基金会"}
+
+
+def test_a_body_at_the_start_takes_no_place_from_the_texts_end():
+    text = "区委召开会议。黄浦区代表发言。会议在黄浦"
+    found = extract_entities(text, NamesTagger({"黄浦区": "LOC"}))
+    assert "区委" in names(found, "organization")
