@@ -23,6 +23,7 @@ import numpy as np
 from rag.catalogue import LAYOUT as CATALOGUE_LAYOUT
 from rag.catalogue import ArticleEntry, Catalogue
 from rag.embedding import Embedder
+from rag.entities import extract_entities
 from rag.errors import (
     DiskFull,
     EmbedderMismatch,
@@ -37,7 +38,7 @@ from rag.records import Chunk, Hit, IssueSummary, PageKey, join_windows
 from rag.settings import Settings
 from rag.store import ChunkStore, Lookup, chunk_of_hit, open_store
 
-__all__ = ["Archive", "DeletedIssue", "open_archive", "open_keyword_index", "writer_lock", "LAYOUT"]
+__all__ = ["Archive", "DeletedIssue", "open_archive", "open_keyword_index", "writer_lock", "names_in", "LAYOUT"]
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +57,20 @@ class DeletedIssue:
     source_ids: tuple[str, ...] = field(default=())
 
 
+def names_in(text: str) -> list[tuple[str, str, int]]:
+    """The people, organisations and places a text names, as the catalogue keeps them
+    (name, kind, mentions): ``rag.entities`` (jieba's LAC model and rules)."""
+    return [(e.name, e.type, e.count) for e in extract_entities(text)]
+
+
 class Archive:
     """A chunk store, its keyword index and its catalogue, written together.
 
     Args:
         store: where chunks and vectors live.
         keyword: the BM25 index over the same chunks.
-        catalogue: issues, pages and articles of the same chunks; by default in the keyword
-            index's database.
+        catalogue: issues, pages and articles (and the names in them) of the same chunks; by
+            default in the keyword index's database, its names found by ``names_in``.
         home: the folder the index writes to, when it is on this machine (for disk checks).
     """
 
@@ -71,7 +78,7 @@ class Archive:
                  home: Path | None = None) -> None:
         self.store = store
         self.keyword = keyword
-        self.catalogue = catalogue if catalogue is not None else Catalogue(keyword.db)
+        self.catalogue = catalogue if catalogue is not None else Catalogue(keyword.db, entities=names_in)
         self.home = home
 
     @property
@@ -216,6 +223,9 @@ class Archive:
             self.keyword.add([chunk_of_hit(h) for h in self.store.get(k_missing[i : i + 500])])
         self.keyword.delete(k_extra)
         if self.catalogue.layout() != CATALOGUE_LAYOUT:
+            if want:
+                log.warning("building the archive's catalogue of issues, articles and names from its %d chunks "
+                            "(once; about 1 minute per 10,000 chunks)", len(want))
             self.catalogue.clear()
         have = self.catalogue.chunk_ids()
         c_missing, c_extra = want - have, sorted(have - want)
@@ -384,7 +394,7 @@ def open_archive(settings: Settings, embedder: Embedder | str, create: bool = Tr
         log.info("the index was built in %s; the embedder follows it", store.embedder_form)
         embedder.use_form(store.embedder_form)
     keyword = open_keyword_index(settings)
-    archive = Archive(store, keyword, Catalogue(keyword.db), home=None if settings.chroma_url else settings.home)
+    archive = Archive(store, keyword, Catalogue(keyword.db, entities=names_in), home=None if settings.chroma_url else settings.home)
     n = store.count()
     # (a read-only index's keyword copy and catalogue are in memory)
     if keyword.count() != n or archive.catalogue.count() != n or archive.catalogue.layout() != CATALOGUE_LAYOUT:

@@ -27,7 +27,8 @@ __all__ = ["Catalogue", "ArticleEntry", "PageEntry", "EntityCount", "EntityExtra
 log = logging.getLogger(__name__)
 
 # The catalogue's own layout: a catalogue of another (older) layout is rebuilt from the store.
-LAYOUT = "1"
+# 2: with the names (people, organisations, places) of each chunk.
+LAYOUT = "2"
 
 _TABLES = ("cat_meta", "cat_issues", "cat_pages", "cat_articles", "cat_chunks", "cat_entities", "cat_entities_name",
            "cat_entities_chunk",

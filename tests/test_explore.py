@@ -216,3 +216,41 @@ def test_the_commands(tmp_path, monkeypatch):
     assert bad.exit_code == 2 and bad.output.startswith("错误：")
     assert run("timeline", "  ").exit_code == 2
     assert run("entities", "--json").exit_code == 0
+
+
+NAMED = [
+    Article("n1", "n1", "晚报", IssueDate("2023-07-31"), 1, "涿州全力排涝",
+            "7月31日，涿州市委书记王\n强在排涝现场指挥，记者李一报道。", page_key="doc:n1"),
+    Article("n2", "n2", "日报", IssueDate("2023-08-03"), 2, "涿州恢复供电",
+            "8月3日，王强来到国网涿州供电公司检查抢修进度。", page_key="doc:n2"),
+    Article("n3", "n3", "日报", IssueDate("2023-08-05"), 1, "成都大运会闭幕", "8月8日，成都大运会闭幕，运动员张伟夺得金牌。",
+            page_key="doc:n3"),
+]
+
+
+def test_names_are_found_at_ingest_even_split_across_lines_and_counted_by_topic_and_date():
+    from rag.explore import entities
+
+    arch = _archive(NAMED)
+    people = {e.name: e for e in entities(arch, kind="person")}
+    assert {"王强", "李一", "张伟"} <= set(people)  # 王\n强 wrapped over two lines still counts
+    assert (people["王强"].articles, people["王强"].first, people["王强"].last) == (2, "2023-07-31", "2023-08-03")
+    topic = {e.name for e in entities(arch, "涿州", kind="person")}
+    assert "王强" in topic and "张伟" not in topic
+    assert "王强" not in {e.name for e in entities(arch, kind="person", date_from="2023-08-04")}
+    assert any(e.kind == "organization" for e in entities(arch)) and any(e.kind == "place" for e in entities(arch))
+    with pytest.raises(InputError):
+        entities(arch, kind="animal")
+    assert {m.article.article_id for m in timeline(arch, "王强").matches} == {"n1", "n2"}  # 王\n强 too: a name opens its timeline
+
+
+def test_the_chain_names_the_people_of_a_topic_each_cited():
+    from rag.answering import AnswerChain
+    from rag.chat_models import FakeChat
+    from rag.retrieval import HybridRetriever
+
+    chain = AnswerChain(HybridRetriever(FakeEmbedder(), _archive(NAMED)), FakeChat("不会用到。"))
+    ans = chain.ask("涿州事件中提到了哪些人？")
+    assert not ans.refused and "王强" in ans.text and "张伟" not in ans.text
+    c = next(c for c in ans.citations if c.article_id in ("n1", "n2"))
+    assert c.date.iso in ("2023-07-31", "2023-08-03") and f"[{c.n}]" in ans.text
