@@ -167,3 +167,27 @@ def test_the_archive_rebuilds_a_missing_or_older_catalogue_from_the_store(make_d
     arch.catalogue.add([replace(c, chunk_id="ghost", article_id="ghost") for c in chunks[:1]])
     assert arch.sync() == (len(lost), 1)
     assert arch.issues() == want and arch.catalogue.article("ghost") is None
+
+
+def _names(text: str):
+    """A fake extractor: the names of a small gazetteer the text holds."""
+    known = {"李一": "person", "渝中区": "place", "区委": "organization", "宪法宣传周": "organization"}
+    return [(n, k, text.count(n)) for n, k in known.items() if n in text]
+
+
+def test_names_per_article_with_counts_and_dates(make_db):
+    arts = [replace(a, text=a.text + extra) for a, extra in zip(_articles(), ["李一在渝中区。", "区委和李一。", "", "渝中区。",
+                                                                         "李一。", "", "", ""])]
+    chunks = [c for a in arts for c in chunk_article(a)]
+    cat = Catalogue(make_db(), entities=_names)
+    cat.add(chunks)
+    people = cat.names(kind="person")
+    assert [(e.name, e.articles, e.first, e.last) for e in people] == [("李一", 3, "2023-12-01", "2023-12-01")]
+    assert {e.name for e in cat.names(article_ids=["p3"])} == {"渝中区"}
+    assert {e.name for e in cat.names(date_to="2023-11-30")} == set()  # the undated are on no date
+    assert [e.name for e in cat.names(paper="RGB")] == []
+    assert cat.names_of(["brief"])["brief"][0][:2] in {("区委", "organization"), ("李一", "person"), ("宪法宣传周", "organization")}
+    assert sorted(cat.articles_naming("李一")) == ["brief", "head", "und"]
+    cat.delete([c.chunk_id for c in chunks if c.article_id == "brief"])
+    assert sorted(cat.articles_naming("李一")) == ["head", "und"]
+    assert Catalogue(make_db()).names(kind="person")[0].articles == 2  # another connection reads the same

@@ -68,6 +68,14 @@ def test_search_and_ask_with_the_default_relative_index(fresh):
     assert answer["citations"] and answer["citations"][0]["page"] == 1
 
 
+def test_exploring_the_default_index(fresh):
+    issues = json.loads(_run([EXE, "issues", "--json"], fresh).stdout)
+    assert [(i["paper"], i["pages"], i["articles"]) for i in issues] == [("渝中报", [1], 8)]
+    tl = json.loads(_run([EXE, "timeline", "宪法宣传周", "--json"], fresh).stdout)
+    assert tl["total"] >= 1 and tl["undated"] == tl["total"]  # the seed issue is undated: on no date
+    assert json.loads(_run([EXE, "entities", "--type", "person", "--json"], fresh).stdout)
+
+
 def test_a_second_ingest_changes_nothing(fresh):
     out = json.loads(_run([EXE, "ingest", "--json"], fresh).stdout)  # no PATH: corpus/ of the working folder
     assert out["chunks_added"] == 0 and out["chunks_unchanged"] > 0 and out["skipped"] == []
