@@ -34,6 +34,7 @@ __all__ = [
     "entities",
     "related",
     "cite",
+    "cite_matches",
     "plot_timeline",
 ]
 
@@ -238,6 +239,17 @@ class _Citer:
                 hit = self.archive.windows(m.article.article_id)[0]
             self.given[m.article.article_id] = cite(len(self.given) + 1, hit, m.article, _quote(hit.text, self.words))
         return self.given[m.article.article_id]
+
+
+def cite_matches(archive: Archive, query: str, matches: Sequence[Match]) -> list[Citation]:
+    """Citations of the given matches of ``query`` (a period's articles listed in full), numbered
+    from 1 in their order, each quoting its sentence holding the most of the query.
+
+    Raises:
+        InputError: the query is empty or too long.
+    """
+    citer = _Citer(archive, query_words(query))
+    return [citer(m) for m in matches]
 
 
 def timeline(archive: Archive, query: str, *, date_from: str | None = None, date_to: str | None = None,

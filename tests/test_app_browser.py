@@ -1,13 +1,15 @@
 """The real app in a real browser: `newsrag serve` with the default models on the seed corpus,
 driven by Playwright through Debian's Chromium (never `playwright install`).
 
-A screenshot of the chat with its sources is saved to test-artifacts/chat-with-sources.png.
+Screenshots are saved to test-artifacts/: the chat with its sources, a PDF source card's crop,
+the 时间线 tab (a dated topic and an undated one) and the 浏览 tab (an issue and an article).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +27,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 QUESTION = "渝中区宪法宣传周活动哪天启动？"
 HEADLINE = "法治渝中“宪”在身边 渝中2023年“宪法宣传周”活动启动"
 ADMIN = ("editor", "s3cret-pass")
+DATED = ROOT / "tests" / "fixtures" / "yuzhong-dated.jsonl"  # 渝中区 on five dates, 2023-11-06 to 2024-01-08
+SEED_ISSUE = "2023-12-undated"
 
 
 def _chromium() -> str:
@@ -36,8 +40,9 @@ def _chromium() -> str:
 
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory):
-    """`newsrag serve` on 127.0.0.1 with the seed corpus ingested by `newsrag ingest`, and page 2
-    of the seed issue as an e-paper PDF (made by the tests) continuing two of its stories."""
+    """`newsrag serve` on 127.0.0.1 with the seed corpus ingested by `newsrag ingest`, page 2
+    of the seed issue as an e-paper PDF (made by the tests) continuing two of its stories, and
+    five dated articles of our own (tests/fixtures/yuzhong-dated.jsonl) for the 时间线 and 浏览 tabs."""
     from .pagegen import continuation_stories, page_html, render_pdf
 
     home = tmp_path_factory.mktemp("app-home")
@@ -49,7 +54,7 @@ def app_server(tmp_path_factory):
            "GRADIO_ANALYTICS_ENABLED": "False"}
     env.pop("NEWSRAG_LLM", None)
     exe = str(Path(sys.executable).parent / "newsrag")
-    subprocess.run([exe, "ingest", str(corpus)], env=env, check=True, capture_output=True, timeout=600)
+    subprocess.run([exe, "ingest", str(corpus), str(DATED)], env=env, check=True, capture_output=True, timeout=600)
     port = _free_port()
     log = open(home / "serve.log", "wb")
     proc = subprocess.Popen([exe, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -261,6 +266,136 @@ def test_api_ask_answers_with_citations_and_queues_concurrent_users(app_server):
     assert "11" in second["answer"] and not second["refused"]
     hits = client.predict("宪法宣传周", 3, "", "", 1, api_name="/search")
     assert hits[0]["page"] == 1 and {"chunk_id", "article_id", "title", "text", "score"} <= set(hits[0])
+
+
+def _shot(pg, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def _days(labels: list[str]) -> list[str]:
+    """``2023年12月4日`` labels as ISO days."""
+    return [f"{int(y):04d}-{int(m):02d}-{int(d):02d}" for y, m, d in (re.match(r"(\d+)年(\d+)月(\d+)日", t).groups() for t in labels)]
+
+
+def _fill(pg, elem_id: str, text: str) -> None:
+    pg.locator(f"#{elem_id} textarea, #{elem_id} input").first.fill(text)
+
+
+def test_browse_tab_shows_an_issues_pages_and_opens_articles_with_related_coverage(page):
+    page.get_by_role("tab", name="浏览").click()
+    page.locator("#nr-browse-issue input").click()
+    page.get_by_role("option", name=re.compile(SEED_ISSUE)).click()
+    pages = page.locator("#nr-browse-pages .nr-bpage")
+    pages.nth(1).wait_for()
+    assert pages.count() == 2
+    assert "第1版" in pages.nth(0).inner_text() and "宪法宣传周" in pages.nth(0).inner_text()
+    assert pages.nth(0).locator("img").count() == 0  # a text page: its headlines only
+    # page 2 is an e-paper PDF: the page image, each article outlined on it and numbered like the list
+    img, regions = pages.nth(1).locator("img"), pages.nth(1).locator(".nr-region")
+    assert regions.count() >= 2 and regions.count() <= pages.nth(1).locator(".nr-heads li").count()
+    deadline = time.time() + 30
+    while time.time() < deadline and not img.evaluate("i => i.complete && i.naturalWidth > 0"):
+        time.sleep(0.3)
+    frame, box = img.bounding_box(), regions.first.bounding_box()
+    assert frame["height"] > 300 and box["height"] > 10
+    assert frame["x"] - 1 <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"] + 1
+    assert frame["y"] - 1 <= box["y"] and box["y"] + box["height"] <= frame["y"] + frame["height"] + 1
+
+    # the undated seed article: its whole story, and why there is no coverage on other dates
+    titles = _column(page, "nr-browse-articles", 1)
+    row = next(i for i, t in enumerate(titles) if "宪法宣传周" in t)
+    page.locator(f"#nr-browse-articles [data-testid='cell-{row}-1']").click()
+    page.locator("#nr-browse-article .nr-article").first.wait_for()
+    assert "12月1日" in page.locator("#nr-browse-article").inner_text()
+    page.locator("#nr-browse-related-note").get_by_text("日期不详，无法按日期查找前后的相关报道").wait_for()
+    names = page.locator("#nr-browse-names")
+    assert names.is_visible() or "没有记录到人物" in page.locator("#nr-browse-names-note").inner_text()
+    _shot(page, "browse-issue.png")
+
+    # a dated issue found by its date: its article has coverage before and after it, each clickable
+    _fill(page, "nr-browse-date", "2023-12-04")
+    page.locator("#nr-browse-date-go").click()
+    page.locator("#nr-browse-pages").get_by_text("首部加装电梯").wait_for()
+    page.locator("#nr-browse-articles [data-testid='cell-0-1']").click()
+    page.locator("#nr-browse-article").get_by_text("大坪街道").wait_for()
+    earlier = page.locator("#nr-browse-earlier")
+    earlier.locator("[data-testid='cell-0-3']").wait_for()
+    earlier_days, later_days = (_days(_column(page, elem_id, 0)) for elem_id in ("nr-browse-earlier", "nr-browse-later"))
+    # other tests add issues of their own (2023-12-08): other dates, in date order, the most alike among them
+    assert earlier_days and max(earlier_days) < "2023-12-04" and "2023-11-06" in earlier_days and earlier_days == sorted(earlier_days)
+    assert later_days and min(later_days) > "2023-12-04" and "2024-01-08" in later_days and later_days == sorted(later_days)
+    assert page.locator("#nr-browse-related-note").inner_text().strip() == ""
+    _shot(page, "browse-article-related.png")
+    headline = earlier.locator("[data-testid='cell-0-3']").inner_text()
+    earlier.locator("[data-testid='cell-0-3']").click()
+    page.locator("#nr-browse-article .nr-card-title").get_by_text(headline).wait_for()
+
+
+def test_timeline_tab_charts_a_dated_topic_cites_its_first_mention_and_lists_a_periods_articles(page):
+    page.get_by_role("tab", name="时间线").click()
+    _fill(page, "nr-timeline-query", "渝中区")
+    page.locator("#nr-timeline-by").get_by_text("按月").click()
+    page.locator("#nr-timeline-go").click()
+    status = page.locator("#nr-timeline-status")
+    status.get_by_text("最早提及").wait_for()
+    m = re.search(r"共 (\d+) 篇，日期不详 (\d+) 篇", status.inner_text())
+    assert m and int(m.group(1)) >= 5 + int(m.group(2)) and int(m.group(2)) >= 1  # the seed pages are undated
+    first = status.locator(".nr-sources").first
+    assert "2023年11月6日" in first.inner_text() and "第2版" in first.inner_text() and "老旧小区改造首批" in first.inner_text()
+    assert first.locator("mark").count() == 1
+    assert "2024年1月8日" in status.locator(".nr-sources").last.inner_text()
+    chart = page.locator("#nr-timeline-chart")
+    chart.locator("svg").first.wait_for()
+    assert chart.is_visible() and "2023-11" in chart.inner_text() and "2024-01" in chart.inner_text()
+    bars = chart.locator("g.plot_marks path[aria-roledescription=bar]")
+    assert bars.count() == 3 and all(bars.nth(i).bounding_box()["height"] > 20 for i in range(3))  # from 0, not 1
+    assert _column(page, "nr-timeline-periods", 0) == ["2023-11", "2023-12", "2024-01", "日期不详"]
+    assert _column(page, "nr-timeline-periods", 1)[:3] == ["2", "2", "1"]
+    page.locator("#nr-timeline-periods [data-testid='cell-1-0']").click()
+    listing = page.locator("#nr-timeline-articles")
+    listing.get_by_text("2023-12：2 篇").wait_for()
+    assert listing.locator(".nr-card").count() == 2 and "首部加装电梯" in listing.inner_text()
+    _shot(page, "timeline-dated.png")
+    # a range brushed on the chart lists the articles of the periods it covers
+    svg = chart.locator("svg").first.bounding_box()
+    y = svg["y"] + svg["height"] * 0.5
+    page.mouse.move(svg["x"] + svg["width"] * 0.12, y)
+    page.mouse.down()
+    page.mouse.move(svg["x"] + svg["width"] * 0.6, y, steps=10)
+    page.mouse.up()
+    listing.get_by_text(re.compile(r"2023-11 至 2023-12：4 篇")).wait_for()
+    # 生成经过: dated lines, each [n] a link to its card
+    page.locator("#nr-timeline-summary-go").click()
+    summary = page.locator("#nr-timeline-summary")
+    summary.locator("ol.nr-summary li").first.wait_for()
+    for link in summary.locator("a.nr-cite").all():
+        assert summary.locator(f".nr-card{link.get_attribute('href')}").count() == 1
+    assert "2023年11月6日" in summary.locator("li").first.inner_text()
+    _shot(page, "timeline-summary.png")
+
+
+def test_timeline_of_an_undated_topic_says_so_instead_of_a_chart(page):
+    page.get_by_role("tab", name="时间线").click()
+    _fill(page, "nr-timeline-query", "网格员")
+    page.locator("#nr-timeline-go").click()
+    status = page.locator("#nr-timeline-status")
+    status.get_by_text("都没有注明出版日期").wait_for()
+    m = re.search(r"共 (\d+) 篇，日期不详 (\d+) 篇", status.inner_text())
+    assert m and m.group(1) == m.group(2) and int(m.group(1)) >= 1
+    assert not page.locator("#nr-timeline-chart").is_visible()
+    assert _column(page, "nr-timeline-periods", 0) == ["日期不详"]
+    page.locator("#nr-timeline-periods [data-testid='cell-0-0']").click()
+    listing = page.locator("#nr-timeline-articles")
+    listing.locator(".nr-card").first.wait_for()
+    assert "网格员" in listing.inner_text() and "日期不详" in listing.inner_text()
+    _shot(page, "timeline-undated.png")
+    page.locator("#nr-timeline-summary-go").click()
+    page.locator("#nr-timeline-summary").get_by_text("无法生成经过").wait_for()
+    # a bad date, in Chinese
+    _fill(page, "nr-timeline-from", "12/01")
+    page.locator("#nr-timeline-go").click()
+    page.get_by_text("开始日期应写成").first.wait_for()
 
 
 def test_phone_width_layout_fits_the_screen(browser, app_server):

@@ -160,7 +160,7 @@ def test_admin_handlers_require_login(tmp_path):
 
 
 def test_wrong_passwords_wait_longer_per_client_and_sessions_expire():
-    from ui.admin import FREE_TRIES, AdminLogin
+    from ui.app.login import FREE_TRIES, AdminLogin
 
     now = [1000.0]
     guard = AdminLogin("admin", "secret", session_s=3600, clock=lambda: now[0])

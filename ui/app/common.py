@@ -29,14 +29,19 @@ class AppContext:
 
     ``authed`` is this browser session's admin token: set by 档案管理, required by 质量评测.
     A tab whose components show what the archive holds registers them with ``follows_archive``;
-    a tab whose events change the archive reports them with ``archive_changed``. ``build_app``
-    wires the two once every tab is laid out, so the order of the tabs does not matter.
+    a tab whose events change the archive reports them with ``archive_changed``. A tab that looks
+    a name up (时间线) registers with ``shows_topics``; another tab's event that puts a name in
+    a component hands it over with ``opens_topic``, which switches to that tab (``tabs``).
+    ``build_app`` wires them once every tab is laid out, so the order of the tabs does not matter.
     """
 
     services: AppServices
     authed: gr.State
+    tabs: gr.Tabs | None = None
     _views: list[tuple[Callable[[], Any], Any]] = field(default_factory=list)
     _changes: list[Any] = field(default_factory=list)
+    _topic_view: tuple[str, Callable[..., tuple], list, list] | None = None
+    _topic_events: list[tuple[Any, Any]] = field(default_factory=list)
 
     def follows_archive(self, refresh: Callable[[], Any], outputs: Any) -> None:
         """``refresh()`` updates ``outputs`` on each visit and after every change of the archive."""
@@ -46,12 +51,31 @@ class AppContext:
         """An event (a Gradio dependency) that changes the archive when it succeeds."""
         self._changes.append(event)
 
+    def shows_topics(self, tab_id: str, show: Callable[..., tuple], inputs: list, outputs: list) -> None:
+        """The tab ``tab_id`` looks names up: ``show(name, *inputs)`` fills ``outputs``."""
+        self._topic_view = (tab_id, show, inputs, outputs)
+
+    def opens_topic(self, event: Any, name: Any) -> None:
+        """After ``event`` succeeds, the name it left in ``name`` (empty: nothing) is looked up in
+        the tab registered by ``shows_topics``, and that tab is shown."""
+        self._topic_events.append((event, name))
+
     def wire(self, demo: gr.Blocks) -> None:
         for event in self._changes:
             for refresh, outputs in self._views:
                 event.success(refresh, None, outputs, api_visibility="private")
         for refresh, outputs in self._views:
             demo.load(refresh, None, outputs, api_visibility="private")
+        if self._topic_view is not None and self.tabs is not None:
+            tab_id, show, inputs, outputs = self._topic_view
+
+            def open_topic(name: str, *values: Any) -> tuple:
+                if not name:
+                    return (gr.skip(),) * (1 + len(outputs))
+                return (gr.Tabs(selected=tab_id), *show(name, *values))
+
+            for event, name in self._topic_events:
+                event.success(open_topic, [name, *inputs], [self.tabs, *outputs], api_visibility="private")
 
 
 def user_error(exc: Exception) -> gr.Error:

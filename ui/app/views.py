@@ -126,9 +126,9 @@ def render_page_crop(place: Place, quote_boxes, url: str, width: int = CARD_WIDT
 
 
 def render_sources(citations: tuple[Citation, ...] | list[Citation], aid: str = "",
-                   image_url: Callable[[str], str | None] | None = None) -> str:
-    """Source cards: where (paper, date or 日期不详, 第N版), headline, the quoted sentence
-    highlighted inside its paragraph, and the continuation note."""
+                   image_url: Callable[[str], str | None] | None = None, head: str = "来源") -> str:
+    """Source cards under ``head``: where (paper, date or 日期不详, 第N版), headline, the quoted
+    sentence highlighted inside its paragraph, and the continuation note."""
     seen: set[int] = set()
     cards = []
     for c in citations:
@@ -149,7 +149,7 @@ def render_sources(citations: tuple[Citation, ...] | list[Citation], aid: str = 
             f'<div class="nr-card-title">{escape(c.title or "（无标题）")}</div>'
             f'{crop}<div class="nr-card-text">{text}</div>{cont}</div>'
         )
-    return f'<div class="nr-sources"><div class="nr-card-head">来源</div>{"".join(cards)}</div>'
+    return f'<div class="nr-sources"><div class="nr-card-head">{escape(head)}</div>{"".join(cards)}</div>'
 
 
 _SENTENCE = re.compile(r"[^。！？!?]+[。！？!?]*")
