@@ -95,7 +95,8 @@ class Timeline:
     last: Citation | None
     periods: tuple[Period, ...]
     summary: tuple[SummaryLine, ...] = ()
-    matches: tuple[Match, ...] = field(default=(), repr=False, compare=False)
+    matches: tuple[Match, ...] = field(default=(), repr=False, compare=False)  # the dated ones, best first
+    undated_matches: tuple[Match, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict:
         d = {
@@ -293,7 +294,8 @@ def timeline(archive: Archive, query: str, *, date_from: str | None = None, date
         lines = _summary(periods, dated, by, citer, summary_lines)
     return Timeline(query=" ".join(words), by=by, date_from=date_from or None, date_to=date_to or None,
                     paper=paper or None, total=len(dated) + len(undated), undated=len(undated), first=first,
-                    last=last, periods=tuple(periods), summary=lines, matches=tuple(dated))
+                    last=last, periods=tuple(periods), summary=lines, matches=tuple(dated),
+                    undated_matches=tuple(undated))
 
 
 def _summary(periods: Sequence[Period], dated: Sequence[Match], by: str, citer: _Citer, n: int) -> tuple[SummaryLine, ...]:

@@ -10,8 +10,8 @@ import gradio as gr
 import pandas as pd
 
 from rag.errors import NewsragError
-from rag.explore import Match, Timeline, cite_matches, find_articles, timeline
-from rag.filters import SearchFilters, date_int
+from rag.explore import Timeline, cite_matches, timeline
+from rag.filters import date_int
 from ui.app.common import AppContext, user_error
 from ui.app.explore_views import KIND_ZH, UNDATED, period_label, render_summary, render_timeline_head
 from ui.app.services import AppServices
@@ -54,10 +54,7 @@ class TimelineTab:
         try:
             form = self._form(query, date_from, date_to, by, paper)
             tl = timeline(self.s.archive, **form)
-            undated: list[Match] = []
-            if tl.undated:  # the timeline counts them; list them too, apart
-                undated = [m for m in find_articles(self.s.archive, form["query"], SearchFilters(paper=form["paper"]))
-                           if not m.day]
+            undated = list(tl.undated_matches)  # counted apart, listed apart
             ids = [m.article.article_id for m in (*tl.matches, *undated)]
             names = self.s.archive.catalogue.names(article_ids=ids, limit=30) if ids else []
         except NewsragError as exc:
