@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from rag.records import PAGE_KEY, Article
+from rag.records import Article, PageKey
 from rag.text import bigrams
 
 __all__ = ["Head", "Segment", "issue_prefix", "match", "linked", "link_articles", "MIN_SCORE"]
@@ -29,7 +29,7 @@ MIN_SCORE = 0.12  # below this a segment is left unlinked (its story's page may 
 
 def issue_prefix(page_key: str) -> str:
     """``page:<paper>/<issue>`` of a page's key; "" for keys that are not pages of an issue."""
-    return page_key.rsplit("/", 1)[0] if page_key.startswith(PAGE_KEY) and page_key.count("/") >= 2 else ""
+    return PageKey.parse(page_key).issue_prefix
 
 
 def _compact(s: str) -> str:

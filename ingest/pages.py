@@ -15,7 +15,7 @@ import hashlib
 import re
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ingest.layout import reading_order
@@ -25,7 +25,7 @@ from ingest.readers.jsonl import iter_jsonl, read_jsonl
 from ingest.readers.ocr import OcrEngine
 from ingest.readers.pdf import PdfProblem, read_pdf
 from ingest.readers.text import decode_text, lines_from_text
-from rag.records import PAGE_KEY, Article, IssueDate, Line, Page
+from rag.records import Article, IssueDate, Line, Page, PageKey
 
 __all__ = [
     "Problem",
@@ -253,31 +253,36 @@ def read_parts(path: Path, manifests: dict | None = None, *, images: PageImages 
                              problems=[Problem(str(path), why, line=n) for n, why in problems])
 
 
-def _where(path: Path, manifests: dict) -> tuple[str, IssueDate, str, int | None, str, tuple[str, ...]] | Problem:
-    """(paper, date, key prefix, first page number, source, superseded prefixes) of a page file."""
+def _where(path: Path, manifests: dict) -> tuple[str, IssueDate, str | None, int | None, str, str] | Problem:
+    """(paper, date, issue name (None: a file outside any issue), first page number, source,
+    the issue name earlier versions keyed its pages by ("" when the same)) of a page file."""
     manifest = _load_manifest(path.parent, manifests)
     if isinstance(manifest, Problem):
         return Problem(str(path), f"所在期的清单有误：{manifest.reason}")
     if manifest is None:
-        return "", IssueDate(), f"file:{path.resolve()}", _page_number(path, {}), path.name, ()
+        return "", IssueDate(), None, _page_number(path, {}), path.name, ""
     entry = manifest.pages.get(path.name, {})
-    old = (f"{PAGE_KEY}{manifest.paper}/{manifest.superseded_issue}/",) if manifest.superseded_issue else ()
-    return (manifest.paper, manifest.date, f"{PAGE_KEY}{manifest.paper}/{manifest.issue}/", _page_number(path, entry),
-            str(entry.get("source", "") or path.name), old)
+    return (manifest.paper, manifest.date, manifest.issue, _page_number(path, entry),
+            str(entry.get("source", "") or path.name), manifest.superseded_issue)
+
+
+def _key(path: Path, paper: str, issue: str | None, page: int | None, index: int | None) -> PageKey:
+    """A page's key: its number in its issue (or its file's name, and its place in the file);
+    outside an issue, its file's path (and place)."""
+    if issue is None:
+        return PageKey.of_file(str(path.resolve()), index)
+    return PageKey.of_page(paper, issue, page if page else path.name + (f"#{index}" if index else ""))
 
 
 def _add_pages(path: Path, res: FileResult, where, found: list[tuple[int, tuple[Line, ...], str, tuple[float, float]]]) -> None:
     """Pages of one file: (index in the file, lines in reading order, image ref, page size) each."""
-    paper, date, prefix, first, source, old = where
+    paper, date, issue, first, source, old = where
     many = len(found) > 1 or (found and found[0][0] > 0)
     for index, lines, image, size in found:
         page = (first or 1) + index if (many or first) else None
-        if prefix.startswith("file:"):
-            key = prefix + (f"#{index + 1}" if many else "")
-        else:
-            key = prefix + (str(page) if page else path.name + (f"#{index + 1}" if many else ""))
-        supersedes = tuple(o + key[len(prefix):] for o in old)
-        res.pages.append(Page(paper, date, page, source, key, lines, supersedes=supersedes, image=image, size=size))
+        key = _key(path, paper, issue, page, index + 1 if many else None)
+        supersedes = (str(replace(key, issue=old)),) if old else ()
+        res.pages.append(Page(paper, date, page, source, str(key), lines, supersedes=supersedes, image=image, size=size))
 
 
 def _read_pdf(path: Path, data: bytes, res: FileResult, where: tuple, images: PageImages | None,
@@ -338,12 +343,10 @@ def _read_txt(path: Path, data: bytes, res: FileResult, manifests: dict) -> None
     if manifest is not None:
         entry = manifest.pages.get(path.name, {})
         page = _page_number(path, entry)
-        where = page if page else path.name
-        key = f"{PAGE_KEY}{manifest.paper}/{manifest.issue}/{where}"
+        key = _key(path, manifest.paper, manifest.issue, page, None)
         source = str(entry.get("source", "") or path.name)
-        old = (f"{PAGE_KEY}{manifest.paper}/{manifest.superseded_issue}/{where}",) if manifest.superseded_issue else ()
-        res.pages.append(Page(manifest.paper, manifest.date, page, source, key, lines, supersedes=old))
+        old = (str(replace(key, issue=manifest.superseded_issue)),) if manifest.superseded_issue else ()
+        res.pages.append(Page(manifest.paper, manifest.date, page, source, str(key), lines, supersedes=old))
     else:
         page = _page_number(path, {})
-        key = f"file:{path.resolve()}"
-        res.pages.append(Page("", IssueDate(), page, path.name, key, lines))
+        res.pages.append(Page("", IssueDate(), page, path.name, str(_key(path, "", None, page, None)), lines))

@@ -25,7 +25,7 @@ from ingest.readers.ocr import OcrEngine, RapidOcr
 from rag.archive import Archive
 from rag.catalogue import head_parts
 from rag.embedding import Embedder
-from rag.records import Article, Chunk, Hit, join_windows
+from rag.records import Article, Chunk, Hit, PageKey, join_windows
 from rag.store import Lookup
 
 __all__ = ["IngestReport", "ingest_paths", "articles_from_result"]
@@ -243,13 +243,13 @@ def _link_continuations(store: Archive, arts_by_key: dict[str, list[Article]]) -
     """Link the batch's 上接 segments to their stories (in the batch or stored), and re-key
     stored segments whose story is in the batch: (articles by page, chunks to add, ids to drop)."""
     batch = [a for arts in arts_by_key.values() for a in arts]
-    wanted_heads = {f"{issue_prefix(a.page_key)}/{a.continued_from_page}" for a in batch
+    wanted_heads = {str(PageKey.parse(a.page_key).sibling(a.continued_from_page)) for a in batch
                     if a.continued_from_page and issue_prefix(a.page_key)} - set(arts_by_key)
     heads = [_stored_head(hits) for hits in _groups(store, wanted_heads).values() if hits[0].continues_on_page]
     linked = iter(link_articles(batch, heads))
     arts_by_key = {key: [next(linked) for _ in arts] for key, arts in arts_by_key.items()}
     # the other way round: stored segments continuing the batch's articles
-    wanted_segs = {f"{issue_prefix(a.page_key)}/{a.continues_on_page}" for a in batch
+    wanted_segs = {str(PageKey.parse(a.page_key).sibling(a.continues_on_page)) for a in batch
                    if a.continues_on_page and issue_prefix(a.page_key)} - set(arts_by_key)
     stored = [hits for hits in _groups(store, wanted_segs).values() if hits[0].continued_from_page]
     if not stored:

@@ -110,7 +110,8 @@ class Archive:
         ``ChunkStore.rewrite``); returns those whose vectors were gone, to be embedded."""
         with self._space():
             lost = self.store.rewrite(chunks)
-            kept = [c for c in chunks if c not in lost]
+            gone = {c.chunk_id for c in lost}
+            kept = [c for c in chunks if c.chunk_id not in gone]
             self.keyword.add(kept)
             self.catalogue.add(kept)
         return lost

@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable, Iterator
 
 from ingest.readers.text import no_surrogates
-from rag.records import DOC_KEY, Article
+from rag.records import Article, PageKey
 
 __all__ = ["read_jsonl", "iter_jsonl"]
 
@@ -97,7 +97,7 @@ def _article_from_json(raw: str, parse_date) -> tuple[Article | None, str]:
             text=no_surrogates(text.strip()),
             # the same id from two papers is two articles: key by both (a re-ingest of
             # one must not remove the other as stale)
-            page_key=f"{DOC_KEY}{article_id}",
+            page_key=str(PageKey.of_doc(article_id)),
             source=sid,
         ),
         "",
