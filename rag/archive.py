@@ -223,7 +223,7 @@ class Archive:
         for i in range(0, len(k_missing), 500):
             self.keyword.add([chunk_of_hit(h) for h in self.store.get(k_missing[i : i + 500])])
         self.keyword.delete(k_extra)
-        if self.catalogue.layout() != CATALOGUE_LAYOUT:
+        if self.catalogue.layout() != CATALOGUE_LAYOUT and not self.catalogue.upgrade():
             if want:
                 log.warning("building the archive's catalogue of issues, articles and names from its %d chunks "
                             "(once; about 1 minute per 10,000 chunks)", len(want))

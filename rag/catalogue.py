@@ -27,11 +27,12 @@ __all__ = ["Catalogue", "ArticleEntry", "PageEntry", "EntityCount", "EntityExtra
 log = logging.getLogger(__name__)
 
 # The catalogue's own layout: a catalogue of another (older) layout is rebuilt from the store.
-# 2: with the names (people, organisations, places) of each chunk.
-LAYOUT = "2"
+# 2: with the names (people, organisations, places) of each chunk; 3: and of each article
+# (cat_mentions), which a catalogue of layout 2 gets in place.
+LAYOUT = "3"
 
 _TABLES = ("cat_meta", "cat_issues", "cat_pages", "cat_articles", "cat_chunks", "cat_entities", "cat_entities_name",
-           "cat_entities_chunk",
+           "cat_entities_chunk", "cat_mentions", "cat_mentions_name", "cat_mentions_kind",
            "cat_issues_day", "cat_pages_issue", "cat_articles_issue", "cat_articles_page", "cat_articles_story",
            "cat_articles_day", "cat_chunks_article")
 
@@ -53,6 +54,10 @@ CREATE TABLE IF NOT EXISTS cat_entities(chunk_id TEXT NOT NULL, name TEXT NOT NU
     n INTEGER NOT NULL, PRIMARY KEY(chunk_id, kind, name));
 CREATE INDEX IF NOT EXISTS cat_entities_name ON cat_entities(name, kind);
 CREATE INDEX IF NOT EXISTS cat_entities_chunk ON cat_entities(chunk_id);
+CREATE TABLE IF NOT EXISTS cat_mentions(article_id TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
+    day_int INTEGER, paper TEXT NOT NULL, PRIMARY KEY(article_id, kind, name));
+CREATE INDEX IF NOT EXISTS cat_mentions_name ON cat_mentions(name, kind);
+CREATE INDEX IF NOT EXISTS cat_mentions_kind ON cat_mentions(kind, name, day_int);
 CREATE INDEX IF NOT EXISTS cat_issues_day ON cat_issues(day_int);
 CREATE INDEX IF NOT EXISTS cat_pages_issue ON cat_pages(issue_key);
 CREATE INDEX IF NOT EXISTS cat_articles_issue ON cat_articles(issue_key);
@@ -175,6 +180,8 @@ class Catalogue:
         if isinstance(db, PostgresDatabase):
             db.own(*_TABLES)
         db.script(_SCHEMA)
+        if not self.layout() and not self.count():  # a new catalogue is of the current layout
+            self.mark_current()
 
     # --- state --------------------------------------------------------------------
 
@@ -186,8 +193,20 @@ class Catalogue:
     def clear(self) -> None:
         """Forget everything (before a rebuild from the store)."""
         with self.db.write() as db:
-            for t in ("cat_entities", "cat_chunks", "cat_articles", "cat_pages", "cat_issues", "cat_meta"):
+            for t in ("cat_mentions", "cat_entities", "cat_chunks", "cat_articles", "cat_pages", "cat_issues", "cat_meta"):
                 db.run(f"DELETE FROM {t}")
+
+    def upgrade(self) -> bool:
+        """Bring a catalogue of an older layout to ``LAYOUT`` in place where that needs no store
+        (layout 2: the names of each article gathered from those of its chunks); False when it
+        must be rebuilt from the store."""
+        if self.layout() != "2":
+            return False
+        with self.db.write() as db:
+            db.run("DELETE FROM cat_mentions")
+            db.run(_MENTIONS_OF.format(where=""))
+        self.mark_current()
+        return True
 
     def mark_current(self) -> None:
         with self.db.write() as db:
@@ -268,6 +287,7 @@ class Catalogue:
                     db.run(f"DELETE FROM cat_entities WHERE chunk_id IN ({','.join('?' * len(part))})", part)
                 db.many("INSERT INTO cat_entities(chunk_id, name, kind, n) VALUES(?,?,?,?)",
                         [(cid, name, kind, n) for cid, found in names.items() for name, kind, n in found])
+            _refresh_mentions(db, list(first))
             # an article whose length was not given: the sum of its chunks' (windows overlap a little)
             marks = ",".join("?" * len(first))
             db.run(f"UPDATE cat_articles SET chars = (SELECT COALESCE(SUM(k.chars), 0) FROM cat_chunks k "
@@ -301,6 +321,7 @@ class Catalogue:
                 pages = [r[0] for r in db.rows(f"SELECT DISTINCT page_key FROM cat_articles WHERE article_id IN ({am})", arts)]
                 db.run(f"DELETE FROM cat_articles WHERE article_id IN ({am}) AND NOT EXISTS "
                        "(SELECT 1 FROM cat_chunks k WHERE k.article_id = cat_articles.article_id)", arts)
+                _refresh_mentions(db, arts)
                 pm = ",".join("?" * len(pages))
                 issues = [r[0] for r in db.rows(f"SELECT DISTINCT issue_key FROM cat_pages WHERE page_key IN ({pm})", pages)]
                 db.run(f"DELETE FROM cat_pages WHERE page_key IN ({pm}) AND NOT EXISTS "
@@ -471,39 +492,33 @@ class Catalogue:
             limit: at most this many, most mentioned first (ties by name).
         """
         where, params = ["1=1"], []
-        if paper:
-            where.append("a.paper = ?")
-            params.append(paper)
-        if kind:
-            where.append("e.kind = ?")
-            params.append(kind)
-        if name:
-            where.append("e.name = ?")
-            params.append(name)
+        for col, value in (("paper", paper), ("kind", kind), ("name", name)):
+            if value:
+                where.append(f"{col} = ?")
+                params.append(value)
         if date_from:
-            where.append("a.day_int >= ?")
+            where.append("day_int >= ?")
             params.append(_day_int(date_from))
         if date_to:
-            where.append("a.day_int <= ?")
+            where.append("day_int <= ?")
             params.append(_day_int(date_to))
-        sql = ("SELECT e.name, e.kind, k.article_id, a.day_int FROM cat_entities e "
-               "JOIN cat_chunks k ON k.chunk_id = e.chunk_id JOIN cat_articles a ON a.article_id = k.article_id "
-               f"WHERE {' AND '.join(where)}")
-        seen: dict[tuple[str, str], dict[str, int | None]] = {}
+        cond = " AND ".join(where)
         with self.db.read() as db:
-            if article_ids is None:
-                batches = [db.rows(sql, params)]
-            else:
-                ids = list(dict.fromkeys(article_ids))
-                batches = [db.rows(f"{sql} AND k.article_id IN ({','.join('?' * len(ids[i:i + 900]))})",
-                                   [*params, *ids[i : i + 900]]) for i in range(0, len(ids), 900)]
-        for rows in batches:
-            for nm, kd, aid, day in rows:
-                seen.setdefault((nm, kd), {})[aid] = day
+            if article_ids is None:  # the whole archive: counted by the database
+                rows = db.rows(f"SELECT name, kind, COUNT(*), MIN(day_int), MAX(day_int) FROM cat_mentions WHERE {cond} "
+                               "GROUP BY name, kind ORDER BY COUNT(*) DESC, name, kind LIMIT ?", [*params, int(limit)])
+                return [EntityCount(nm, kd, n, _iso(lo) if lo else "", _iso(hi) if hi else "") for nm, kd, n, lo, hi in rows]
+            ids = list(dict.fromkeys(article_ids))
+            found = [r for i in range(0, len(ids), 900) for r in db.rows(
+                f"SELECT name, kind, day_int FROM cat_mentions WHERE {cond} AND article_id IN ({','.join('?' * len(ids[i:i + 900]))})",
+                [*params, *ids[i : i + 900]])]
+        seen: dict[tuple[str, str], list[int | None]] = {}
+        for nm, kd, day in found:
+            seen.setdefault((nm, kd), []).append(day)
         out = []
-        for (nm, kd), arts in seen.items():
-            days = sorted(d for d in arts.values() if d)
-            out.append(EntityCount(nm, kd, len(arts), _iso(days[0]) if days else "", _iso(days[-1]) if days else ""))
+        for (nm, kd), days_of in seen.items():
+            days = sorted(d for d in days_of if d)
+            out.append(EntityCount(nm, kd, len(days_of), _iso(days[0]) if days else "", _iso(days[-1]) if days else ""))
         out.sort(key=lambda e: (-e.articles, e.name, e.kind))
         return out[:limit]
 
@@ -523,8 +538,7 @@ class Catalogue:
 
     def articles_naming(self, name: str, kind: str | None = None) -> list[str]:
         """The ids of the articles that mention this name."""
-        sql = ("SELECT DISTINCT k.article_id FROM cat_entities e JOIN cat_chunks k ON k.chunk_id = e.chunk_id "
-               "WHERE e.name = ?" + (" AND e.kind = ?" if kind else ""))
+        sql = "SELECT article_id FROM cat_mentions WHERE name = ?" + (" AND kind = ?" if kind else "")
         with self.db.read() as db:
             return [r[0] for r in db.rows(sql, (name, kind) if kind else (name,))]
 
@@ -538,6 +552,21 @@ class Catalogue:
         """Every page number the archive holds, ascending (the app's page filter)."""
         with self.db.read() as db:
             return [r[0] for r in db.rows("SELECT DISTINCT page FROM cat_articles WHERE page IS NOT NULL ORDER BY page")]
+
+
+# each article's names (once per name and kind) with its day and paper, from its chunks' names
+_MENTIONS_OF = ("INSERT INTO cat_mentions(article_id, name, kind, day_int, paper) "
+                "SELECT DISTINCT k.article_id, e.name, e.kind, a.day_int, a.paper FROM cat_entities e "
+                "JOIN cat_chunks k ON k.chunk_id = e.chunk_id JOIN cat_articles a ON a.article_id = k.article_id{where}")
+
+
+def _refresh_mentions(db: Database, article_ids: list[str]) -> None:
+    """Gather again the names of these articles (after their chunks or their date changed)."""
+    for i in range(0, len(article_ids), 500):
+        part = article_ids[i : i + 500]
+        marks = ",".join("?" * len(part))
+        db.run(f"DELETE FROM cat_mentions WHERE article_id IN ({marks})", part)
+        db.run(_MENTIONS_OF.format(where=f" WHERE k.article_id IN ({marks})"), part)
 
 
 def _entry(r) -> ArticleEntry:

@@ -191,3 +191,16 @@ def test_names_per_article_with_counts_and_dates(make_db):
     cat.delete([c.chunk_id for c in chunks if c.article_id == "brief"])
     assert sorted(cat.articles_naming("李一")) == ["head", "und"]
     assert Catalogue(make_db()).names(kind="person")[0].articles == 2  # another connection reads the same
+
+
+def test_a_catalogue_of_layout_2_gets_its_articles_names_in_place(make_db):
+    db = make_db()
+    arch = Archive(InMemoryStore("fake"), KeywordIndex(db=db), Catalogue(db, entities=_names))
+    chunks = [c for a in _articles() for c in chunk_article(replace(a, text=a.text + "李一在渝中区。"))]
+    arch.add(chunks, FakeEmbedder().embed_documents([c.embed_text for c in chunks]))
+    want = arch.catalogue.names()
+    with db.write():
+        db.run("DELETE FROM cat_mentions")
+        db.run("UPDATE cat_meta SET value = '2' WHERE key = 'layout'")
+    arch.catalogue.entities = lambda text: pytest.fail("names found again: the upgrade needs no extraction")
+    assert arch.sync() == (0, 0) and arch.catalogue.layout() == LAYOUT and arch.catalogue.names() == want
