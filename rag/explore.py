@@ -12,6 +12,7 @@ unknown date is counted apart and never placed on a date.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -161,6 +162,7 @@ def find_articles(archive: Archive, query: str, filters: SearchFilters | None = 
             return []
     common = set(per_word[0]).intersection(*per_word[1:])
     entries = {a.article_id: a for a in archive.catalogue.articles(article_ids=sorted(common))}
+    needles = [normalize(w) for w in words]
     out = []
     for aid, entry in entries.items():
         if filters is not None and not filters.admits(entry.paper, entry.page, _day_int(entry.date.iso)):
@@ -170,7 +172,8 @@ def find_articles(archive: Archive, query: str, filters: SearchFilters | None = 
             for cid, n in found[aid].items():
                 chunks[cid] = chunks.get(cid, 0) + n
         mentions = sum(min(sum(found[aid].values()), 5) for found in per_word) / (5 * len(words))
-        in_headline = all(normalize(w) in normalize(entry.headline) for w in words)
+        head = unicodedata.normalize("NFKC", entry.headline).lower()  # ranking only: no t2s, which is slow
+        in_headline = all(w in head for w in needles)
         best = max(chunks, key=lambda c: (chunks[c], c))
         out.append(Match(entry, 2.0 * in_headline + mentions, best))
     out.sort(key=lambda m: (-m.score, m.day or "9999", m.article.page or 99, m.article.article_id))
@@ -232,10 +235,16 @@ class _Citer:
     def __init__(self, archive: Archive, words: Sequence[str]) -> None:
         self.archive, self.words = archive, words
         self.given: dict[str, Citation] = {}
+        self.hits: dict[str, Hit] = {}
+
+    def fetch(self, matches: Sequence[Match]) -> None:
+        """Read the quoted windows of the matches about to be cited, in one lookup."""
+        wanted = list(dict.fromkeys(m.chunk_id for m in matches if m.chunk_id not in self.hits))
+        self.hits.update((h.chunk_id, h) for h in self.archive.store.get(wanted))
 
     def __call__(self, m: Match) -> Citation:
         if m.article.article_id not in self.given:
-            (hit,) = self.archive.store.get([m.chunk_id]) or [None]
+            hit = self.hits.get(m.chunk_id) or next(iter(self.archive.store.get([m.chunk_id])), None)
             if hit is None:  # deleted meanwhile: its first stored window
                 hit = self.archive.windows(m.article.article_id)[0]
             self.given[m.article.article_id] = cite(len(self.given) + 1, hit, m.article, _quote(hit.text, self.words))
@@ -282,13 +291,14 @@ def timeline(archive: Archive, query: str, *, date_from: str | None = None, date
         for m in dated:
             start, _ = _period(date.fromisoformat(m.day), by)
             by_period.setdefault(start.isoformat(), []).append(m)
+        first_day, last_day = days[0], days[-1]
+        edges = [next(m for m in dated if m.day == first_day), next(m for m in dated if m.day == last_day)]
+        citer.fetch([m for ms in by_period.values() for m in ms[:top]] + edges)
         for start, end in _periods_between(lo, hi, by):
             ms = by_period.get(start.isoformat(), [])  # already best first
             periods.append(Period(start.isoformat(), end.isoformat(), len(ms), tuple(citer(m) for m in ms[:top])))
         # the earliest (latest) dated match; on that day, the best of them
-        first_day, last_day = days[0], days[-1]
-        first = citer(next(m for m in dated if m.day == first_day))
-        last = citer(next(m for m in dated if m.day == last_day))
+        first, last = citer(edges[0]), citer(edges[1])
     lines: tuple[SummaryLine, ...] = ()
     if summary and dated:
         lines = _summary(periods, dated, by, citer, summary_lines)

@@ -174,6 +174,8 @@ def test_all_ids_and_get(store):
     chunks, emb = _chunks(), FakeEmbedder()
     store.add(chunks, emb.embed_documents([c.embed_text for c in chunks]))
     assert store.all_ids() == {c.chunk_id for c in chunks}
+    assert [h.chunk_id for h in store.get([chunks[0].chunk_id] * 2)] == [chunks[0].chunk_id] * 2  # asked twice
+    assert list(store.vectors([chunks[0].chunk_id] * 2)) == [chunks[0].chunk_id]
     got = store.get([chunks[2].chunk_id, "missing", chunks[0].chunk_id])
     assert [h.chunk_id for h in got] == [chunks[2].chunk_id, chunks[0].chunk_id]
     assert got[1].headline == "网格员大比武" and got[1].text == "11支代表队参加决赛。"

@@ -174,9 +174,10 @@ class ChromaStore(ChunkStore):
     def get(self, ids: Sequence[str], with_text: bool = True) -> list[Hit]:
         found: dict[str, Hit] = {}
         ids = list(ids)
+        unique = list(dict.fromkeys(ids))  # Chroma refuses an id asked twice
         include = ["documents", "metadatas"] if with_text else ["metadatas"]
-        for i in range(0, len(ids), self._BATCH):
-            got = self._col.get(ids=ids[i : i + self._BATCH], include=include)
+        for i in range(0, len(unique), self._BATCH):
+            got = self._col.get(ids=unique[i : i + self._BATCH], include=include)
             docs = got["documents"] if with_text else [""] * len(got["ids"])
             for cid, doc, md in zip(got["ids"], docs, got["metadatas"]):
                 found[cid] = hit_from_metadata(cid, doc, md, 0.0)
@@ -185,7 +186,7 @@ class ChromaStore(ChunkStore):
     @_reachable
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
-        ids = list(ids)
+        ids = list(dict.fromkeys(ids))
         for i in range(0, len(ids), self._BATCH):
             got = self._col.get(ids=ids[i : i + self._BATCH], include=["embeddings"])
             out.update((cid, np.asarray(v, dtype=np.float32)) for cid, v in zip(got["ids"], got["embeddings"]))
