@@ -346,20 +346,9 @@ class Catalogue:
         ``date_from`` / ``date_to`` (ISO) keep the issues dated in that range, and undated ones
         whose earliest possible day is in it.
         """
-        where, params = [], []
-        if paper:
-            where.append("i.paper = ?")
-            params.append(paper)
-        if date_from:
-            where.append("i.day_int >= ?")
-            params.append(_day_int(date_from))
-        if date_to:
-            where.append("i.day_int <= ?")
-            params.append(_day_int(date_to))
-        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        cond, params = _where(paper=paper, date_from=date_from, date_to=date_to)
         with self.db.read() as db:
-            rows = db.rows(f"SELECT i.issue_key, i.paper, i.issue, i.day, i.not_before, i.not_after FROM cat_issues i{cond}",
-                           params)
+            rows = db.rows(f"SELECT issue_key, paper, issue, day, not_before, not_after FROM cat_issues WHERE {cond}", params)
             wanted = {r[0] for r in rows}
             counts = {r[0]: (r[1], r[2]) for r in db.rows(
                 "SELECT a.issue_key, COUNT(DISTINCT a.article_id), COUNT(k.chunk_id) FROM cat_articles a "
@@ -491,18 +480,7 @@ class Catalogue:
             paper: only this paper's articles.
             limit: at most this many, most mentioned first (ties by name).
         """
-        where, params = ["1=1"], []
-        for col, value in (("paper", paper), ("kind", kind), ("name", name)):
-            if value:
-                where.append(f"{col} = ?")
-                params.append(value)
-        if date_from:
-            where.append("day_int >= ?")
-            params.append(_day_int(date_from))
-        if date_to:
-            where.append("day_int <= ?")
-            params.append(_day_int(date_to))
-        cond = " AND ".join(where)
+        cond, params = _where(paper=paper, kind=kind, name=name, date_from=date_from, date_to=date_to)
         with self.db.read() as db:
             if article_ids is None:  # the whole archive: counted by the database
                 rows = db.rows(f"SELECT name, kind, COUNT(*), MIN(day_int), MAX(day_int) FROM cat_mentions WHERE {cond} "
@@ -558,6 +536,21 @@ class Catalogue:
 _MENTIONS_OF = ("INSERT INTO cat_mentions(article_id, name, kind, day_int, paper) "
                 "SELECT DISTINCT k.article_id, e.name, e.kind, a.day_int, a.paper FROM cat_entities e "
                 "JOIN cat_chunks k ON k.chunk_id = e.chunk_id JOIN cat_articles a ON a.article_id = k.article_id{where}")
+
+
+def _where(date_from: str | None = None, date_to: str | None = None, **equal: str | None) -> tuple[str, list]:
+    """A WHERE condition on a table with ``day_int``: its columns equal to the values given
+    (None and "" left out) and its day in the range; "1=1" for none."""
+    where, params = ["1=1"], []
+    for col, value in equal.items():
+        if value:
+            where.append(f"{col} = ?")
+            params.append(value)
+    for op, day in ((">=", date_from), ("<=", date_to)):
+        if day:
+            where.append(f"day_int {op} ?")
+            params.append(_day_int(day))
+    return " AND ".join(where), params
 
 
 def _refresh_mentions(db: Database, article_ids: list[str]) -> None:
