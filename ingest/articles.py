@@ -39,12 +39,24 @@ from dataclasses import dataclass, field, replace
 from rag.records import Article, Box, Line, Page, Place
 from rag.text import bigrams
 
-__all__ = ["segment_page"]
+__all__ = ["segment_page", "segment", "Segmented"]
+
+log = logging.getLogger(__name__)
 
 # Openings that start an article body.
 _OPENING = re.compile(
     r"^(?:本报[^\s，。；（(]{0,12}?讯|本报(?:特约)?评论员|据[^，。]{1,24}?(?:报道|消息)|"
-    r"(?:新华社|中新社)[^，。（(]{0,16}?电|[（(]上接第?\d+版[）)])"
+    r"(?:新华社|中新社)[^，。（(]{0,16}?电|[（(]上接第?\d+版[）)]|"
+    # other outlets: "扬子晚报网7月24日讯（…）", "中新网武汉7月21日电 (…)", "央视网消息：",
+    # "【环球网报道】", "大众网记者 韩志磊 滨州报道"
+    r"[^\s，。；（(“]{2,20}?(?:讯|电)\s*[（(]|[^\s，。；（(“]{2,20}?消息[，：:]|【[^】]{2,16}(?:报道|消息|讯)】|"
+    r"[^\s，。；（(“]{0,12}?记者\s*[\u4e00-\u9fff·]{2,4}\s*[\u4e00-\u9fff]{0,6}报道)"
+)
+# A byline printed on a line of its own: "□本报记者 张三 通讯员 李四", "文/图 记者 王五",
+# "潮新闻客户端 评论员 周一鸣".
+_OWN_BYLINE = re.compile(
+    r"^[□■◎●]?\s*(?:(?:文|图)/(?:文|图)\s*)?[^\s，。；：、]{0,10}?(?:记者|通讯员|评论员)\s*[\u4e00-\u9fff·]{2,4}"
+    r"(?:\s+(?:本报)?(?:见习|特约)?(?:记者|通讯员|实习生)\s*[\u4e00-\u9fff·]{2,4})*\s*$"
 )
 # A line that is a byline and nothing else, e.g. "通讯员 王小明" or "本报评论员".
 _BYLINE_ONLY = re.compile(
@@ -85,7 +97,7 @@ def _text_candidate(s: str) -> bool:
 
 
 def _is_opening(s: str) -> bool:
-    return bool(_OPENING.match(s) or _BYLINE_ONLY.match(s))
+    return bool(_OPENING.match(s) or _BYLINE_ONLY.match(s) or _OWN_BYLINE.match(s))
 
 
 def _ends_unit(s: str) -> bool:
@@ -260,6 +272,18 @@ def _byline(text: str) -> tuple[str, str, int | None]:
     first, _, rest = text.partition("\n")
     if _BYLINE_ONLY.match(first):
         return _clean_byline(first), rest.lstrip(), cont_from
+    # other outlets: "扬子晚报网7月24日讯（通讯员 A 记者 B）", "中新网武汉7月21日电 (李璐)"
+    m = re.match(r"^[^\s，。；（(“]{2,20}?讯\s*[（(]([^）)]{1,60}?)[）)]\s*", text)
+    if m:
+        return _clean_byline(m.group(1)), text[m.end():], cont_from
+    m = re.match(r"^([^\s，。；（(“]{2,20}?电)\s*[（(]([^）)]{1,60}?)[）)]\s*", text)
+    if m:
+        return f"{m.group(1)} {_clean_byline(m.group(2))}".strip(), text[m.end():], cont_from
+    m = re.match(r"^[^\s，。；（(“]{0,12}?(记者)\s*([\u4e00-\u9fff·]{2,4})\s*[\u4e00-\u9fff]{0,6}报道\s*", text)
+    if m:
+        return f"记者 {m.group(2)}", text[m.end():], cont_from
+    if _OWN_BYLINE.match(first):
+        return _clean_byline(first.lstrip("□■◎● ")), rest.lstrip(), cont_from
     return "", text, cont_from
 
 
@@ -535,7 +559,123 @@ def _phrases(run: list[Line], width: float | None) -> list[Line]:
 
 
 def segment_page(page: Page) -> list[Article]:
-    """Split one page into articles, in reading order."""
+    """Split one page into articles, in reading order. A page where no article is recognised
+    comes back as page-level articles, one per block (see ``segment``)."""
+    return segment(page).articles
+
+
+@dataclass(frozen=True)
+class Segmented:
+    """A page's articles, and whether they are page-level pieces because none was recognised."""
+
+    articles: list[Article]
+    fell_back: bool = False
+
+
+def segment(page: Page) -> Segmented:
+    """Split one page into articles. Pages laid out by ``ingest.layout`` (lines with boxes)
+    are read story by story as the layout found them; text layers by the conventions below.
+    Nothing is silently lost: a page with text where no article is recognised gives one
+    article per block, titled by its first line when that reads as a headline."""
+    if page.lines and all(ln.bbox is not None for ln in page.lines):
+        arts = _segment_laid_out(page)
+    else:
+        arts = _segment_text(page)
+    if arts or not any(ln.text.strip() for ln in page.lines):
+        return Segmented(arts)
+    log.warning("no article recognised on %s: %d page-level pieces", page.source or page.key,
+                len({ln.block for ln in page.lines}))
+    return Segmented(_page_level(page), fell_back=True)
+
+
+def _page_level(page: Page) -> list[Article]:
+    out = []
+    blocks: dict[int, list[Line]] = {}
+    for ln in page.lines:
+        if ln.text.strip():
+            blocks.setdefault(ln.block, []).append(ln)
+    for lines in blocks.values():
+        first = lines[0].text.strip()
+        head = _text_candidate(first) and len(lines) > 1
+        body = lines[1:] if head else lines
+        text = _join(body)
+        digest = hashlib.sha256(f"{page.key}|page-level|{text[:80]}".encode()).hexdigest()[:16]
+        out.append(Article(article_id=digest, source_id=digest, paper=page.paper, date=page.date, page=page.page,
+                           title=first if head else "", text=text, page_key=page.key, source=page.source,
+                           place=_place(page, _Body(lines=body, text=text), lines[:1] if head else [])))
+    return out
+
+
+def _article(page: Page, b: _Body, head: list[Line], kicker: str, title: str, subtitle: str) -> Article:
+    digest = hashlib.sha256(f"{page.key}|{title}|{b.text[:80]}".encode()).hexdigest()[:16]
+    return Article(article_id=digest, source_id=digest, paper=page.paper, date=page.date, page=page.page,
+                   title=title, kicker=kicker, subtitle=subtitle, byline=b.byline, text=b.text,
+                   continues_on_page=b.continues_on_page, continued_from_page=b.continued_from_page,
+                   page_key=page.key, source=page.source, place=_place(page, b, head))
+
+
+def _segment_laid_out(page: Page) -> list[Article]:
+    """Stories as ``ingest.layout.reading_order`` numbered them: block 2k the headline group of
+    story k, 2k + 1 its body."""
+    stories: list[tuple[list[Line], list[Line]]] = []
+    current = None
+    for ln in page.lines:
+        if current != ln.block // 2:
+            stories.append(([], []))
+            current = ln.block // 2
+        stories[-1][ln.block % 2].append(ln)
+    out = []
+    for head, lines in stories:
+        if not lines:
+            continue
+        b = _Body()
+        for k, ln in enumerate(lines):
+            m = _CONT_TO.search(ln.text)
+            if m and k >= len(lines) - 2:
+                before = ln.text[: m.start()].rstrip()
+                if before:
+                    b.lines.append(replace(ln, text=before))
+                b.continues_on_page = int(m.group(1))
+                break
+            b.lines.append(ln)
+        if not b.lines:
+            continue
+        first = b.lines[0].text
+        if len(b.lines) > 1 and (_BYLINE_ONLY.match(first) or _OWN_BYLINE.match(first)):
+            b.byline = _clean_byline(first.lstrip("□■◎● "))
+            _, b.text, b.continued_from_page = _byline(_join(b.lines[1:]))
+        else:
+            b.byline, b.text, b.continued_from_page = _byline(_join(b.lines))
+        if not b.text:
+            continue
+        kicker, title, subtitle = _sized_roles(head, [ln.bbox for ln in head + lines])
+        out.append(_article(page, b, head, kicker, title, subtitle))
+    return out
+
+
+def _sized_roles(head: list[Line], boxes: list[Box]) -> tuple[str, str, str]:
+    """(kicker, title, subtitle) of a headline group by type size and position: the title is
+    set largest; what stands above it is the kicker, below it the subtitle. A line wrapped
+    at the story's width runs on into the next without a space; printed phrases keep one."""
+    if not head:
+        return "", "", ""
+    top = max(ln.font_size or 0 for ln in head)
+    big = [i for i, ln in enumerate(head) if (ln.font_size or 0) >= 0.9 * top]
+    lo, hi = big[0], big[-1]
+    width = _union(boxes)[2] - _union(boxes)[0]
+
+    def phrase(lines: list[Line]) -> str:
+        out = ""
+        for k, ln in enumerate(lines):
+            text = " ".join(ln.text.split())
+            full = k and lines[k - 1].bbox[2] - lines[k - 1].bbox[0] >= 0.85 * width
+            out = _glue(out, text) if full or not out else out + " " + text
+        return out
+
+    return phrase(head[:lo]), phrase(head[lo: hi + 1]), phrase(head[hi + 1:])
+
+
+def _segment_text(page: Page) -> list[Article]:
     lines = _join_marks(_drop_furniture(page.lines, page.paper))
     if not any(ln.font_size for ln in lines):
         lines = _unwrap_headlines(lines)
@@ -556,27 +696,7 @@ def segment_page(page: Page) -> list[Article]:
         if not b.text:
             continue
         kicker, title, subtitle = _roles(headed[i], b.lead) if i in headed else ("", "", "")
-        digest = hashlib.sha256(f"{page.key}|{title}|{b.text[:80]}".encode()).hexdigest()[:16]
-        place = _place(page, b, headed.get(i, []))
-        out.append(
-            Article(
-                article_id=digest,
-                source_id=digest,
-                paper=page.paper,
-                date=page.date,
-                page=page.page,
-                title=title,
-                kicker=kicker,
-                subtitle=subtitle,
-                byline=b.byline,
-                text=b.text,
-                continues_on_page=b.continues_on_page,
-                continued_from_page=b.continued_from_page,
-                page_key=page.key,
-                source=page.source,
-                place=place,
-            )
-        )
+        out.append(_article(page, b, headed.get(i, []), kicker, title, subtitle))
     return out
 
 
