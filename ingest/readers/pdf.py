@@ -145,6 +145,7 @@ def _chars(page, height: float) -> list[_Char]:
     try:
         space = ""
         ox, oy = ctypes.c_double(), ctypes.c_double()
+        matrix = pdfium_c.FS_MATRIX()
         for i in range(tp.count_chars()):
             ch = tp.get_text_range(i, 1)
             if ch in ("\r", "\n", "\x02", ""):
@@ -157,11 +158,13 @@ def _chars(page, height: float) -> list[_Char]:
                 space = space if space == "real" else ("generated" if generated else "real")
                 continue
             left, bottom, right, top = tp.get_charbox(i, loose=True)
+            # the type size: the font's size scaled by the character's matrix. PDFium's "loose"
+            # box is as tight as the ink for some glyphs ("一", "口"), so the em box is set on
+            # the baseline from the size instead
             pdfium_c.FPDFText_GetCharOrigin(tp.raw, i, ox, oy)
-            if top - bottom < 0.6 * (right - left):
-                # a flat glyph ("一", "—", "…") whose loose box PDFium gives as tight as its
-                # ink: an em box standing on its baseline, as wide as the glyph's advance
-                em = (right - left) / 0.9
+            pdfium_c.FPDFText_GetMatrix(tp.raw, i, matrix)
+            em = pdfium_c.FPDFText_GetFontSize(tp.raw, i) * abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
+            if em > 0:
                 bottom, top = oy.value - 0.12 * em, oy.value + 0.88 * em
             out.append(_Char(ch, left, height - top, right, height - bottom, space, height - oy.value))
             space = ""
@@ -189,14 +192,31 @@ def _text_lines(page, height: float) -> Iterator[Line]:
                 break
         else:
             rows.append([c])
-    chars.sort(key=lambda c: c.mid)
-    mids = [c.mid for c in chars]
+    for row in rows:
+        row.sort(key=lambda c: c.x0)
+    rows.sort(key=lambda row: row[0].base)
+    bases = [row[0].base for row in rows]
 
     def gutter(x: float, y: float, em: float) -> bool:
-        lo, hi = bisect.bisect_left(mids, y - 6 * em), bisect.bisect_right(mids, y + 6 * em)
-        crossing = sum(1 for c in chars[lo:hi] if c.x0 + 0.02 * c.em < x < c.x1 - 0.02 * c.em and abs(c.mid - y) > 0.5 * em
-                       and abs(c.em - em) < 0.25 * em)  # body lines: a headline spans the gutters
-        return crossing <= 1
+        """Whether x stands in a channel of white down the page: the rows of body type just
+        above and below are open there too (a gap, not the seam of two characters)."""
+        lo, hi = bisect.bisect_left(bases, y - 6 * em), bisect.bisect_right(bases, y + 6 * em)
+        open_, shut = 0, 0
+        for row in rows[lo:hi]:
+            if abs(row[0].base - y) < 0.5 * em or abs(row[0].em - em) > 0.25 * em:
+                continue
+            left = [c for c in row if c.x1 <= x + 0.05 * em and c.x1 > x - 3 * em]
+            right = [c for c in row if c.x0 >= x - 0.05 * em and c.x0 < x + 3 * em]
+            if any(c.x0 + 0.02 * em < x < c.x1 - 0.02 * em for c in row):
+                shut += 1
+            elif left and right:
+                if min(c.x0 for c in right) - max(c.x1 for c in left) >= 0.25 * em:
+                    open_ += 1
+                else:
+                    shut += 1
+            elif left or right:
+                open_ += 1  # a row ending (or starting) at the channel: a column's edge
+        return open_ >= 2 and shut <= 1
 
     for row in rows:
         row.sort(key=lambda c: c.x0)
@@ -205,7 +225,7 @@ def _text_lines(page, height: float) -> Iterator[Line]:
             if cur:
                 em = min(c.em, cur[-1].em)
                 gap = c.x0 - cur[-1].x1
-                narrow = gap > 0.25 * em and c.space_before != "real" and gutter((c.x0 + cur[-1].x1) / 2, c.mid, em)
+                narrow = gap > 0.25 * em and c.space_before != "real" and gutter((c.x0 + cur[-1].x1) / 2, c.base, em)
                 if gap > 0.7 * em or gap < -0.8 * em or narrow:
                     yield _line(cur)
                     cur = []
