@@ -29,7 +29,7 @@ from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from tests.newspages import Rendered, Renderer, TextPool, corpus_plans, scan_page, score_page, text_layer
+from tests.newspages import GENERATOR, Rendered, Renderer, TextPool, corpus_plans, scan_page, score_page, text_layer
 
 OUT = Path(__file__).resolve().parent / "results" / "segmentation"
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +37,7 @@ TOL = {"text": 0.0, "pdf": 0.0, "scan": 0.03}
 
 
 def _key(plan: dict) -> str:
-    return hashlib.sha1(json.dumps(plan, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
+    return hashlib.sha1(json.dumps([GENERATOR, plan], sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
 
 
 def build(plans: list[dict], scans: int) -> list[Rendered]:

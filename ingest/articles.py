@@ -668,7 +668,8 @@ def _sized_roles(head: list[Line], boxes: list[Box]) -> tuple[str, str, str]:
         out = ""
         for k, ln in enumerate(lines):
             text = " ".join(ln.text.split())
-            full = k and lines[k - 1].bbox[2] - lines[k - 1].bbox[0] >= 0.85 * width
+            prev = lines[k - 1]
+            full = k and prev.bbox[2] - prev.bbox[0] >= width - 1.6 * (prev.font_size or 0)
             out = _glue(out, text) if full or not out else out + " " + text
         return out
 

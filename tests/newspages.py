@@ -34,7 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-__all__ = ["Truth", "PrintedLine", "Rendered", "TextPool", "plan_page", "seed_epaper_plan", "other_paper_plans",
+GENERATOR = 2  # bumped when the layout script changes what a plan renders to
+
+__all__ = ["GENERATOR", "Truth", "PrintedLine", "Rendered", "TextPool", "plan_page", "seed_epaper_plan", "other_paper_plans",
            "Renderer", "text_layer", "scan_page", "score_page", "PageScore", "corpus_plans"]
 
 # --- what a page holds -----------------------------------------------------------------
@@ -552,7 +554,7 @@ _JS = r"""
     (parent || root).appendChild(e); return e;
   }
   const px = v => (v * MM) + 'px';
-  const out = {stories: [], marks: []};
+  const out = {stories: [], marks: [], dropped: []};
   const colw = (plan.w - 2 * plan.margin - (plan.cols - 1) * plan.gutter) / plan.cols;
   const colx = c => plan.margin + c * (colw + plan.gutter);
   // furniture
@@ -633,11 +635,24 @@ _JS = r"""
     } else {
       head = el('div', 'head', {left: px(x + pad), top: px(s.y0 + pad), width: px(w - 2 * pad), textAlign: s.align});
       head.dataset.sid = s.sid;
+      const small = Math.max(10.5, Math.min(12, 0.7 * s.title_pt));
       for (const [role, phrases] of parts) {
-        const g = el('div', role, role === 'title' ? {fontSize: s.title_pt + 'pt'} : null, head);
+        const g = el('div', role, {fontSize: (role === 'title' ? s.title_pt : small) + 'pt'}, head);
         for (const p of phrases) el('div', null, null, g, esc(p)).dataset.role = role;
       }
       headH = head.getBoundingClientRect().height / MM + 1.5;
+      // a headline takes at most 40% of its story's height: a smaller size, then no kicker or subtitle
+      const room = Math.min(...s.heights) - 2 * pad;
+      const t = head.querySelector('.title');
+      let pt = s.title_pt;
+      while (headH > 0.4 * room && pt > 12) {
+        pt -= 1; t.style.fontSize = pt + 'pt';
+        headH = head.getBoundingClientRect().height / MM + 1.5;
+      }
+      for (const role of ['kicker', 'subtitle']) {
+        const g = head.querySelector('.' + role);
+        if (g && headH > 0.4 * room) { g.remove(); headH = head.getBoundingClientRect().height / MM + 1.5; out.dropped.push([s.sid, role]); }
+      }
     }
     // body frames: the story's columns (beside a vertical headline: the rest of the width)
     const bx = s.vertical && s.vertical_side === 'left' ? x + pad + vw + plan.gutter : x + pad;
@@ -647,6 +662,7 @@ _JS = r"""
     const frames = [];
     let photoBottom = top;
     if (s.photo) {
+      s.photo.h = Math.min(s.photo.h, 0.35 * (Math.min(...s.heights) - headH));
       const px0 = bx + s.photo.col * (fw + plan.gutter), pw = s.photo.ncols * fw + (s.photo.ncols - 1) * plan.gutter;
       const img = el('img', 'photo', {left: px(px0), top: px(top), width: px(pw), height: px(s.photo.h)});
       img.src = plan.photos[s.photo.seed];
@@ -794,9 +810,9 @@ html, body { margin: 0; padding: 0; }
 .editors { font-size: 7.5pt; white-space: pre; }
 .story.boxed { border: 0.8pt solid #000; }
 .head { font-family: "Noto Sans CJK SC", sans-serif; line-height: 1.25; }
-.head .kicker { font-size: 11.5pt; font-weight: 700; margin-bottom: 0.6mm; }
+.head .kicker { font-weight: 700; margin-bottom: 0.6mm; }
 .head .title { font-weight: 900; margin-bottom: 0.8mm; }
-.head .subtitle { font-size: 11pt; margin-bottom: 0.5mm; }
+.head .subtitle { margin-bottom: 0.5mm; }
 .vhead { writing-mode: vertical-rl; font-family: "Noto Sans CJK SC", sans-serif; font-weight: 900; line-height: 1.2; }
 .frame { overflow: hidden; contain: strict; }
 .frame p { margin: 0; text-indent: 2em; text-align: justify; }
@@ -856,7 +872,7 @@ class Renderer:
 
     def render(self, plan: dict, folder: Path, name: str, *, pdf: bool = True) -> Rendered:
         """Lay the page out, print it to ``folder/name.pdf``; the ground truth and printed lines."""
-        plan = dict(plan)
+        plan = dict(plan, stories=[dict(st) for st in plan["stories"]])
         plan["photos"] = {s["photo"]["seed"]: _photo_uri(s["photo"]["seed"]) for s in plan["stories"] if s["photo"]}
         css = _CSS % {"w": plan["w"], "h": plan["h"], "pt": plan["body_pt"]}
         html = f"<!doctype html><html><head><meta charset='utf-8'><style>{css}</style></head><body><div id='page'></div></body></html>"
@@ -871,6 +887,8 @@ class Renderer:
             pdf_path = folder / f"{name}.pdf"
             page.pdf(path=str(pdf_path), width=f"{plan['w']}mm", height=f"{plan['h']}mm", print_background=True,
                      prefer_css_page_size=True, margin={"top": "0", "bottom": "0", "left": "0", "right": "0"})
+        for sid, role in out["dropped"]:  # the headline did not fit its story with them
+            plan["stories"][sid] = {**plan["stories"][sid], role: ""}
         truths = []
         for s, got in zip(plan["stories"], out["stories"]):
             placed = got["placed"]
