@@ -192,14 +192,19 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
     kind = {id(ln): "head" if _size(ln) >= _HEAD * body else "small" if _size(ln) <= _SMALL * body else "body"
             for ln in boxed}
     # a line one size up right beside a headline is part of its group (a subtitle, a kicker)
-    heads_lines = [ln for ln in boxed if kind[id(ln)] == "head"]
-    for ln in boxed:
-        if kind[id(ln)] == "body" and _size(ln) >= _NEAR_HEAD * body:
-            for h in heads_lines:
-                near = min(abs(ln.bbox[1] - h.bbox[3]), abs(h.bbox[1] - ln.bbox[3])) < 0.8 * _size(ln)
-                if near and _overlap(ln.bbox, h.bbox) > 0.5 * (ln.bbox[2] - ln.bbox[0]):
-                    kind[id(ln)] = "head"
-                    break
+    # (and so is a line of that size beside it: a kicker of two phrases)
+    grown = True
+    while grown:
+        grown = False
+        heads_lines = [ln for ln in boxed if kind[id(ln)] == "head"]
+        for ln in boxed:
+            if kind[id(ln)] == "body" and _size(ln) >= _NEAR_HEAD * body:
+                for h in heads_lines:
+                    near = min(abs(ln.bbox[1] - h.bbox[3]), abs(h.bbox[1] - ln.bbox[3])) < 0.8 * _size(ln)
+                    if near and _overlap(ln.bbox, h.bbox) > 0.5 * min(ln.bbox[2] - ln.bbox[0], h.bbox[2] - h.bbox[0]):
+                        kind[id(ln)] = "head"
+                        grown = True
+                        break
     lead = _leading([ln for ln in boxed if kind[id(ln)] == "body"])
     body_blocks = _stack([ln for ln in boxed if kind[id(ln)] == "body"], "body", body, rules, lead + 0.6)
     heads = _stack([ln for ln in boxed if kind[id(ln)] == "head"], "head", body, rules, 0.9)
