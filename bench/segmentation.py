@@ -150,8 +150,9 @@ def main() -> None:
                 continue
             arts = segment(r, how, ocr.get(i))
             sc = score_page(arts, r, TOL[how])
-            report.append({"page": i, "how": how, "name": _key(r.plan), "exact": sc.exact, "why": sc.why,
-                           "pieces": sc.pieces, "truths": len(sc.exact)})
+            report.append({"page": i, "how": how, "name": r.pdf.parent.name, "exact": sc.exact, "why": sc.why,
+                           "pieces": sc.pieces, "truths": len(sc.exact),
+                           "foreign": sc.foreign})
             rows = table[how]
             scored = [t for t in r.truths if t.body.strip()]
             for t, ok, fo, di in zip(scored, sc.exact, sc.foreign, sc.disorder):

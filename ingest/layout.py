@@ -15,7 +15,8 @@ are laid out on column grids, so the page is read the way layout analysis reads 
    within its width, captions and photos aside; a rule or another story's body in between
    means it does not. A block left over belongs to a vertical headline beside it, or to the
    story of the block it stands next to at the same height (a headline narrower than its
-   story covers only its middle columns); blocks that belong to none are stories without a
+   story covers only its middle columns, or a photo pushes some of its columns down); blocks
+   that belong to none are stories without a
    headline.
 5. A story's blocks are read column by column, left to right, each top to bottom (an L-shaped
    story runs down its longer columns); stories top to bottom, then left to right.
@@ -264,9 +265,11 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
                 if o.owner < 0:
                     continue
                 ox0, oy0, ox1, oy1 = o.box
-                gap = bx0 - ox1 if bx0 >= ox1 else ox0 - bx1 if ox0 >= bx1 else None
-                if gap is None or gap > 3 * unit or abs(oy0 - by0) > 1.5 * unit:
+                gap = bx0 - ox1 if bx0 >= ox1 - 0.3 * unit else ox0 - bx1 if ox0 >= bx1 - 0.3 * unit else None
+                beside = min(by1, oy1) - max(by0, oy0) > 0.5 * min(by1 - by0, oy1 - oy0)
+                if gap is None or gap > 3 * unit or not (abs(oy0 - by0) <= 1.5 * unit or beside):
                     continue
+                gap += 0 if abs(oy0 - by0) <= 1.5 * unit else unit  # the same top first
                 if not _hgap_clear(rules, min(bx1, ox1), max(bx0, ox0), max(by0, oy0), min(by1, oy1)):
                     continue
                 if gap_best is None or gap < gap_best:

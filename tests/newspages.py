@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-GENERATOR = 2  # bumped when the layout script changes what a plan renders to
+GENERATOR = 3  # bumped when the layout script changes what a plan renders to
 
 __all__ = ["GENERATOR", "Truth", "PrintedLine", "Rendered", "TextPool", "plan_page", "seed_epaper_plan", "other_paper_plans",
            "Renderer", "text_layer", "scan_page", "score_page", "PageScore", "corpus_plans"]
@@ -665,6 +665,7 @@ _JS = r"""
       s.photo.h = Math.min(s.photo.h, 0.35 * (Math.min(...s.heights) - headH));
       const px0 = bx + s.photo.col * (fw + plan.gutter), pw = s.photo.ncols * fw + (s.photo.ncols - 1) * plan.gutter;
       const img = el('img', 'photo', {left: px(px0), top: px(top), width: px(pw), height: px(s.photo.h)});
+      img.dataset.sid = s.sid;
       img.src = plan.photos[s.photo.seed];
       const cap = el('div', 'caption', {left: px(px0), top: px(top + s.photo.h + 0.8), width: px(pw)}, null, esc(s.photo.caption));
       cap.dataset.role = 'caption'; cap.dataset.sid = s.sid;
@@ -724,6 +725,12 @@ _JS = r"""
       }
       frames.forEach(f => { f.style.height = px(Math.min(f._h, hi)); });
       end = fill(frames, paras, total);
+    }
+    if (end - (s.own_line ? 0 : s.formula.length) < 60) {
+      // no room for a body: a page never prints a headline alone, so the story goes
+      for (const e of [box, head, ...frames, ...root.querySelectorAll(`.caption[data-sid="${s.sid}"], img[data-sid="${s.sid}"]`)]) e.remove();
+      out.stories.push({sid: s.sid, placed: [], mark: '', complete: false, removed: true});
+      continue;
     }
     const text = paras.map(p => p.text).join('');
     // the truth: the paragraphs as placed, the formula taken off
@@ -891,6 +898,8 @@ class Renderer:
             plan["stories"][sid] = {**plan["stories"][sid], role: ""}
         truths = []
         for s, got in zip(plan["stories"], out["stories"]):
+            if got.get("removed"):
+                continue
             placed = got["placed"]
             body = "\n".join(t for t in (p["text"][p["bold"]:] for p in placed if p["cls"] == "p") if t)
             tags = list(s["tags"]) + (["下转"] if got["mark"] else [])

@@ -195,15 +195,20 @@ def _text_lines(page, height: float) -> Iterator[Line]:
     for row in rows:
         row.sort(key=lambda c: c.x0)
     rows.sort(key=lambda row: row[0].base)
+    ems = sorted(c.em for c in chars)
+    body = ems[len(ems) // 2] if ems else 0.0
     bases = [row[0].base for row in rows]
 
     def gutter(x: float, y: float, em: float) -> bool:
         """Whether x stands in a channel of white down the page: the rows of body type just
         above and below are open there too (a gap, not the seam of two characters)."""
-        lo, hi = bisect.bisect_left(bases, y - 6 * em), bisect.bisect_right(bases, y + 6 * em)
+        ref = em if em < 1.3 * body or not body else body
+        lo, hi = bisect.bisect_left(bases, y - 6 * ref - em), bisect.bisect_right(bases, y + 6 * ref + em)
+        em = ref
         open_, shut = 0, 0
         for row in rows[lo:hi]:
-            if abs(row[0].base - y) < 0.5 * em or abs(row[0].em - em) > 0.25 * em:
+            # rows of the same size (a headline: the body rows under it, whose gutters it spans)
+            if abs(row[0].base - y) < 0.5 * em or abs(row[0].em - ref) > 0.25 * ref:
                 continue
             left = [c for c in row if c.x1 <= x + 0.05 * em and c.x1 > x - 3 * em]
             right = [c for c in row if c.x0 >= x - 0.05 * em and c.x0 < x + 3 * em]
