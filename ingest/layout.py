@@ -221,6 +221,30 @@ def _vertical(h: _Block) -> bool:
 
 def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules: Sequence[Box], unit: float) -> None:
     """Give each body block the headline group it belongs to (``owner``), or none (-1)."""
+    # A headline stands over its story's width, which may be wider than its ink (a short
+    # headline, centred or set left): it reaches out to what stands beside it at its height
+    # (another headline, a body column, a rule) or to the edge of the page's text.
+    left_edge = min(b.box[0] for b in blocks + heads) if blocks or heads else 0.0
+    right_edge = max(b.box[2] for b in blocks + heads) if blocks or heads else 0.0
+    spans = []
+    for h in heads:
+        hx0, hy0, hx1, hy1 = h.box
+        lo, hi = left_edge, right_edge
+        for o in [x for x in heads + blocks if x is not h]:
+            ox0, oy0, ox1, oy1 = o.box
+            if min(oy1, hy1 + unit) - max(oy0, hy0 - unit) > 0:
+                if ox1 <= hx0 + 0.5 * unit:
+                    lo = max(lo, ox1)
+                elif ox0 >= hx1 - 0.5 * unit:
+                    hi = min(hi, ox0)
+        for r in rules:
+            if r[3] - r[1] > r[2] - r[0] and min(r[3], hy1) - max(r[1], hy0) > 0:
+                mid = (r[0] + r[2]) / 2
+                if mid <= hx0:
+                    lo = max(lo, mid)
+                elif mid >= hx1:
+                    hi = min(hi, mid)
+        spans.append((lo, hy0, hi, hy1))
     # 1. the first thing above the block within its width: a headline group owns it
     for b in blocks:
         bx0, by0, bx1, by1 = b.box
@@ -230,7 +254,7 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
             if _vertical(h):
                 continue
             hx0, hy0, hx1, hy1 = h.box
-            if hy1 <= by0 + 0.3 * unit and _overlap(h.box, b.box) > 0.2 * width:
+            if hy1 <= by0 + 0.3 * unit and (_overlap(h.box, b.box) > 0.2 * width or _overlap(spans[k], b.box) > 0.8 * width):
                 if dist is None or by0 - hy1 < dist:
                     nearest, kind_of, dist = k, "head", by0 - hy1
         for o in blocks:
