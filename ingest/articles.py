@@ -572,13 +572,25 @@ class Segmented:
     fell_back: bool = False
 
 
-def segment(page: Page) -> Segmented:
+def segment(page: Page, text: str = "auto") -> Segmented:
     """Split one page into articles. Pages laid out by ``ingest.layout`` (lines with boxes)
-    are read story by story as the layout found them; text layers by the conventions below.
+    are read story by story as the layout found them. Text layers: ``text="rules"`` by the
+    conventions above; ``"roles"`` by the line roles ``ingest.line_roles`` learned from
+    generated pages; ``"auto"`` (default) by the rules where every body they find opens with
+    a formula and has a headline (a paper that prints them, like the seed page's), else by the
+    learned roles.
     Nothing is silently lost: a page with text where no article is recognised gives one
     article per block, titled by its first line when that reads as a headline."""
     if page.lines and all(ln.bbox is not None for ln in page.lines):
         arts = _segment_laid_out(page)
+    elif text == "roles" or text == "auto" and _roles_model():
+        arts = None
+        if text == "auto":
+            ruled = _segment_text(page)
+            if ruled and all(_opens(a) for a in ruled):
+                arts = ruled
+        if arts is None:
+            arts = _segment_roles(page)
     else:
         arts = _segment_text(page)
     if arts or not any(ln.text.strip() for ln in page.lines):
@@ -674,6 +686,108 @@ def _sized_roles(head: list[Line], boxes: list[Box]) -> tuple[str, str, str]:
         return out
 
     return phrase(head[:lo]), phrase(head[lo: hi + 1]), phrase(head[hi + 1:])
+
+
+def _roles_model() -> bool:
+    from ingest import line_roles
+
+    return line_roles.available()
+
+
+def _opens(a: Article) -> bool:
+    """The article's body opened with a formula (its byline or dateline came off it)."""
+    return bool(a.byline) or a.continued_from_page is not None
+
+
+def _segment_roles(page: Page) -> list[Article]:
+    """Text layers by learned line roles: furniture and captions aside, a body starts at each
+    line classified as a body's first, headline lines gather into runs, and each run goes to
+    the body it stands above, or floats inside (after a body's first column), or ends."""
+    from ingest.line_roles import predict
+
+    lines = _join_marks(page.lines)
+    roles = predict(lines)
+    bodies: list[_Body] = []
+    runs: list[tuple[list[tuple[Line, str]], int, int, bool]] = []  # lines, body before, body after, after starts it
+    current: _Body | None = None
+    run: list[tuple[Line, str]] | None = None
+    before = -1
+    for ln, role in zip(lines, roles):
+        if role in ("furniture", "caption"):
+            continue
+        if role in ("kicker", "title", "subtitle"):
+            if run is not None and run and ln.block != run[-1][0].block and role in ("kicker", "title") \
+                    and run[-1][1] in ("title", "subtitle"):
+                # one story's headline ends (after its body) and the next one's begins
+                runs.append((run, before, -1, False))
+                run = None
+            if run is None:
+                run, before = [], len(bodies) - 1
+            run.append((ln, role))
+            continue
+        starts = role == "start" or current is None or current.closed or _OPENING.match(ln.text) is not None
+        if starts:
+            current = _Body()
+            bodies.append(current)
+        if run is not None:
+            runs.append((run, before, len(bodies) - 1, starts))
+            run = None
+        m = _CONT_TO.search(ln.text)
+        if m:
+            text_before = ln.text[: m.start()].rstrip()
+            if text_before:
+                current.lines.append(replace(ln, text=text_before))
+            current.continues_on_page = int(m.group(1))
+            current.closed = True
+            continue
+        current.lines.append(ln)
+    if run is not None:
+        runs.append((run, len(bodies) - 1, -1, False))
+    for b in bodies:
+        if not b.lines:
+            continue
+        first = b.lines[0].text
+        if len(b.lines) > 1 and (_BYLINE_ONLY.match(first) or _OWN_BYLINE.match(first)):
+            b.byline = _clean_byline(first.lstrip("□■◎● "))
+            _, b.text, b.continued_from_page = _byline(_join(b.lines[1:]))
+        else:
+            b.byline, b.text, b.continued_from_page = _byline(_join(b.lines))
+        b.lead = bigrams(b.text[:200])
+    headed: dict[int, list[tuple[Line, str]]] = {}
+    for run, prev, nxt, starts_next in runs:
+        text = "".join(ln.text for ln, _ in run)
+        cands = []
+        if nxt >= 0 and nxt not in headed:
+            cands.append((_overlap(text, bodies[nxt].lead) + (0.3 if starts_next else 0.6), nxt))
+        if prev >= 0 and prev not in headed and (prev != nxt):
+            cands.append((_overlap(text, bodies[prev].lead), prev))
+        if cands:
+            headed[max(cands)[1]] = run
+    out = []
+    for i, b in enumerate(bodies):
+        if not b.text:
+            continue
+        run = headed.get(i, [])
+        kicker, title, subtitle = _run_roles(run, b.lead)
+        out.append(_article(page, b, [ln for ln, _ in run], kicker, title, subtitle))
+    return out
+
+
+def _run_roles(run: list[tuple[Line, str]], lead: set[str]) -> tuple[str, str, str]:
+    """(kicker, title, subtitle) of a headline run from its lines' learned roles."""
+    if not run:
+        return "", "", ""
+    titles = [k for k, (_, role) in enumerate(run) if role == "title"]
+    if not titles:
+        return _roles([ln for ln, _ in run], lead)
+    lo, hi = titles[0], titles[-1]
+    texts = [" ".join(ln.text.split()) for ln, _ in run]
+    longest = max(_width(t) for t in texts[lo: hi + 1])
+    title = texts[lo]
+    for k in range(lo + 1, hi + 1):
+        # a line as long as the longest ran on into the next (wrapped); else a printed phrase
+        title = _glue(title, texts[k]) if _width(texts[k - 1]) >= longest - 1 and len(texts[k]) <= 3 else title + " " + texts[k]
+    return " ".join(texts[:lo]), title, " ".join(texts[hi + 1:])
 
 
 def _segment_text(page: Page) -> list[Article]:

@@ -37,7 +37,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GENERATOR = 3  # bumped when the layout script changes what a plan renders to
 
 __all__ = ["GENERATOR", "Truth", "PrintedLine", "Rendered", "TextPool", "plan_page", "seed_epaper_plan", "other_paper_plans",
-           "Renderer", "text_layer", "scan_page", "score_page", "PageScore", "corpus_plans"]
+           "Renderer", "text_layer", "text_layer_lines", "scan_page", "score_page", "PageScore", "corpus_plans"]
 
 # --- what a page holds -----------------------------------------------------------------
 
@@ -918,16 +918,30 @@ def text_layer(r: Rendered, seed: int | None = None) -> str:
     first; each story's body frame by frame (a blank line at most column breaks), its headline
     lines above it, or floating after its first column or after the whole body; captions after
     their story; ads where they stand; the editors' line last."""
+    return "\n".join(t for t, _, _ in text_layer_lines(r, seed)) + "\n"
+
+
+def text_layer_lines(r: Rendered, seed: int | None = None) -> list[tuple[str, str, int]]:
+    """``text_layer``'s lines with the role and story of each ("", "", -1 for a blank line)."""
     rng = random.Random(r.plan["seed"] if seed is None else seed)
     by_story: dict[int, list[PrintedLine]] = {}
     for ln in r.lines:
         by_story.setdefault(ln.sid, []).append(ln)
-    out: list[str] = []
+    blank = ("", "", -1)
+    out: list[tuple[str, str, int]] = []
+
+    def put(lines: Iterable[PrintedLine], noise: bool = False) -> None:
+        out.extend(((_ocr_noise(rng, ln.text) if noise else ln.text), ln.role, ln.sid) for ln in lines)
+
     top = [ln for ln in r.lines if ln.role in ("masthead", "folio")]
-    out += [ln.text for ln in top] + ([""] if top else [])
+    put(top)
+    if top:
+        out.append(blank)
     ads = [ln for ln in r.lines if ln.role == "ad"]
     for s in r.plan["stories"]:
         lines = by_story.get(s["sid"], [])
+        if not lines:
+            continue
         head = [ln for ln in lines if ln.role in ("kicker", "title", "subtitle")]
         caps = [ln for ln in lines if ln.role == "caption"]
         frames: dict[int, list[PrintedLine]] = {}
@@ -938,24 +952,38 @@ def text_layer(r: Rendered, seed: int | None = None) -> str:
         where = rng.choices(["above", "after first", "after body"], weights=[0.55, 0.3, 0.15])[0]
         if s["vertical"]:
             where = rng.choice(["above", "after body"])
-        block: list[str] = []
         if where == "above" and head:
-            block += [ln.text for ln in head] + [""] * rng.choice([0, 1, 1])
+            put(head)
+            if rng.random() < 0.7:
+                out.append(blank)
         for k, col in enumerate(cols):
-            block += [_ocr_noise(rng, ln.text) for ln in col]
+            put(col, noise=True)
             if k == 0 and where == "after first" and head:
-                block += [""] + [ln.text for ln in head] + [""]
+                out.append(blank)
+                put(head)
+                out.append(blank)
             elif k < len(cols) - 1 and rng.random() < 0.6:
-                block.append("")
+                out.append(blank)
         if where == "after body" and head:
-            block += [""] + [ln.text for ln in head]
+            out.append(blank)
+            put(head)
         if caps:
-            block += [""] + [ln.text for ln in caps]
-        out += block + [""]
+            out.append(blank)
+            put(caps)
+        out.append(blank)
     if ads:
-        out += [ln.text for ln in ads] + [""]
-    out += [ln.text for ln in r.lines if ln.role == "editors"]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(out).strip() + "\n")
+        put(ads)
+        out.append(blank)
+    put([ln for ln in r.lines if ln.role == "editors"])
+    # no more than one blank line in a row, none at the ends
+    tidy: list[tuple[str, str, int]] = []
+    for item in out:
+        if not item[0] and (not tidy or not tidy[-1][0]):
+            continue
+        tidy.append(item)
+    while tidy and not tidy[-1][0]:
+        tidy.pop()
+    return tidy
 
 
 def _ocr_noise(rng: random.Random, s: str) -> str:
