@@ -90,7 +90,7 @@ def _scan_lines(png: str) -> dict:
         _ENGINE = RapidOcr()
     t0 = time.perf_counter()
     (page,) = read_image(Path(png).read_bytes(), _ENGINE)
-    got = {"lines": [[ln.text, ln.font_size, list(ln.bbox)] for ln in page.lines],
+    got = {"lines": [[ln.text, ln.font_size, list(ln.bbox)] for ln in page.lines], "rules": [list(r) for r in page.rules],
            "size": [page.image.width, page.image.height], "seconds": time.perf_counter() - t0}
     cache.write_text(json.dumps(got, ensure_ascii=False), encoding="utf-8")
     return got
@@ -104,8 +104,8 @@ def segment(r: Rendered, how: str, ocr: dict | None = None, text_segmenter: str 
 
     if how == "scan":
         lines = [Line(t, 0, s, tuple(b)) for t, s, b in ocr["lines"]]
-        page = Page(r.plan["paper"], IssueDate(), r.plan["page"], "scan", "page:b/x/1", reading_order(lines),
-                    size=tuple(ocr["size"]))
+        page = Page(r.plan["paper"], IssueDate(), r.plan["page"], "scan", "page:b/x/1",
+                    reading_order(lines, [tuple(x) for x in ocr.get("rules", [])]), size=tuple(ocr["size"]))
         return segment_page(page)
     path = r.txt if how == "text" else r.pdf
     res = read_file(path)

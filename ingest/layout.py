@@ -206,12 +206,62 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
                         kind[id(ln)] = "head"
                         grown = True
                         break
+    split = []
+    for ln in boxed:
+        if kind[id(ln)] == "body":
+            parts = _across_gutters(ln, boxed, kind, body)
+            kind.update({id(p): "body" for p in parts})
+            split += parts
+        else:
+            split.append(ln)
+    boxed = split
     lead = _leading([ln for ln in boxed if kind[id(ln)] == "body"])
     body_blocks = _stack([ln for ln in boxed if kind[id(ln)] == "body"], "body", body, rules, lead + 0.6)
     heads = _stack([ln for ln in boxed if kind[id(ln)] == "head"], "head", body, rules, 0.9)
     smalls = _stack([ln for ln in boxed if kind[id(ln)] == "small"], "small", body, rules, lead + 0.6)
     _own(body_blocks, heads, smalls, rules, body)
     return _emit(body_blocks, heads, body)
+
+
+def _w(ch: str) -> float:
+    return 0.5 if ch.isascii() else 1.0
+
+
+def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> list[Line]:
+    """A body line OCR read across a column gutter, cut where a column begins: a left edge
+    that at least two body lines just above or below it start at, inside this line. The
+    text is cut by the characters' pitch (Chinese is set on a grid)."""
+    x0, y0, x1, y1 = ln.bbox
+    if x1 - x0 < 6 * unit or not ln.text.strip():
+        return [ln]
+    near = [o for o in lines if o is not ln and kind.get(id(o)) == "body" and abs(o.bbox[1] - y0) < 12 * unit]
+    edges = sorted(o.bbox[0] for o in near if x0 + 2 * unit < o.bbox[0] < x1 - 2 * unit)
+    cut = None
+    for e in edges:
+        support = sum(1 for f in edges if abs(f - e) < 0.4 * unit)
+        # a column's edge, not a paragraph's indent: no line around runs across it
+        across = sum(1 for o in near if o.bbox[0] < e - 0.5 * unit and o.bbox[2] > e + 0.5 * unit)
+        if support >= 2 and across <= 1:
+            cut = e
+            break
+    if cut is None:
+        return [ln]
+    text = ln.text
+    total = sum(_w(c) for c in text) or 1.0
+    pitch = (x1 - x0) / total
+    run, k = 0.0, 0
+    for k, c in enumerate(text):  # the last character whose right edge stands before the gutter
+        if x0 + (run + _w(c)) * pitch > cut - 0.5 * unit:
+            break
+        run += _w(c)
+    else:
+        return [ln]
+    left, right = text[:k].rstrip(), text[k:].lstrip()
+    if not left or not right:
+        return [ln]
+    a = replace(ln, text=left, bbox=(x0, y0, x0 + run * pitch, y1))
+    b = replace(ln, text=right, bbox=(cut, y0, x1, y1))
+    return [a] + _across_gutters(b, lines, kind, unit)
 
 
 def _vertical(h: _Block) -> bool:
