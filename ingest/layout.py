@@ -113,7 +113,10 @@ def _stack(lines: list[Line], kind: str, unit: float, rules: Sequence[Box], lead
         s = _size(ln)
         best, best_gap = None, None
         for b in blocks[-400:]:
-            bx0, by0, bx1, by1 = b.box
+            # the column the block stands in: its lines' usual edges (one line OCR read across a
+            # gutter does not widen it)
+            bx0 = statistics.median(x.bbox[0] for x in b.lines)
+            bx1 = statistics.median(x.bbox[2] for x in b.lines)
             last = b.last.bbox
             same_row = min(y1, last[3]) - max(y0, last[1]) > 0.5 * min(y1 - y0, last[3] - last[1])
             if same_row:
@@ -190,8 +193,15 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
     if not boxed:
         return ()
     body = body_size(boxed)
-    kind = {id(ln): "head" if _size(ln) >= _HEAD * body else "small" if _size(ln) <= _SMALL * body else "body"
-            for ln in boxed}
+    heights = sorted(ln.bbox[3] - ln.bbox[1] for ln in boxed if abs(_size(ln) - body) < 0.1 * body) or [body]
+    tall = heights[len(heights) // 2]
+
+    def small(ln: Line) -> bool:
+        # OCR measures a short line's size from few characters (punctuation is narrow): such a
+        # line is small only when its box is short too
+        return _size(ln) <= _SMALL * body and (len(ln.text) >= 8 or ln.bbox[3] - ln.bbox[1] <= 0.8 * tall)
+
+    kind = {id(ln): "head" if _size(ln) >= _HEAD * body else "small" if small(ln) else "body" for ln in boxed}
     # a line one size up right beside a headline is part of its group (a subtitle, a kicker)
     # (and so is a line of that size beside it: a kicker of two phrases)
     grown = True
@@ -216,6 +226,18 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
             split.append(ln)
     boxed = split
     lead = _leading([ln for ln in boxed if kind[id(ln)] == "body"])
+    # a line OCR measured small (a paragraph's short last line, narrow punctuation) that stands
+    # right under a body line, at its column's left edge and within its width, is body type
+    body_lines = [ln for ln in boxed if kind[id(ln)] == "body"]
+    for ln in sorted((ln for ln in boxed if kind[id(ln)] == "small"), key=lambda ln: ln.bbox[1]):
+        if _size(ln) < 0.6 * body:
+            continue
+        for o in body_lines:
+            if 0 <= ln.bbox[1] - o.bbox[3] <= (lead + 0.6) * body and abs(ln.bbox[0] - o.bbox[0]) < 2.6 * body \
+                    and ln.bbox[2] <= o.bbox[2] + 0.5 * body:
+                kind[id(ln)] = "body"
+                body_lines.append(ln)
+                break
     body_blocks = _stack([ln for ln in boxed if kind[id(ln)] == "body"], "body", body, rules, lead + 0.6)
     heads = _stack([ln for ln in boxed if kind[id(ln)] == "head"], "head", body, rules, 0.9)
     smalls = _stack([ln for ln in boxed if kind[id(ln)] == "small"], "small", body, rules, lead + 0.6)
@@ -235,12 +257,16 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> lis
     if x1 - x0 < 6 * unit or not ln.text.strip():
         return [ln]
     near = [o for o in lines if o is not ln and kind.get(id(o)) == "body" and abs(o.bbox[1] - y0) < 12 * unit]
+    if not near:
+        return [ln]
+    usual = statistics.median(o.bbox[2] - o.bbox[0] for o in near)
     edges = sorted(o.bbox[0] for o in near if x0 + 2 * unit < o.bbox[0] < x1 - 2 * unit)
     cut = None
     for e in edges:
         support = sum(1 for f in edges if abs(f - e) < 0.4 * unit)
-        # a column's edge, not a paragraph's indent: no line around runs across it
-        across = sum(1 for o in near if o.bbox[0] < e - 0.5 * unit and o.bbox[2] > e + 0.5 * unit)
+        # a column's edge, not a paragraph's indent: no line of the usual width runs across it
+        across = sum(1 for o in near if o.bbox[0] < e - 0.5 * unit and o.bbox[2] > e + 0.5 * unit
+                     and o.bbox[2] - o.bbox[0] < 1.3 * usual)
         if support >= 2 and across <= 1:
             cut = e
             break

@@ -108,7 +108,8 @@ def find_rules(image) -> list[tuple[float, float, float, float]]:
         opened = cv2.morphologyEx(dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, kernel))
         n, _, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
         for x, y, bw, bh, _area in stats[1:n]:
-            thin = bh <= 8 if horizontal else bw <= 8
+            # thin, and longer than any stroke of headline type (a column is wider still)
+            thin = bh <= 8 and bw >= max(150, w // 14) if horizontal else bw <= 8 and bh >= max(150, h // 20)
             if thin:
                 out.append((float(x), float(y), float(x + bw), float(y + bh)))
     return out
