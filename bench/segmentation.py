@@ -14,7 +14,7 @@ project's fixtures, or from ``--texts`` (a JSONL file read where it lies).
 Renders and OCR results are cached under ``bench/results/segmentation/`` (keyed by the page
 plan, and by the OCR code), so a second run only segments. An article is exact when its
 kicker, title, subtitle, byline names, whole body and continuation page are right (scans:
-within 3% of characters, OCR's own errors); "foreign" counts lines of another article inside
+within 5% of characters: OCR misreads, mostly at gutters); "foreign" counts lines of another article inside
 a body, "disorder" lines of its own body out of order.
 """
 
@@ -33,7 +33,7 @@ from tests.newspages import GENERATOR, Rendered, Renderer, TextPool, corpus_plan
 
 OUT = Path(__file__).resolve().parent / "results" / "segmentation"
 ROOT = Path(__file__).resolve().parent.parent
-TOL = {"text": 0.0, "pdf": 0.0, "scan": 0.03}
+TOL = {"text": 0.0, "pdf": 0.0, "scan": 0.05}
 
 
 def _key(plan: dict) -> str:

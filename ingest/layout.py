@@ -195,13 +195,30 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
     body = body_size(boxed)
     heights = sorted(ln.bbox[3] - ln.bbox[1] for ln in boxed if abs(_size(ln) - body) < 0.1 * body) or [body]
     tall = heights[len(heights) // 2]
+    # a line OCR read across a column gutter (its size, measured by the characters' pitch, comes
+    # out too large with the gutter in it) is cut where a column begins: its pieces are body type
+    bodyish = {id(ln): "body" for ln in boxed if abs(_size(ln) - body) < 0.15 * body}
+    forced: set[int] = set()
+    split = []
+    for ln in boxed:
+        height = ln.bbox[3] - ln.bbox[1]
+        # body type, or a size the gutter inflated (wider pitch than the box is tall)
+        if height <= 1.4 * tall and (abs(_size(ln) - body) < 0.12 * body or _size(ln) > 1.15 * height):
+            parts = _across_gutters(ln, boxed, bodyish, body)
+            if len(parts) > 1:
+                forced.update(id(p) for p in parts)
+            split += parts
+        else:
+            split.append(ln)
+    boxed = split
 
     def small(ln: Line) -> bool:
         # OCR measures a short line's size from few characters (punctuation is narrow): such a
         # line is small only when its box is short too
         return _size(ln) <= _SMALL * body and (len(ln.text) >= 8 or ln.bbox[3] - ln.bbox[1] <= 0.8 * tall)
 
-    kind = {id(ln): "head" if _size(ln) >= _HEAD * body else "small" if small(ln) else "body" for ln in boxed}
+    kind = {id(ln): "body" if id(ln) in forced else "head" if _size(ln) >= _HEAD * body else "small" if small(ln)
+            else "body" for ln in boxed}
     # a line one size up right beside a headline is part of its group (a subtitle, a kicker)
     # (and so is a line of that size beside it: a kicker of two phrases)
     grown = True
@@ -216,15 +233,6 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
                         kind[id(ln)] = "head"
                         grown = True
                         break
-    split = []
-    for ln in boxed:
-        if kind[id(ln)] == "body":
-            parts = _across_gutters(ln, boxed, kind, body)
-            kind.update({id(p): "body" for p in parts})
-            split += parts
-        else:
-            split.append(ln)
-    boxed = split
     lead = _leading([ln for ln in boxed if kind[id(ln)] == "body"])
     # a line OCR measured small (a paragraph's short last line, narrow punctuation) that stands
     # right under a body line, at its column's left edge and within its width, is body type
@@ -260,10 +268,13 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> lis
     if not near:
         return [ln]
     usual = statistics.median(o.bbox[2] - o.bbox[0] for o in near)
-    edges = sorted(o.bbox[0] for o in near if x0 + 2 * unit < o.bbox[0] < x1 - 2 * unit)
+    # columns begin where lines begin, near this one or (a page set on one grid) anywhere
+    local = sorted(o.bbox[0] for o in near if x0 + 2 * unit < o.bbox[0] < x1 - 2 * unit)
+    page = sorted(o.bbox[0] for o in lines if o is not ln and kind.get(id(o)) == "body"
+                  and x0 + 2 * unit < o.bbox[0] < x1 - 2 * unit)
     cut = None
-    for e in edges:
-        support = sum(1 for f in edges if abs(f - e) < 0.4 * unit)
+    for e in sorted(set(local) | set(page)):
+        support = max(sum(1 for f in local if abs(f - e) < 0.4 * unit), sum(1 for f in page if abs(f - e) < 0.4 * unit) // 3)
         # a column's edge, not a paragraph's indent: no line of the usual width runs across it
         across = sum(1 for o in near if o.bbox[0] < e - 0.5 * unit and o.bbox[2] > e + 0.5 * unit
                      and o.bbox[2] - o.bbox[0] < 1.3 * usual)
