@@ -671,8 +671,13 @@ def _sized_roles(head: list[Line], boxes: list[Box]) -> tuple[str, str, str]:
     at the story's width runs on into the next without a space; printed phrases keep one."""
     if not head:
         return "", "", ""
-    top = max(ln.font_size or 0 for ln in head)
-    big = [i for i, ln in enumerate(head) if (ln.font_size or 0) >= 0.9 * top]
+
+    def size(ln: Line) -> float:
+        # a headline line's box is as tall as its type (OCR measures a short line's pitch badly)
+        return min(ln.font_size or 0.0, ln.bbox[3] - ln.bbox[1]) if ln.bbox else ln.font_size or 0.0
+
+    top = max(size(ln) for ln in head)
+    big = [i for i, ln in enumerate(head) if size(ln) >= 0.85 * top]
     lo, hi = big[0], big[-1]
     width = _union(boxes)[2] - _union(boxes)[0]
 
