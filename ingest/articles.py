@@ -677,7 +677,10 @@ def _sized_roles(head: list[Line], boxes: list[Box]) -> tuple[str, str, str]:
         return min(ln.font_size or 0.0, ln.bbox[3] - ln.bbox[1]) if ln.bbox else ln.font_size or 0.0
 
     top = max(size(ln) for ln in head)
-    big = [i for i, ln in enumerate(head) if size(ln) >= 0.85 * top]
+    # a PDF gives the printed size (its em box); OCR an estimate, so a looser share of the title's
+    printed = all(ln.bbox and abs((ln.font_size or 0) - (ln.bbox[3] - ln.bbox[1])) < 1e-3 * (ln.bbox[3] - ln.bbox[1])
+                  for ln in head)
+    big = [i for i, ln in enumerate(head) if size(ln) >= (0.9 if printed else 0.85) * top]
     lo, hi = big[0], big[-1]
     width = _union(boxes)[2] - _union(boxes)[0]
 

@@ -115,8 +115,10 @@ def _stack(lines: list[Line], kind: str, unit: float, rules: Sequence[Box], lead
         for b in blocks[-400:]:
             # the column the block stands in: its lines' usual edges (one line OCR read across a
             # gutter does not widen it)
-            bx0 = statistics.median(x.bbox[0] for x in b.lines)
-            bx1 = statistics.median(x.bbox[2] for x in b.lines)
+            bx0, _, bx1, _ = b.box
+            if len(b.lines) >= 4:
+                x0s, x1s = sorted(x.bbox[0] for x in b.lines), sorted(x.bbox[2] for x in b.lines)
+                bx0, bx1 = x0s[len(x0s) // 4], x1s[(3 * len(x1s)) // 4]
             last = b.last.bbox
             same_row = min(y1, last[3]) - max(y0, last[1]) > 0.5 * min(y1 - y0, last[3] - last[1])
             if same_row:
@@ -215,7 +217,9 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
     def small(ln: Line) -> bool:
         # OCR measures a short line's size from few characters (punctuation is narrow): such a
         # line is small only when its box is short too
-        return _size(ln) <= _SMALL * body and (len(ln.text) >= 8 or ln.bbox[3] - ln.bbox[1] <= 0.8 * tall)
+        height = ln.bbox[3] - ln.bbox[1]
+        exact = abs(_size(ln) - height) < 1e-3 * height  # a PDF em box: the size is the printed one
+        return _size(ln) <= _SMALL * body and (exact or len(ln.text) >= 8 or height <= 0.8 * tall)
 
     kind = {id(ln): "body" if id(ln) in forced else "head" if _size(ln) >= _HEAD * body else "small" if small(ln)
             else "body" for ln in boxed}

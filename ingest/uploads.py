@@ -194,7 +194,7 @@ def ingest_uploads(
                 outcome = IMPORTED + (f"（替换了 {replaced} 篇已有文章）" if replaced else "")
             result.files[shown] = outcome + (
                 f"（跳过 {len(ps)} 行：" + "；".join(f"第{p.line}行 {p.reason}" for p in ps[:5]) + "）" if ps else ""
-            )
+            ) + ("（注意：未识别出文章，已按版块整体导入）" if any(w.startswith(str(target)) for w in rep.pages_fallback) else "")
         kept_pages = {name: entry for name, entry in pages.items() if name not in skipped}
         if kept_pages:
             # keep the library issue's earlier pages, add the ones ingested now
