@@ -31,6 +31,7 @@ scan); a box is (x0, y0, x1, y1).
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -237,6 +238,9 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
                         kind[id(ln)] = "head"
                         grown = True
                         break
+    joined = _join_pieces([ln for ln in boxed if kind[id(ln)] == "body"], body)
+    kind.update({id(ln): "body" for ln in joined})
+    boxed = [ln for ln in boxed if kind[id(ln)] != "body"] + joined
     lead = _leading([ln for ln in boxed if kind[id(ln)] == "body"])
     # a line OCR measured small (a paragraph's short last line, narrow punctuation) that stands
     # right under a body line, at its column's left edge and within its width, is body type
@@ -255,6 +259,46 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
     smalls = _stack([ln for ln in boxed if kind[id(ln)] == "small"], "small", body, rules, lead + 0.6)
     _own(body_blocks, heads, smalls, rules, body)
     return _emit(body_blocks, heads, body)
+
+
+def _join_pieces(lines: list[Line], unit: float) -> list[Line]:
+    """Pieces of one printed line joined again: justification spreads a short line ("本 报 讯")
+    and the readers cut it at the wide spaces; a line just above or below runs across the
+    space, which a gutter never has."""
+    by_y = sorted(lines, key=lambda ln: ln.bbox[1])
+    tops = [ln.bbox[1] for ln in by_y]
+    rows: list[list[Line]] = []
+    for ln in by_y:
+        if rows and min(ln.bbox[3], rows[-1][0].bbox[3]) - max(ln.bbox[1], rows[-1][0].bbox[1]) > \
+                0.5 * min(ln.bbox[3] - ln.bbox[1], rows[-1][0].bbox[3] - rows[-1][0].bbox[1]):
+            rows[-1].append(ln)
+        else:
+            rows.append([ln])
+    out = []
+    for row in rows:
+        row.sort(key=lambda ln: ln.bbox[0])
+        cur = row[0]
+        for ln in row[1:]:
+            a0, a1 = cur.bbox[2], ln.bbox[0]
+            merged = False
+            if 0 <= a1 - a0 < 3 * unit:
+                lo = bisect.bisect_left(tops, cur.bbox[1] - 3 * unit)
+                hi = bisect.bisect_right(tops, cur.bbox[3] + 2 * unit)
+                for o in by_y[lo:hi]:
+                    if o is cur or o is ln or o in row:
+                        continue
+                    if o.bbox[0] < a0 - 0.2 * unit and o.bbox[2] > a1 + 0.2 * unit:
+                        latin = cur.text[-1:].isascii() and cur.text[-1:].isalnum() and ln.text[:1].isascii() \
+                            and ln.text[:1].isalnum()
+                        cur = replace(cur, text=cur.text + (" " if latin else "") + ln.text,
+                                      bbox=union([cur.bbox, ln.bbox]))
+                        merged = True
+                        break
+            if not merged:
+                out.append(cur)
+                cur = ln
+        out.append(cur)
+    return out
 
 
 def _w(ch: str) -> float:
