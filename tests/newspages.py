@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-GENERATOR = 3  # bumped when the layout script changes what a plan renders to
+GENERATOR = 4  # bumped when the layout script changes what a plan renders to
 
 __all__ = ["GENERATOR", "Truth", "PrintedLine", "Rendered", "TextPool", "plan_page", "seed_epaper_plan", "other_paper_plans",
            "Renderer", "text_layer", "text_layer_lines", "scan_page", "score_page", "PageScore", "corpus_plans"]
@@ -113,6 +113,9 @@ _OUTLETS = ["扬子晚报网", "中国网", "湖北日报", "潮新闻客户端"
             "央视网", "中新网", "新浪科技", "IT之家", "中国青年报客户端", "环球网", "大河财立方", "红星新闻", "封面新闻"]
 
 
+_SOURCE_OPENING = re.compile(r"^[^，。；：\s（(]{2,24}?(?:讯|电)\s*[（(][^）)]{1,40}[）)]\s*")
+
+
 @dataclass(frozen=True)
 class Source:
     """A story's text before it is laid out."""
@@ -153,9 +156,17 @@ class TextPool:
                 if len(out) >= limit:
                     break
                 text = json.loads(line).get("text", "")
-                text = re.sub(r"^\s*\d{4}-\d{2}-\d{2}[ \d:]*，正文：", "", text).strip()
-                if not text or text.startswith(("原标题", "来源")) or len(text) < 200:
+                # the corpus's header ("2023-07-29 11:49:25，正文：", "[2023/08/02 16:10]，正文：")
+                text = re.sub(r"^.{0,40}?正文：", "", text).strip()
+                if not text or text.startswith(("原标题", "来源", "文：", "编辑")) or len(text) < 200:
                     continue
+                # its own opening ("新京报讯（记者 陈琳）", "中新网西安8月18日电(杨英琦)") is the story's
+                m = _SOURCE_OPENING.match(text)
+                opening, names = "", ()
+                if m:
+                    opening, text = m.group(0), text[m.end():]
+                    names = tuple(f"{r} {n}" for r, n in re.findall(r"(记者|通讯员)\s*([\u4e00-\u9fff]{2,3})", opening)) or \
+                        tuple(n for n in re.findall(r"[（(]([\u4e00-\u9fff]{2,3})[）)]", opening))
                 sents = [s for s in re.split(r"(?<=[。！？])", text) if s.strip()]
                 if len(sents) < 3:
                     continue
@@ -172,7 +183,7 @@ class TextPool:
                 if not clauses:
                     continue
                 title = (rng.choice(clauses),) if rng.random() < 0.6 or len(clauses) < 2 else tuple(rng.sample(clauses, 2))
-                out.append(Source(title, tuple(paras)))
+                out.append(Source(title, tuple(paras), opening=opening, names=names))
         return cls(out)
 
     def draw(self, rng: random.Random, n: int) -> list[Source]:
