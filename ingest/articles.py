@@ -653,7 +653,11 @@ def _segment_laid_out(page: Page) -> list[Article]:
         if not b.lines:
             continue
         first = b.lines[0].text
-        if len(b.lines) > 1 and (_BYLINE_ONLY.match(first) or _OWN_BYLINE.match(first)):
+        widths = sorted(ln.bbox[2] - ln.bbox[0] for ln in b.lines)
+        # a byline on a line of its own ends there, short of the column's width (a line that
+        # fills it is an opening formula running on: "大众网记者 韩志" / "磊 滨州报道 …")
+        alone = b.lines[0].bbox[2] - b.lines[0].bbox[0] < 0.9 * widths[len(widths) // 2]
+        if len(b.lines) > 1 and alone and (_BYLINE_ONLY.match(first) or _OWN_BYLINE.match(first)):
             b.byline = _clean_byline(first.lstrip("□■◎● "))
             _, b.text, b.continued_from_page = _byline(_join(b.lines[1:]))
         else:
