@@ -279,7 +279,7 @@ def _byline(text: str) -> tuple[str, str, int | None]:
     m = re.match(r"^([^\s，。；（(“]{2,20}?电)\s*[（(]([^）)]{1,60}?)[）)]\s*", text)
     if m:
         return f"{m.group(1)} {_clean_byline(m.group(2))}".strip(), text[m.end():], cont_from
-    m = re.match(r"^[^\s，。；（(“]{0,12}?(记者)\s*([\u4e00-\u9fff·]{2,4})\s*[\u4e00-\u9fff]{0,6}报道\s*", text)
+    m = re.match(r"^[^\s，。；（(“]{0,12}?(记者)\s*([\u4e00-\u9fff·]{2,3}?)\s*[\u4e00-\u9fff]{2,6}报道\s*", text)
     if m:
         return f"记者 {m.group(2)}", text[m.end():], cont_from
     if _OWN_BYLINE.match(first):
@@ -657,7 +657,10 @@ def _segment_laid_out(page: Page) -> list[Article]:
         # a byline on a line of its own ends there, short of the column's width (a line that
         # fills it is an opening formula running on: "大众网记者 韩志" / "磊 滨州报道 …")
         alone = b.lines[0].bbox[2] - b.lines[0].bbox[0] < 0.9 * widths[len(widths) // 2]
-        if len(b.lines) > 1 and alone and (_BYLINE_ONLY.match(first) or _OWN_BYLINE.match(first)):
+        whole = _byline(_join(b.lines))
+        if whole[0] and whole[0] != _clean_byline(first.lstrip("□■◎● ")):
+            b.byline, b.text, b.continued_from_page = whole  # a formula that runs on ("…记者 X 长沙报道")
+        elif len(b.lines) > 1 and alone and (_BYLINE_ONLY.match(first) or _OWN_BYLINE.match(first)):
             b.byline = _clean_byline(first.lstrip("□■◎● "))
             _, b.text, b.continued_from_page = _byline(_join(b.lines[1:]))
         else:

@@ -74,6 +74,7 @@ class _Block:
     lines: list[Line] = field(default_factory=list)
     owner: int = -1  # the headline group (index into heads) it belongs to
     story: int = -1
+    columns: list[list[Line]] = field(default_factory=list)  # a vertical headline's columns, right to left
 
     @property
     def box(self) -> Box:
@@ -257,6 +258,7 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
     body_blocks = _stack([ln for ln in boxed if kind[id(ln)] == "body"], "body", body, rules, lead + 0.6)
     heads = _stack([ln for ln in boxed if kind[id(ln)] == "head"], "head", body, rules, 0.9)
     smalls = _stack([ln for ln in boxed if kind[id(ln)] == "small"], "small", body, rules, lead + 0.6)
+    heads = _vertical_columns(heads)
     _own(body_blocks, heads, smalls, rules, body)
     return _emit(body_blocks, heads, body)
 
@@ -352,6 +354,26 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> lis
 def _vertical(h: _Block) -> bool:
     x0, y0, x1, y1 = h.box
     return y1 - y0 > 2.5 * (x1 - x0) and len(h.lines) >= 3
+
+
+def _vertical_columns(heads: list[_Block]) -> list[_Block]:
+    """A vertical headline too long for its strip runs on in the column to its left: one group,
+    its columns read right to left."""
+    out: list[_Block] = []
+    for h in sorted(heads, key=lambda h: -h.box[0]):
+        if _vertical(h):
+            hx0, hy0, hx1, hy1 = h.box
+            for o in out:
+                ox0, oy0, ox1, oy1 = o.box
+                if _vertical(o) and 0 <= ox0 - hx1 < 0.8 * (hx1 - hx0) and abs(oy0 - hy0) < (hx1 - hx0):
+                    o.columns = (o.columns or [o.lines[:]]) + [h.lines]
+                    o.lines = o.lines + h.lines
+                    break
+            else:
+                out.append(h)
+        else:
+            out.append(h)
+    return out
 
 
 def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules: Sequence[Box], unit: float) -> None:
@@ -458,9 +480,9 @@ def _emit(blocks: list[_Block], heads: list[_Block], unit: float) -> tuple[Line,
         if key[0] == "h":
             h = heads[key[1]]
             if _vertical(h):
-                hl = sorted(h.lines, key=lambda ln: ln.bbox[1])
-                text = "".join(ln.text for ln in hl)
-                head_lines = [Line(text, 2 * n, max(_size(ln) for ln in hl), h.box)]
+                cols = h.columns or [h.lines]
+                text = "".join(ln.text for col in cols for ln in sorted(col, key=lambda ln: ln.bbox[1]))
+                head_lines = [Line(text, 2 * n, max(_size(ln) for ln in h.lines), h.box)]
             else:
                 head_lines = [replace(ln, block=2 * n) for ln in _row_text(h.lines)]
             out.extend(head_lines)
