@@ -279,12 +279,24 @@ def _byline(text: str) -> tuple[str, str, int | None]:
     m = re.match(r"^([^\s，。；（(“]{2,20}?电)\s*[（(]([^）)]{1,60}?)[）)]\s*", text)
     if m:
         return f"{m.group(1)} {_clean_byline(m.group(2))}".strip(), text[m.end():], cont_from
-    m = re.match(r"^[^\s，。；（(“]{0,12}?(记者)\s*([\u4e00-\u9fff·]{2,3}?)\s*[\u4e00-\u9fff]{2,6}报道\s*", text)
+    m = re.match(r"^[^\s，。；（(“]{0,12}?记者\s*([\u4e00-\u9fff·]{2,4})\s*([\u4e00-\u9fff]{0,6})报道\s*", text)
     if m:
-        return f"记者 {m.group(2)}", text[m.end():], cont_from
+        return f"记者 {_name_before_place(m.group(1) + m.group(2))}", text[m.end():], cont_from
     if _OWN_BYLINE.match(first):
         return _clean_byline(first.lstrip("□■◎● ")), rest.lstrip(), cont_from
     return "", text, cont_from
+
+
+def _name_before_place(s: str) -> str:
+    """The reporter's name in "韩志磊滨州" (a dateline without spaces): what stands before the
+    place, which the dictionary knows as a word ("滨州", "长沙")."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    words = jieba.lcut(s, HMM=False)
+    if len(words) > 1 and len(words[-1]) >= 2 and 2 <= len(s) - len(words[-1]) <= 4:
+        return s[: len(s) - len(words[-1])]
+    return s[:3] if len(s) >= 5 else s[:2]
 
 
 # --- headline groups ------------------------------------------------------------
