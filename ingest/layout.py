@@ -337,11 +337,10 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> lis
     total = sum(_w(c) for c in text) or 1.0
     pitch = (x1 - x0) / total
     run, k = 0.0, 0
-    for k, c in enumerate(text):  # the last character whose right edge stands before the gutter
-        if x0 + (run + _w(c)) * pitch > cut - 0.5 * unit:
-            break
-        run += _w(c)
-    else:
+    while k < len(text) and x0 + (run + _w(text[k])) * pitch <= cut - 0.5 * unit:
+        run += _w(text[k])  # up to the last character whose right edge stands before the gutter
+        k += 1
+    if k == len(text):
         return [ln]
     left, right = text[:k].rstrip(), text[k:].lstrip()
     if not left or not right:
@@ -471,7 +470,7 @@ def _emit(blocks: list[_Block], heads: list[_Block], unit: float) -> tuple[Line,
     for b in blocks:
         key = ("h", b.owner) if b.owner >= 0 else ("b", id(b))
         stories.setdefault(key, []).append(b)
-    for k, h in enumerate(heads):
+    for k in range(len(heads)):
         stories.setdefault(("h", k), [])
 
     def top_left(item) -> tuple[float, float]:

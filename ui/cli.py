@@ -146,7 +146,6 @@ def articles(settings: Settings, paths: tuple[Path, ...], as_json: bool) -> None
     from ingest.continuations import link_articles
     from ingest.pages import discover, read_file
     from ingest.pipeline import articles_from_result
-
     from ingest.readers.ocr import RapidOcr
 
     results, manifests = [], {}
