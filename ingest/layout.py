@@ -276,6 +276,8 @@ def _join_pieces(lines: list[Line], unit: float) -> list[Line]:
             rows[-1].append(ln)
         else:
             rows.append([ln])
+    widths = sorted(ln.bbox[2] - ln.bbox[0] for ln in lines)
+    usual = widths[len(widths) // 2] if widths else 0.0
     out = []
     for row in rows:
         row.sort(key=lambda ln: ln.bbox[0])
@@ -289,7 +291,8 @@ def _join_pieces(lines: list[Line], unit: float) -> list[Line]:
                 for o in by_y[lo:hi]:
                     if o is cur or o is ln or o in row:
                         continue
-                    if o.bbox[0] < a0 - 0.2 * unit and o.bbox[2] > a1 + 0.2 * unit:
+                    # (a line of a column's usual width: one OCR read across a gutter proves nothing)
+                    if o.bbox[0] < a0 - 0.2 * unit and o.bbox[2] > a1 + 0.2 * unit and o.bbox[2] - o.bbox[0] < 1.3 * usual:
                         latin = cur.text[-1:].isascii() and cur.text[-1:].isalnum() and ln.text[:1].isascii() \
                             and ln.text[:1].isalnum()
                         cur = replace(cur, text=cur.text + (" " if latin else "") + ln.text,
