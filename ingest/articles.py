@@ -742,7 +742,7 @@ def _segment_roles(page: Page) -> list[Article]:
     current: _Body | None = None
     run: list[tuple[Line, str]] | None = None
     before = -1
-    for ln, role in zip(lines, roles):
+    for idx, (ln, role) in enumerate(zip(lines, roles)):
         if role in ("furniture", "caption"):
             continue
         if role in ("kicker", "title", "subtitle"):
@@ -756,6 +756,14 @@ def _segment_roles(page: Page) -> list[Article]:
             run.append((ln, role))
             continue
         starts = role == "start" or current is None or current.closed or _OPENING.match(ln.text) is not None
+        if run is not None and not starts and current.lines:
+            # after a headline: a body that ended its sentence there gives way to the next story
+            # (a headline floating inside a body stands at a column break mid-sentence)
+            prev_text = current.lines[-1].text
+            run_text = "".join(x.text for x, _ in run)
+            starts = bool(_SENT_END.search(prev_text)) and \
+                _overlap(run_text, bigrams("".join(x.text for x in lines[idx: idx + 8]))) >= \
+                _overlap(run_text, bigrams("".join(x.text for x in current.lines[:8])))
         if starts:
             current = _Body()
             bodies.append(current)
