@@ -589,8 +589,9 @@ def segment(page: Page, text: str = "auto") -> Segmented:
     are read story by story as the layout found them. Text layers: ``text="rules"`` by the
     conventions above; ``"roles"`` by the line roles ``ingest.line_roles`` learned from
     generated pages; ``"auto"`` (default) by the rules where every body they find opens with
-    a formula (a paper that prints them, like the seed page's) and, unless those are all the
-    paper's own (本报讯), the learned roles find as many stories; else by the learned roles.
+    a formula (a paper that prints them, like the seed page's) and, unless the page holds as
+    many of the paper's own (本报讯) as they find stories, the learned roles find as many;
+    else by the learned roles.
     Nothing is silently lost: a page with text where no article is recognised gives one
     article per block, titled by its first line when that reads as a headline."""
     if page.lines and all(ln.bbox is not None for ln in page.lines):
@@ -601,7 +602,8 @@ def segment(page: Page, text: str = "auto") -> Segmented:
             ruled = _segment_text(page)
             roled = _segment_roles(page)
             # the rules where the page prints its formulas and both readings find the same stories
-            if ruled and all(_opens(a) for a in ruled) and (len(ruled) == len(roled) or all(map(_own_formula, ruled))):
+            own = sum(1 for ln in page.lines if _OWN_OPENING.match(ln.text))
+            if ruled and all(_opens(a) for a in ruled) and (len(ruled) == len(roled) or own >= len(ruled)):
                 arts = ruled
             else:
                 arts = roled
@@ -728,10 +730,8 @@ def _roles_model() -> bool:
     return line_roles.available()
 
 
-def _own_formula(a: Article) -> bool:
-    """The article opened with the paper's own formula (本报讯, 本报评论员) or a 上接 mark: the
-    convention the rules were written for."""
-    return a.continued_from_page is not None or (bool(a.byline) and not re.search(r"电|报道|消息|据", a.byline))
+# the paper's own openings, the convention the rules were written for
+_OWN_OPENING = re.compile(r"^\s*(?:本报[^\s，。；（(]{0,12}?讯|本报(?:特约)?评论员|[（(]上接)")
 
 
 def _opens(a: Article) -> bool:
