@@ -199,15 +199,13 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
     body = body_size(boxed)
     heights = sorted(ln.bbox[3] - ln.bbox[1] for ln in boxed if abs(_size(ln) - body) < 0.1 * body) or [body]
     tall = heights[len(heights) // 2]
-    # a line OCR read across a column gutter (its size, measured by the characters' pitch, comes
-    # out too large with the gutter in it) is cut where a column begins: its pieces are body type
+    # a body line OCR read across a column gutter is cut where a column begins
     bodyish = {id(ln): "body" for ln in boxed if abs(_size(ln) - body) < 0.15 * body}
     forced: set[int] = set()
     split = []
     for ln in boxed:
         height = ln.bbox[3] - ln.bbox[1]
-        # body type, or a size the gutter inflated (wider pitch than the box is tall)
-        if height <= 1.4 * tall and (abs(_size(ln) - body) < 0.12 * body or _size(ln) > 1.15 * height):
+        if height <= 1.4 * tall and abs(_size(ln) - body) < 0.15 * body:  # body type
             parts = _across_gutters(ln, boxed, bodyish, body)
             if len(parts) > 1:
                 forced.update(id(p) for p in parts)
@@ -292,7 +290,7 @@ def _join_pieces(lines: list[Line], unit: float) -> list[Line]:
                     if o is cur or o is ln or o in row:
                         continue
                     # (a line of a column's usual width: one OCR read across a gutter proves nothing)
-                    if o.bbox[0] < a0 - 0.2 * unit and o.bbox[2] > a1 + 0.2 * unit and o.bbox[2] - o.bbox[0] < 1.3 * usual:
+                    if o.bbox[0] < a0 - 0.2 * unit and o.bbox[2] > a1 + 0.2 * unit and o.bbox[2] - o.bbox[0] < 1.8 * usual:
                         latin = cur.text[-1:].isascii() and cur.text[-1:].isalnum() and ln.text[:1].isascii() \
                             and ln.text[:1].isalnum()
                         cur = replace(cur, text=cur.text + (" " if latin else "") + ln.text,
@@ -330,7 +328,7 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> lis
         support = max(sum(1 for f in local if abs(f - e) < 0.4 * unit), sum(1 for f in page if abs(f - e) < 0.4 * unit) // 3)
         # a column's edge, not a paragraph's indent: no line of the usual width runs across it
         across = sum(1 for o in near if o.bbox[0] < e - 0.5 * unit and o.bbox[2] > e + 0.5 * unit
-                     and o.bbox[2] - o.bbox[0] < 1.3 * usual)
+                     and o.bbox[2] - o.bbox[0] < 1.8 * usual)
         if support >= 2 and across <= 1:
             cut = e
             break
