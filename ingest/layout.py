@@ -439,7 +439,8 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
             if b.owner < 0 and min(hy1, by1) - max(hy0, by0) > 0.3 * (by1 - by0) and \
                     (0 <= bx0 - hx1 < 3 * unit or 0 <= hx0 - bx1 < 3 * unit):
                 b.owner = k
-    # 3. a block left over belongs to the story of the block beside it at the same height
+    # 3. a block left over belongs to the story of the block right above it in its column (a
+    #    line the reader cut apart split the column), else of the block beside it
     changed = True
     while changed:
         changed = False
@@ -447,6 +448,13 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
             if b.owner >= 0:
                 continue
             bx0, by0, bx1, by1 = b.box
+            above = [o for o in blocks if o.owner >= 0 and 0 <= by0 - o.box[3] <= 2 * unit
+                     and _overlap(o.box, b.box) > 0.5 * min(bx1 - bx0, o.box[2] - o.box[0])
+                     and _vgap_clear(rules, max(bx0, o.box[0]), min(bx1, o.box[2]), o.box[3], by0)]
+            if above:
+                b.owner = min(above, key=lambda o: by0 - o.box[3]).owner
+                changed = True
+                continue
             best, gap_best = None, None
             for o in blocks:
                 if o.owner < 0:
