@@ -511,7 +511,8 @@ def _emit(blocks: list[_Block], heads: list[_Block], unit: float) -> tuple[Line,
             else:
                 cols.append([b])
         for col in cols:
-            for b in sorted(col, key=lambda b: b.box[1]):
-                out.extend(replace(ln, block=2 * n + 1) for ln in _row_text(b.lines))
+            # the column's lines row by row (pieces of one printed line that fell into two
+            # blocks side by side are one line again)
+            out.extend(replace(ln, block=2 * n + 1) for ln in _row_text([ln for b in col for ln in b.lines]))
         n += 1
     return tuple(out)
