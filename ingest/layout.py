@@ -221,7 +221,12 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
         exact = abs(_size(ln) - height) < 1e-3 * height  # a PDF em box: the size is the printed one
         return _size(ln) <= _SMALL * body and (exact or len(ln.text) >= 8 or height <= 0.8 * tall)
 
-    kind = {id(ln): "body" if id(ln) in forced else "head" if _size(ln) >= _HEAD * body else "small" if small(ln)
+    def head(ln: Line) -> bool:
+        # a headline's box is taller than the body's too (OCR's pitch of a line whose characters
+        # it partly dropped comes out large)
+        return _size(ln) >= _HEAD * body and ln.bbox[3] - ln.bbox[1] >= 1.05 * tall
+
+    kind = {id(ln): "body" if id(ln) in forced else "head" if head(ln) else "small" if small(ln)
             else "body" for ln in boxed}
     # a line one size up right beside a headline is part of its group (a subtitle, a kicker)
     # (and so is a line of that size beside it: a kicker of two phrases)
