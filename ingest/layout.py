@@ -221,10 +221,22 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
         exact = abs(_size(ln) - height) < 1e-3 * height  # a PDF em box: the size is the printed one
         return _size(ln) <= _SMALL * body and (exact or len(ln.text) >= 8 or height <= 0.8 * tall)
 
+    by_top = sorted(boxed, key=lambda o: o.bbox[1])
+    tops = [o.bbox[1] for o in by_top]
+
+    def sandwiched(ln: Line) -> bool:
+        """Body-sized lines right above and right below it, in its column."""
+        x0, y0, x1, y1 = ln.bbox
+        near = by_top[bisect.bisect_left(tops, y0 - 2.5 * tall): bisect.bisect_right(tops, y1 + 1.5 * tall)]
+        col = [o for o in near if o is not ln and abs(_size(o) - body) < 0.15 * body
+               and _overlap(o.bbox, ln.bbox) > 0.5 * min(o.bbox[2] - o.bbox[0], x1 - x0)]
+        return any(o.bbox[3] <= y0 + 0.3 * tall for o in col) and any(o.bbox[1] >= y1 - 0.3 * tall for o in col)
+
     def head(ln: Line) -> bool:
-        # a headline's box is taller than the body's too (OCR's pitch of a line whose characters
-        # it partly dropped comes out large)
-        return _size(ln) >= _HEAD * body and ln.bbox[3] - ln.bbox[1] >= 1.05 * tall
+        # a headline's box is taller than the body's; a line as short as body lines and set
+        # between them is body type whose pitch OCR overstated (it dropped characters)
+        height = ln.bbox[3] - ln.bbox[1]
+        return _size(ln) >= _HEAD * body and (height >= 1.05 * tall or height >= tall and not sandwiched(ln))
 
     kind = {id(ln): "body" if id(ln) in forced else "head" if head(ln) else "small" if small(ln)
             else "body" for ln in boxed}
