@@ -199,7 +199,10 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
     body = body_size(boxed)
     heights = sorted(ln.bbox[3] - ln.bbox[1] for ln in boxed if abs(_size(ln) - body) < 0.1 * body) or [body]
     tall = heights[len(heights) // 2]
-    # a body line OCR read across a column gutter is cut where a column begins
+    # pieces of one printed line first joined (within a column), then a body line OCR read
+    # across a column gutter cut where a column begins
+    pieces = [ln for ln in boxed if abs(_size(ln) - body) < 0.15 * body]
+    boxed = [ln for ln in boxed if abs(_size(ln) - body) >= 0.15 * body] + _join_pieces(pieces, body)
     bodyish = {id(ln): "body" for ln in boxed if abs(_size(ln) - body) < 0.15 * body}
     forced: set[int] = set()
     split = []
