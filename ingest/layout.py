@@ -510,7 +510,15 @@ def _emit(blocks: list[_Block], heads: list[_Block], unit: float) -> tuple[Line,
 
     out: list[Line] = []
     n = 0
-    for key, bs in sorted(stories.items(), key=top_left):
+    # stories top to bottom; those starting level with each other (side by side) left to right
+    ordered = sorted(stories.items(), key=top_left)
+    rows: list[list] = []
+    for item in ordered:
+        if rows and top_left(item)[0] - top_left(rows[-1][0])[0] < 2 * unit:
+            rows[-1].append(item)
+        else:
+            rows.append([item])
+    for key, bs in [item for row in rows for item in sorted(row, key=lambda it: top_left(it)[1])]:
         if key[0] == "h":
             h = heads[key[1]]
             if _vertical(h):
