@@ -64,6 +64,8 @@ _BYLINE_ONLY = re.compile(
     r"(?:\s+(?:见习|特约)?(?:记者|通讯员)\s*[\u4e00-\u9fff·]{2,4})*)$"
 )
 _CONT_TO = re.compile(r"[（(]\s*(?:下)?转\s*第?\s*(\d+)\s*版\s*[）)]")
+# a mark at the end of a story's last line whose brackets OCR lost ("…架构，下转2版")
+_CONT_BARE = re.compile(r"[（(]?\s*下转\s*第?\s*(\d+)\s*版\s*[）)]?\s*$")
 _CONT_FROM = re.compile(r"^[（(]\s*上接\s*第?\s*(\d+)\s*版\s*[）)]\s*")
 _SENT_END = re.compile(r"[。！？!?…]['\"”’」』）)]*$")
 _BODY_PUNCT = re.compile(r"[。，；、,;]|[！？!?](?!$)")
@@ -663,7 +665,7 @@ def _segment_laid_out(page: Page) -> list[Article]:
         b = _Body()
         lines = list(_join_marks(tuple(lines)))  # "（下" / "转2版）" broken over two lines
         for k, ln in enumerate(lines):
-            m = _CONT_TO.search(ln.text)
+            m = _CONT_TO.search(ln.text) or (_CONT_BARE.search(ln.text) if k == len(lines) - 1 else None)
             if m and k >= len(lines) - 2:
                 before = ln.text[: m.start()].rstrip()
                 if before:

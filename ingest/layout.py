@@ -32,6 +32,7 @@ scan); a box is (x0, y0, x1, y1).
 from __future__ import annotations
 
 import bisect
+import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -45,6 +46,7 @@ Box = tuple[float, float, float, float]
 _HEAD = 1.12  # a line this much larger than the body is headline material
 _NEAR_HEAD = 1.05  # ... or this much, right beside a headline (a subtitle one size up)
 _SMALL = 0.87  # this much smaller: a caption or page furniture
+_MARK = re.compile(r"^\s*[（(]?\s*[下上][转接]\s*第?\s*\d+\s*版\s*[）)]?\s*$")
 
 
 def union(boxes: Sequence[Box]) -> Box:
@@ -222,6 +224,8 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
         # line is small only when its box is short too
         height = ln.bbox[3] - ln.bbox[1]
         exact = abs(_size(ln) - height) < 1e-3 * height  # a PDF em box: the size is the printed one
+        if _MARK.match(ln.text):
+            return False  # a continuation mark, OCR's brackets lost or not: it ends its story
         return _size(ln) <= _SMALL * body and (exact or len(ln.text) >= 8 or height <= 0.8 * tall)
 
     by_top = sorted(boxed, key=lambda o: o.bbox[1])
