@@ -39,12 +39,24 @@ from dataclasses import dataclass, field, replace
 from rag.records import Article, Box, Line, Page, Place
 from rag.text import bigrams
 
-__all__ = ["segment_page"]
+__all__ = ["segment_page", "segment", "Segmented"]
+
+log = logging.getLogger(__name__)
 
 # Openings that start an article body.
 _OPENING = re.compile(
     r"^(?:本报[^\s，。；（(]{0,12}?讯|本报(?:特约)?评论员|据[^，。]{1,24}?(?:报道|消息)|"
-    r"(?:新华社|中新社)[^，。（(]{0,16}?电|[（(]上接第?\d+版[）)])"
+    r"(?:新华社|中新社)[^，。（(]{0,16}?电|[（(]上接第?\d+版[）)]|"
+    # other outlets: "扬子晚报网7月24日讯（…）", "中新网武汉7月21日电 (…)", "央视网消息：",
+    # "【环球网报道】", "大众网记者 韩志磊 滨州报道"
+    r"[^\s，。；（(“]{2,20}?(?:讯|电)\s*[（(]|[^\s，。；（(“]{2,20}?消息[，：:]|【[^】]{2,16}(?:报道|消息|讯)】|"
+    r"[^\s，。；（(“]{0,12}?记者\s*[\u4e00-\u9fff·]{2,4}\s*[\u4e00-\u9fff]{0,6}报道)"
+)
+# A byline printed on a line of its own: "□本报记者 张三 通讯员 李四", "文/图 记者 王五",
+# "潮新闻客户端 评论员 周一鸣".
+_OWN_BYLINE = re.compile(
+    r"^[□■◎●]?\s*(?:(?:文|图)/(?:文|图)\s*)?[^\s，。；：、（）()讯电]{0,10}?(?:记者|通讯员|评论员)\s*[\u4e00-\u9fff·]{2,4}"
+    r"(?:\s+(?:本报)?(?:见习|特约)?(?:记者|通讯员|实习生)\s*[\u4e00-\u9fff·]{2,4})*\s*$"
 )
 # A line that is a byline and nothing else, e.g. "通讯员 王小明" or "本报评论员".
 _BYLINE_ONLY = re.compile(
@@ -52,6 +64,8 @@ _BYLINE_ONLY = re.compile(
     r"(?:\s+(?:见习|特约)?(?:记者|通讯员)\s*[\u4e00-\u9fff·]{2,4})*)$"
 )
 _CONT_TO = re.compile(r"[（(]\s*(?:下)?转\s*第?\s*(\d+)\s*版\s*[）)]")
+# a mark at the end of a story's last line whose brackets OCR lost ("…架构，下转2版")
+_CONT_BARE = re.compile(r"[（(]?\s*下转\s*第?\s*(\d+)\s*版\s*[）)]?\s*$")
 _CONT_FROM = re.compile(r"^[（(]\s*上接\s*第?\s*(\d+)\s*版\s*[）)]\s*")
 _SENT_END = re.compile(r"[。！？!?…]['\"”’」』）)]*$")
 _BODY_PUNCT = re.compile(r"[。，；、,;]|[！？!?](?!$)")
@@ -85,7 +99,7 @@ def _text_candidate(s: str) -> bool:
 
 
 def _is_opening(s: str) -> bool:
-    return bool(_OPENING.match(s) or _BYLINE_ONLY.match(s))
+    return bool(_OPENING.match(s) or _BYLINE_ONLY.match(s) or _OWN_BYLINE.match(s))
 
 
 def _ends_unit(s: str) -> bool:
@@ -260,7 +274,31 @@ def _byline(text: str) -> tuple[str, str, int | None]:
     first, _, rest = text.partition("\n")
     if _BYLINE_ONLY.match(first):
         return _clean_byline(first), rest.lstrip(), cont_from
+    # other outlets: "扬子晚报网7月24日讯（通讯员 A 记者 B）", "中新网武汉7月21日电 (李璐)"
+    m = re.match(r"^[^\s，。；（(“]{2,20}?讯\s*[（(]([^）)]{1,60}?)[）)]\s*", text)
+    if m:
+        return _clean_byline(m.group(1)), text[m.end():], cont_from
+    m = re.match(r"^([^\s，。；（(“]{2,20}?电)\s*[（(]([^）)]{1,60}?)[）)]\s*", text)
+    if m:
+        return f"{m.group(1)} {_clean_byline(m.group(2))}".strip(), text[m.end():], cont_from
+    m = re.match(r"^[^\s，。；（(“]{0,12}?记者\s*([\u4e00-\u9fff·]{2,4})\s*([\u4e00-\u9fff]{0,6})报道\s*", text)
+    if m:
+        return f"记者 {_name_before_place(m.group(1) + m.group(2))}", text[m.end():], cont_from
+    if _OWN_BYLINE.match(first):
+        return _clean_byline(first.lstrip("□■◎● ")), rest.lstrip(), cont_from
     return "", text, cont_from
+
+
+def _name_before_place(s: str) -> str:
+    """The reporter's name in "韩志磊滨州" (a dateline without spaces): what stands before the
+    place, which the dictionary knows as a word ("滨州", "长沙")."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    words = jieba.lcut(s, HMM=False)
+    if len(words) > 1 and len(words[-1]) >= 2 and 2 <= len(s) - len(words[-1]) <= 4:
+        return s[: len(s) - len(words[-1])]
+    return s[:3] if len(s) >= 5 else s[:2]
 
 
 # --- headline groups ------------------------------------------------------------
@@ -535,7 +573,274 @@ def _phrases(run: list[Line], width: float | None) -> list[Line]:
 
 
 def segment_page(page: Page) -> list[Article]:
-    """Split one page into articles, in reading order."""
+    """Split one page into articles, in reading order. A page where no article is recognised
+    comes back as page-level articles, one per block (see ``segment``)."""
+    return segment(page).articles
+
+
+@dataclass(frozen=True)
+class Segmented:
+    """A page's articles, and whether they are page-level pieces because none was recognised."""
+
+    articles: list[Article]
+    fell_back: bool = False
+
+
+def segment(page: Page, text: str = "auto") -> Segmented:
+    """Split one page into articles. Pages laid out by ``ingest.layout`` (lines with boxes)
+    are read story by story as the layout found them. Text layers: ``text="rules"`` by the
+    conventions above; ``"roles"`` by the line roles ``ingest.line_roles`` learned from
+    generated pages; ``"auto"`` (default) by the rules where every body they find opens with
+    a formula (a paper that prints them, like the seed page's) and, unless the page holds as
+    many of the paper's own (本报讯) as they find stories, the learned roles find as many;
+    else by the learned roles.
+    Nothing is silently lost: a page with text where no article is recognised gives one
+    article per block, titled by its first line when that reads as a headline."""
+    if page.lines and all(ln.bbox is not None for ln in page.lines):
+        arts = _segment_laid_out(page)
+    elif text == "roles" or text == "auto" and _roles_model():
+        arts = None
+        if text == "auto":
+            ruled = _segment_text(page)
+            roled = _segment_roles(page)
+            # the rules where the page prints its formulas and both readings find the same stories
+            own = sum(1 for ln in page.lines if _OWN_OPENING.match(ln.text))
+            if ruled and all(_opens(a) for a in ruled) and (len(ruled) == len(roled) or own >= len(ruled)):
+                arts = ruled
+            else:
+                arts = roled
+        if arts is None:
+            arts = _segment_roles(page)
+    else:
+        arts = _segment_text(page)
+    if arts or not any(ln.text.strip() for ln in page.lines):
+        return Segmented(arts)
+    log.warning("no article recognised on %s: %d page-level pieces", page.source or page.key,
+                len({ln.block for ln in page.lines}))
+    return Segmented(_page_level(page), fell_back=True)
+
+
+def _page_level(page: Page) -> list[Article]:
+    out = []
+    blocks: dict[int, list[Line]] = {}
+    for ln in page.lines:
+        if ln.text.strip():
+            blocks.setdefault(ln.block, []).append(ln)
+    for lines in blocks.values():
+        first = lines[0].text.strip()
+        head = _text_candidate(first) and len(lines) > 1
+        body = lines[1:] if head else lines
+        text = _join(body)
+        digest = hashlib.sha256(f"{page.key}|page-level|{text[:80]}".encode()).hexdigest()[:16]
+        out.append(Article(article_id=digest, source_id=digest, paper=page.paper, date=page.date, page=page.page,
+                           title=first if head else "", text=text, page_key=page.key, source=page.source,
+                           place=_place(page, _Body(lines=body, text=text), lines[:1] if head else [])))
+    return out
+
+
+def _article(page: Page, b: _Body, head: list[Line], kicker: str, title: str, subtitle: str) -> Article:
+    digest = hashlib.sha256(f"{page.key}|{title}|{b.text[:80]}".encode()).hexdigest()[:16]
+    return Article(article_id=digest, source_id=digest, paper=page.paper, date=page.date, page=page.page,
+                   title=title, kicker=kicker, subtitle=subtitle, byline=b.byline, text=b.text,
+                   continues_on_page=b.continues_on_page, continued_from_page=b.continued_from_page,
+                   page_key=page.key, source=page.source, place=_place(page, b, head))
+
+
+def _segment_laid_out(page: Page) -> list[Article]:
+    """Stories as ``ingest.layout.reading_order`` numbered them: block 2k the headline group of
+    story k, 2k + 1 its body."""
+    stories: list[tuple[list[Line], list[Line]]] = []
+    current = None
+    for ln in page.lines:
+        if current != ln.block // 2:
+            stories.append(([], []))
+            current = ln.block // 2
+        stories[-1][ln.block % 2].append(ln)
+    out = []
+    for head, lines in stories:
+        if not lines:
+            continue
+        if not head and all(_is_furniture(ln.text, page.paper) for ln in lines):
+            continue  # the masthead's lines, a folio, the editors' line: not an article
+        b = _Body()
+        lines = list(_join_marks(tuple(lines)))  # "（下" / "转2版）" broken over two lines
+        for k, ln in enumerate(lines):
+            m = _CONT_TO.search(ln.text) or (_CONT_BARE.search(ln.text) if k == len(lines) - 1 else None)
+            if m and k >= len(lines) - 2:
+                before = ln.text[: m.start()].rstrip()
+                if before:
+                    b.lines.append(replace(ln, text=before))
+                b.continues_on_page = int(m.group(1))
+                break
+            b.lines.append(ln)
+        if not b.lines:
+            continue
+        first = b.lines[0].text
+        widths = sorted(ln.bbox[2] - ln.bbox[0] for ln in b.lines)
+        # a byline on a line of its own ends there, short of the column's width (a line that
+        # fills it is an opening formula running on: "大众网记者 韩志" / "磊 滨州报道 …")
+        alone = b.lines[0].bbox[2] - b.lines[0].bbox[0] < 0.9 * widths[len(widths) // 2]
+        whole = _byline(_join(b.lines))
+        if whole[0] and whole[0] != _clean_byline(first.lstrip("□■◎● ")):
+            b.byline, b.text, b.continued_from_page = whole  # a formula that runs on ("…记者 X 长沙报道")
+        elif len(b.lines) > 1 and alone and (_BYLINE_ONLY.match(first) or _OWN_BYLINE.match(first)):
+            b.byline = _clean_byline(first.lstrip("□■◎● "))
+            _, b.text, b.continued_from_page = _byline(_join(b.lines[1:]))
+        else:
+            b.byline, b.text, b.continued_from_page = _byline(_join(b.lines))
+        if not b.text:
+            continue
+        kicker, title, subtitle = _sized_roles(head, [ln.bbox for ln in head + lines])
+        out.append(_article(page, b, head, kicker, title, subtitle))
+    return out
+
+
+def _sized_roles(head: list[Line], boxes: list[Box]) -> tuple[str, str, str]:
+    """(kicker, title, subtitle) of a headline group by type size and position: the title is
+    set largest; what stands above it is the kicker, below it the subtitle. A line wrapped
+    at the story's width runs on into the next without a space; printed phrases keep one."""
+    if not head:
+        return "", "", ""
+
+    def size(ln: Line) -> float:
+        # a headline line's box is as tall as its type (OCR measures a short line's pitch badly)
+        return min(ln.font_size or 0.0, ln.bbox[3] - ln.bbox[1]) if ln.bbox else ln.font_size or 0.0
+
+    top = max(size(ln) for ln in head)
+    # a PDF gives the printed size (its em box); OCR an estimate, so a looser share of the title's
+    printed = all(ln.bbox and abs((ln.font_size or 0) - (ln.bbox[3] - ln.bbox[1])) < 1e-3 * (ln.bbox[3] - ln.bbox[1])
+                  for ln in head)
+    big = [i for i, ln in enumerate(head) if size(ln) >= (0.9 if printed else 0.85) * top]
+    lo, hi = big[0], big[-1]
+    width = _union(boxes)[2] - _union(boxes)[0]
+
+    def phrase(lines: list[Line]) -> str:
+        out = ""
+        for k, ln in enumerate(lines):
+            text = " ".join(ln.text.split())
+            prev = lines[k - 1]
+            full = k and prev.bbox[2] - prev.bbox[0] >= width - 1.6 * (prev.font_size or 0)
+            out = _glue(out, text) if full or not out else out + " " + text
+        return out
+
+    return phrase(head[:lo]), phrase(head[lo: hi + 1]), phrase(head[hi + 1:])
+
+
+def _roles_model() -> bool:
+    from ingest import line_roles
+
+    return line_roles.available()
+
+
+# the paper's own openings, the convention the rules were written for
+_OWN_OPENING = re.compile(r"^\s*(?:本报[^\s，。；（(]{0,12}?讯|本报(?:特约)?评论员|[（(]上接)")
+
+
+def _opens(a: Article) -> bool:
+    """The article's body opened with a formula (its byline or dateline came off it)."""
+    return bool(a.byline) or a.continued_from_page is not None
+
+
+def _segment_roles(page: Page) -> list[Article]:
+    """Text layers by learned line roles: furniture and captions aside, a body starts at each
+    line classified as a body's first, headline lines gather into runs, and each run goes to
+    the body it stands above, or floats inside (after a body's first column), or ends."""
+    from ingest.line_roles import predict
+
+    lines = _join_marks(page.lines)
+    roles = predict(lines)
+    bodies: list[_Body] = []
+    runs: list[tuple[list[tuple[Line, str]], int, int, bool]] = []  # lines, body before, body after, after starts it
+    current: _Body | None = None
+    run: list[tuple[Line, str]] | None = None
+    before = -1
+    for idx, (ln, role) in enumerate(zip(lines, roles)):
+        if role in ("furniture", "caption"):
+            continue
+        if role in ("kicker", "title", "subtitle"):
+            if run is not None and run and ln.block != run[-1][0].block and role in ("kicker", "title") \
+                    and run[-1][1] in ("title", "subtitle"):
+                # one story's headline ends (after its body) and the next one's begins
+                runs.append((run, before, -1, False))
+                run = None
+            if run is None:
+                run, before = [], len(bodies) - 1
+            run.append((ln, role))
+            continue
+        starts = role == "start" or current is None or current.closed or _OPENING.match(ln.text) is not None
+        if run is not None and not starts and current.lines:
+            # after a headline: a body that ended its sentence there gives way to the next story
+            # (a headline floating inside a body stands at a column break mid-sentence)
+            prev_text = current.lines[-1].text
+            run_text = "".join(x.text for x, _ in run)
+            starts = bool(_SENT_END.search(prev_text)) and \
+                _overlap(run_text, bigrams("".join(x.text for x in lines[idx: idx + 8]))) >= \
+                _overlap(run_text, bigrams("".join(x.text for x in current.lines[:8])))
+        if starts:
+            current = _Body()
+            bodies.append(current)
+        if run is not None:
+            runs.append((run, before, len(bodies) - 1, starts))
+            run = None
+        m = _CONT_TO.search(ln.text)
+        if m:
+            text_before = ln.text[: m.start()].rstrip()
+            if text_before:
+                current.lines.append(replace(ln, text=text_before))
+            current.continues_on_page = int(m.group(1))
+            current.closed = True
+            continue
+        current.lines.append(ln)
+    if run is not None:
+        runs.append((run, len(bodies) - 1, -1, False))
+    for b in bodies:
+        if not b.lines:
+            continue
+        first = b.lines[0].text
+        if len(b.lines) > 1 and (_BYLINE_ONLY.match(first) or _OWN_BYLINE.match(first)):
+            b.byline = _clean_byline(first.lstrip("□■◎● "))
+            _, b.text, b.continued_from_page = _byline(_join(b.lines[1:]))
+        else:
+            b.byline, b.text, b.continued_from_page = _byline(_join(b.lines))
+        b.lead = bigrams(b.text[:200])
+    headed: dict[int, list[tuple[Line, str]]] = {}
+    for run, prev, nxt, starts_next in runs:
+        text = "".join(ln.text for ln, _ in run)
+        cands = []
+        if nxt >= 0 and nxt not in headed:
+            cands.append((_overlap(text, bodies[nxt].lead) + (0.3 if starts_next else 0.6), nxt))
+        if prev >= 0 and prev not in headed and (prev != nxt):
+            cands.append((_overlap(text, bodies[prev].lead), prev))
+        if cands:
+            headed[max(cands)[1]] = run
+    out = []
+    for i, b in enumerate(bodies):
+        if not b.text:
+            continue
+        run = headed.get(i, [])
+        kicker, title, subtitle = _run_roles(run, b.lead)
+        out.append(_article(page, b, [ln for ln, _ in run], kicker, title, subtitle))
+    return out
+
+
+def _run_roles(run: list[tuple[Line, str]], lead: set[str]) -> tuple[str, str, str]:
+    """(kicker, title, subtitle) of a headline run from its lines' learned roles."""
+    if not run:
+        return "", "", ""
+    titles = [k for k, (_, role) in enumerate(run) if role == "title"]
+    if not titles:
+        return _roles([ln for ln, _ in run], lead)
+    lo, hi = titles[0], titles[-1]
+    texts = [" ".join(ln.text.split()) for ln, _ in run]
+    longest = max(_width(t) for t in texts[lo: hi + 1])
+    title = texts[lo]
+    for k in range(lo + 1, hi + 1):
+        # a line as long as the longest ran on into the next (wrapped); else a printed phrase
+        title = _glue(title, texts[k]) if _width(texts[k - 1]) >= longest - 1 and len(texts[k]) <= 3 else title + " " + texts[k]
+    return " ".join(texts[:lo]), title, " ".join(texts[hi + 1:])
+
+
+def _segment_text(page: Page) -> list[Article]:
     lines = _join_marks(_drop_furniture(page.lines, page.paper))
     if not any(ln.font_size for ln in lines):
         lines = _unwrap_headlines(lines)
@@ -556,27 +861,7 @@ def segment_page(page: Page) -> list[Article]:
         if not b.text:
             continue
         kicker, title, subtitle = _roles(headed[i], b.lead) if i in headed else ("", "", "")
-        digest = hashlib.sha256(f"{page.key}|{title}|{b.text[:80]}".encode()).hexdigest()[:16]
-        place = _place(page, b, headed.get(i, []))
-        out.append(
-            Article(
-                article_id=digest,
-                source_id=digest,
-                paper=page.paper,
-                date=page.date,
-                page=page.page,
-                title=title,
-                kicker=kicker,
-                subtitle=subtitle,
-                byline=b.byline,
-                text=b.text,
-                continues_on_page=b.continues_on_page,
-                continued_from_page=b.continued_from_page,
-                page_key=page.key,
-                source=page.source,
-                place=place,
-            )
-        )
+        out.append(_article(page, b, headed.get(i, []), kicker, title, subtitle))
     return out
 
 

@@ -1,12 +1,29 @@
-"""Lines with boxes -> reading order: columns, headlines across columns, boxed stories.
+"""Lines with boxes -> articles in reading order: columns, blocks, headlines over their bodies.
 
 A PDF text layer or an OCR pass gives lines with boxes in no useful order. Newspaper pages
-are laid out on a grid, so the page is cut recursively along its widest straight
-whitespace (the XY-cut): a headline across three columns is cut off above them by the
-gap below it, the columns are then cut apart by their gutters, and each region that no
-gap divides is one block (one piece of one column). Blocks are read top to bottom at
-each horizontal cut and left to right at each vertical one, and numbered in that order,
-which is what segmentation's ``Line.block`` expects.
+are laid out on column grids, so the page is read the way layout analysis reads them:
+
+1. Lines are told apart by type size against the page's body size (the size most characters
+   are set in): larger lines are headline material (kicker, title, subtitle, set vertically
+   or not), smaller ones captions and page furniture.
+2. Body lines stack into column blocks: a line joins the block right above it when it stands
+   in the same column (its left edge within an indent of the block's, mostly inside its
+   width), no further below than line spacing allows, and no rule lies between. The columns
+   come from the lines themselves, not from a fixed width, so a page may mix grids.
+3. Headline lines stack into headline groups the same way (their own spacing).
+4. Each body block belongs to the headline group it stands under: the first thing above it
+   within its width, captions and photos aside; a rule or another story's body in between
+   means it does not. A block left over belongs to a vertical headline beside it, or to the
+   story of the block it stands next to at the same height (a headline narrower than its
+   story covers only its middle columns, or a photo pushes some of its columns down); blocks
+   that belong to none are stories without a
+   headline.
+5. A story's blocks are read column by column, left to right, each top to bottom (an L-shaped
+   story runs down its longer columns); stories top to bottom, then left to right.
+
+The result is the page's lines in reading order with ``block`` numbering: ``2k`` the headline
+group of the k-th story, ``2k + 1`` its body (all of its columns). Captions and furniture
+(smaller type outside any story's body) are left out; segmentation reads stories from this.
 
 Coordinates are page units with the origin at the top left (PDF points, or pixels of a
 scan); a box is (x0, y0, x1, y1).
@@ -14,15 +31,22 @@ scan); a box is (x0, y0, x1, y1).
 
 from __future__ import annotations
 
+import bisect
+import re
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from rag.records import Line
 
-__all__ = ["Box", "reading_order", "union"]
+__all__ = ["Box", "reading_order", "union", "body_size"]
 
 Box = tuple[float, float, float, float]
+
+_HEAD = 1.12  # a line this much larger than the body is headline material
+_NEAR_HEAD = 1.05  # ... or this much, right beside a headline (a subtitle one size up)
+_SMALL = 0.87  # this much smaller: a caption or page furniture
+_MARK = re.compile(r"^\s*[（(]?\s*[下上][转接]\s*第?\s*\d+\s*版\s*[）)]?\s*$")
 
 
 def union(boxes: Sequence[Box]) -> Box:
@@ -30,137 +54,497 @@ def union(boxes: Sequence[Box]) -> Box:
     return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
-@dataclass(frozen=True)
-class _Cut:
-    axis: str  # "y": a horizontal cut (gap between rows), "x": a vertical one (a gutter)
-    at: float
-    gap: float
-
-
-def _gaps(solid: list[tuple[float, float]], strays: Sequence[tuple[float, float]] = ()) -> list[tuple[float, float]]:
-    """The open intervals between the spans, as (start, end), inside their overall extent.
-
-    ``solid`` spans close any gap they cross. ``strays`` may cross one without closing it:
-    OCR boxes of body lines reach into gutters now and then; a gap stays open while at
-    most one of them (or 2% of all lines) crosses it."""
-    every = list(solid) + list(strays)
-    if len(every) < 2:
-        return []
-    allowed = max(1, int(0.02 * len(every))) if strays else 0
-    points = sorted({p for span in every for p in span})
-    out, start = [], None
-    for a, b in zip(points, points[1:]):
-        mid = (a + b) / 2
-        free = not any(x0 < mid < x1 for x0, x1 in solid) and sum(1 for x0, x1 in strays if x0 < mid < x1) <= allowed
-        if free and start is None:
-            start = a
-        elif not free and start is not None:
-            out.append((start, a))
-            start = None
-    return out
-
-
 def _size(ln: Line) -> float:
     return ln.font_size or (ln.bbox[3] - ln.bbox[1])
 
 
-def _head_cut(lines: list[Line], rows: list[_Cut], centred: bool) -> _Cut | None:
-    """The cut below the headline at the top of the region (every line above it set larger
-    than the body), so that its lines stay one block. With columns below (``centred``),
-    only a headline centred over the whole region: it leaves the gutters free above the
-    body, yet belongs above all of the columns."""
-    body = statistics.median(_size(ln) for ln in lines)
-    x0, x1 = min(ln.bbox[0] for ln in lines), max(ln.bbox[2] for ln in lines)
-    found = None
-    for cut in sorted(rows, key=lambda c: c.at):  # the lowest cut with only the headline above it
-        above = [ln for ln in lines if ln.bbox[3] <= cut.at]
-        if len(above) == len(lines) or not all(_size(ln) > 1.15 * body for ln in above):
-            break
-        # centred: every line of it on the region's centre line (two titles side by side are not)
-        mid, width = (x0 + x1) / 2, x1 - x0
-        if not centred or all(abs((ln.bbox[0] + ln.bbox[2]) / 2 - mid) < 0.05 * width and ln.bbox[2] - ln.bbox[0] < 0.9 * width
-                              for ln in above):
-            found = cut
-    return found
+def body_size(lines: Sequence[Line]) -> float:
+    """The type size most characters of the page are set in."""
+    sized = sorted((_size(ln), len(ln.text)) for ln in lines)
+    total = sum(n for _, n in sized)
+    run = 0
+    for s, n in sized:
+        run += n
+        if run >= total / 2:
+            return s
+    return 1.0
+
+
+@dataclass
+class _Block:
+    kind: str  # "head", "body", "small"
+    lines: list[Line] = field(default_factory=list)
+    owner: int = -1  # the headline group (index into heads) it belongs to
+    story: int = -1
+    columns: list[list[Line]] = field(default_factory=list)  # a vertical headline's columns, right to left
+
+    @property
+    def box(self) -> Box:
+        return union([ln.bbox for ln in self.lines])
+
+    @property
+    def last(self) -> Line:
+        return self.lines[-1]
+
+
+def _overlap(a: Box, b: Box) -> float:
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+
+
+def _vgap_clear(rules: Sequence[Box], x0: float, x1: float, top: float, bottom: float) -> bool:
+    """No horizontal rule between ``top`` and ``bottom`` across the span x0..x1."""
+    for r in rules:
+        if r[2] - r[0] >= r[3] - r[1] and top - 1 <= (r[1] + r[3]) / 2 <= bottom + 1 and _overlap(r, (x0, 0, x1, 0)) > 0.3 * (x1 - x0):
+            return False
+    return True
+
+
+def _hgap_clear(rules: Sequence[Box], left: float, right: float, y0: float, y1: float) -> bool:
+    """No vertical rule between ``left`` and ``right`` along y0..y1."""
+    for r in rules:
+        if r[3] - r[1] > r[2] - r[0] and left - 1 <= (r[0] + r[2]) / 2 <= right + 1 and \
+                min(r[3], y1) - max(r[1], y0) > 0.3 * (y1 - y0):
+            return False
+    return True
+
+
+def _stack(lines: list[Line], kind: str, unit: float, rules: Sequence[Box], leading: float) -> list[_Block]:
+    """Lines stacked into blocks: each joins the block whose last line stands right above it
+    in the same column, or beside it on the same row inside the block's width."""
+    blocks: list[_Block] = []
+    for ln in sorted(lines, key=lambda ln: (ln.bbox[1], ln.bbox[0])):
+        x0, y0, x1, y1 = ln.bbox
+        s = _size(ln)
+        best, best_gap = None, None
+        for b in blocks[-400:]:
+            # the column the block stands in: its lines' usual edges (one line OCR read across a
+            # gutter does not widen it)
+            bx0, _, bx1, _ = b.box
+            if len(b.lines) >= 4:
+                x0s, x1s = sorted(x.bbox[0] for x in b.lines), sorted(x.bbox[2] for x in b.lines)
+                bx0, bx1 = x0s[len(x0s) // 4], x1s[(3 * len(x1s)) // 4]
+            last = b.last.bbox
+            same_row = min(y1, last[3]) - max(y0, last[1]) > 0.5 * min(y1 - y0, last[3] - last[1])
+            if same_row:
+                # a piece of the same printed line (justified spaces split it) inside the column
+                if b.kind == kind and x0 >= bx0 - 0.5 * s and x1 <= bx1 + 0.5 * s and kind == "body" and len(b.lines) > 1:
+                    gap = -1.0
+                else:
+                    continue
+            else:
+                gap = y0 - last[3]
+                if gap < -0.3 * s or gap > leading * max(s, _size(b.last)):
+                    continue
+                ov = _overlap(ln.bbox, (bx0, 0, bx1, 0))
+                if ov < 0.6 * min(x1 - x0, bx1 - bx0):
+                    continue
+                if kind == "body" and (abs(x0 - bx0) > 2.6 * s and x0 < bx0 or x1 > bx1 + 1.5 * s and len(b.lines) > 1):
+                    continue  # another column's grid
+                if not _vgap_clear(rules, max(x0, bx0), min(x1, bx1), last[3], y0):
+                    continue
+            if best_gap is None or gap < best_gap:
+                best, best_gap = b, gap
+        if best is None:
+            best = _Block(kind)
+            blocks.append(best)
+        best.lines.append(ln)
+    return blocks
 
 
 def _leading(lines: list[Line]) -> float:
-    """The usual space between a line and the next one under it, in type sizes (PDF boxes
-    span the whole em, OCR boxes only the ink, so the same page shows ~0.4 and ~0.6)."""
+    """The usual space between a body line and the next one under it, in type sizes (PDF
+    boxes span the whole em, OCR boxes only the ink: ~0.5 and ~0.6 on the same page)."""
     gaps = []
     by_top = sorted(lines, key=lambda ln: ln.bbox[1])
     for i, ln in enumerate(by_top):
-        for nxt in by_top[i + 1 : i + 40]:
-            if nxt.bbox[1] >= ln.bbox[3] and min(ln.bbox[2], nxt.bbox[2]) > max(ln.bbox[0], nxt.bbox[0]):
+        for nxt in by_top[i + 1: i + 40]:
+            if nxt.bbox[1] >= ln.bbox[3] - 0.2 * _size(ln) and _overlap(ln.bbox, nxt.bbox) > 0.5 * (ln.bbox[2] - ln.bbox[0]):
                 gaps.append((nxt.bbox[1] - ln.bbox[3]) / _size(ln))
                 break
-    return statistics.median(gaps) if gaps else 0.4
+    return min(statistics.median(gaps), 0.9) if gaps else 0.5  # sparse pages pair far lines
 
 
-def _row_unit(lines: list[Line], a: float, b: float, unit: float) -> float:
-    """What a row gap from ``a`` to ``b`` is measured in: the type size of the smaller of
-    the lines just above and just below it (a gap between two headline lines is no wider,
-    for their size, than between two body lines; OCR boxes are tight, so it shows)."""
-    above = [ln for ln in lines if ln.bbox[3] <= a + 0.01]
-    below = [ln for ln in lines if ln.bbox[1] >= b - 0.01]
-    if not above or not below:
-        return unit
-    last = max(above, key=lambda ln: ln.bbox[3])
-    first = min(below, key=lambda ln: ln.bbox[1])
-    return max(min(_size(last), _size(first)), 1e-6)
+def _row_text(lines: list[Line]) -> list[Line]:
+    """A block's lines with the pieces of one printed line joined, left to right."""
+    rows: list[list[Line]] = []
+    for ln in sorted(lines, key=lambda ln: (ln.bbox[1] + ln.bbox[3]) / 2):
+        if rows:
+            p = union([x.bbox for x in rows[-1]])
+            b = ln.bbox
+            if min(p[3], b[3]) - max(p[1], b[1]) > 0.5 * min(p[3] - p[1], b[3] - b[1]):
+                rows[-1].append(ln)
+                continue
+        rows.append([ln])
+    out = []
+    for row in rows:
+        row.sort(key=lambda ln: ln.bbox[0])
+        text = row[0].text
+        for ln in row[1:]:
+            latin = text[-1:].isascii() and text[-1:].isalnum() and ln.text[:1].isascii() and ln.text[:1].isalnum()
+            text += (" " if latin else "") + ln.text
+        out.append(replace(row[0], text=text, bbox=union([ln.bbox for ln in row]),
+                           font_size=max(_size(ln) for ln in row) if len(row) > 1 else row[0].font_size))
+    return out
 
 
-def _best_cut(lines: list[Line], unit: float) -> _Cut | None:
-    """The gap to cut the region at: a headline centred over the region first, else the
-    widest straight gap across it that separates more than line spacing does (in y, wider
-    than ``0.6 × unit``, a line's height; in x, wider than ``0.9 × unit``)."""
-    rows = [_Cut("y", (a + b) / 2, (b - a) / _row_unit(lines, a, b, unit)) for a, b in _gaps([(ln.bbox[1], ln.bbox[3]) for ln in lines])]
-    rows = [c for c in rows if c.gap > max(0.6, 1.5 * _leading(lines))]
-    # A body line may stray into a gutter (OCR boxes reach a character beyond the text now
-    # and then): body lines count without a character at either end, and one may cross.
-    # A larger line (a headline) always closes a gutter.
-    body = statistics.median(_size(ln) for ln in lines)
-    big = [(ln.bbox[0], ln.bbox[2]) for ln in lines if _size(ln) > 1.15 * body]
-    small = [(ln.bbox[0] + _size(ln), ln.bbox[2] - _size(ln)) for ln in lines if _size(ln) <= 1.15 * body]
-    small = [(a, b) for a, b in small if b > a]
-    cols = [_Cut("x", (a + b) / 2, (b - a) / unit) for a, b in _gaps(big, small)]
-    cols = [c for c in cols if c.gap > 0.9]
-    # Stories are set one under another with more space between them than between lines:
-    # such a gap is cut before any gutter, or a gutter running through several stories of
-    # one column grid would read them column by column across the stories.
-    wide = [c for c in rows if c.gap >= 1.2]
-    if wide:
-        return max(wide, key=lambda c: c.gap)
-    if rows and (head := _head_cut(lines, rows, centred=bool(cols))) is not None:
-        return head
-    return max(rows + cols, key=lambda c: c.gap, default=None)
+def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Line, ...]:
+    """The page's stories in reading order: each headline group (block ``2k``), then its body
+    (block ``2k + 1``), column by column. Captions and furniture outside stories are left out.
 
-
-def _cut(lines: list[Line], unit: float, out: list[list[Line]]) -> None:
-    if len(lines) > 1 and (cut := _best_cut(lines, unit)) is not None:
-        i = 1 if cut.axis == "y" else 0
-        before = [ln for ln in lines if (ln.bbox[i] + ln.bbox[i + 2]) / 2 < cut.at]
-        after = [ln for ln in lines if (ln.bbox[i] + ln.bbox[i + 2]) / 2 >= cut.at]
-        if before and after:
-            # a region's own unit: its lines' height (a headline region's gaps are wider)
-            for part in (before, after):
-                _cut(part, _unit(part), out)
-            return
-    out.append(sorted(lines, key=lambda ln: (ln.bbox[1], ln.bbox[0])))
-
-
-def _unit(lines: Sequence[Line]) -> float:
-    return statistics.median(ln.bbox[3] - ln.bbox[1] for ln in lines) or 1.0
-
-
-def reading_order(lines: Sequence[Line]) -> tuple[Line, ...]:
-    """The lines in reading order, with ``block`` numbering the regions no gap divides.
-
-    Lines must carry boxes; their ``block`` is ignored and set here.
+    Args:
+        lines: lines with boxes (their ``block`` is ignored); lines without one are dropped.
+        rules: rules printed on the page (thin boxes), which stories never run across.
     """
     boxed = [ln for ln in lines if ln.bbox is not None and ln.text.strip()]
     if not boxed:
         return ()
-    blocks: list[list[Line]] = []
-    _cut(boxed, _unit(boxed), blocks)
-    return tuple(replace(ln, block=b) for b, block in enumerate(blocks) for ln in block)
+    body = body_size(boxed)
+    heights = sorted(ln.bbox[3] - ln.bbox[1] for ln in boxed if abs(_size(ln) - body) < 0.1 * body) or [body]
+    tall = heights[len(heights) // 2]
+    # pieces of one printed line first joined (within a column), then a body line OCR read
+    # across a column gutter cut where a column begins
+    pieces = [ln for ln in boxed if abs(_size(ln) - body) < 0.15 * body]
+    boxed = [ln for ln in boxed if abs(_size(ln) - body) >= 0.15 * body] + _join_pieces(pieces, body)
+    bodyish = {id(ln): "body" for ln in boxed if abs(_size(ln) - body) < 0.15 * body}
+    forced: set[int] = set()
+    split = []
+    for ln in boxed:
+        height = ln.bbox[3] - ln.bbox[1]
+        if height <= 1.4 * tall and abs(_size(ln) - body) < 0.15 * body:  # body type
+            parts = _across_gutters(ln, boxed, bodyish, body)
+            if len(parts) > 1:
+                forced.update(id(p) for p in parts)
+            split += parts
+        else:
+            split.append(ln)
+    boxed = split
+
+    def small(ln: Line) -> bool:
+        # OCR measures a short line's size from few characters (punctuation is narrow): such a
+        # line is small only when its box is short too
+        height = ln.bbox[3] - ln.bbox[1]
+        exact = abs(_size(ln) - height) < 1e-3 * height  # a PDF em box: the size is the printed one
+        if _MARK.match(ln.text):
+            return False  # a continuation mark, OCR's brackets lost or not: it ends its story
+        return _size(ln) <= _SMALL * body and (exact or len(ln.text) >= 8 or height <= 0.8 * tall)
+
+    by_top = sorted(boxed, key=lambda o: o.bbox[1])
+    tops = [o.bbox[1] for o in by_top]
+
+    def sandwiched(ln: Line) -> bool:
+        """Body-sized lines right above and right below it, in its column."""
+        x0, y0, x1, y1 = ln.bbox
+        near = by_top[bisect.bisect_left(tops, y0 - 2.5 * tall): bisect.bisect_right(tops, y1 + 1.5 * tall)]
+        col = [o for o in near if o is not ln and abs(_size(o) - body) < 0.15 * body
+               and _overlap(o.bbox, ln.bbox) > 0.5 * min(o.bbox[2] - o.bbox[0], x1 - x0)]
+        return any(o.bbox[3] <= y0 + 0.3 * tall for o in col) and any(o.bbox[1] >= y1 - 0.3 * tall for o in col)
+
+    def head(ln: Line) -> bool:
+        # a headline's box is taller than the body's; a line as short as body lines and set
+        # between them is body type whose pitch OCR overstated (it dropped characters)
+        height = ln.bbox[3] - ln.bbox[1]
+        return _size(ln) >= _HEAD * body and (height >= 1.05 * tall or height >= tall and not sandwiched(ln))
+
+    kind = {id(ln): "body" if id(ln) in forced else "head" if head(ln) else "small" if small(ln)
+            else "body" for ln in boxed}
+    # a line one size up right beside a headline is part of its group (a subtitle, a kicker)
+    # (and so is a line of that size beside it: a kicker of two phrases)
+    grown = True
+    while grown:
+        grown = False
+        heads_lines = [ln for ln in boxed if kind[id(ln)] == "head"]
+        for ln in boxed:
+            if kind[id(ln)] == "body" and _size(ln) >= _NEAR_HEAD * body:
+                for h in heads_lines:
+                    near = min(abs(ln.bbox[1] - h.bbox[3]), abs(h.bbox[1] - ln.bbox[3])) < 0.8 * _size(ln)
+                    if near and _overlap(ln.bbox, h.bbox) > 0.5 * min(ln.bbox[2] - ln.bbox[0], h.bbox[2] - h.bbox[0]):
+                        kind[id(ln)] = "head"
+                        grown = True
+                        break
+    joined = _join_pieces([ln for ln in boxed if kind[id(ln)] == "body"], body)
+    kind.update({id(ln): "body" for ln in joined})
+    boxed = [ln for ln in boxed if kind[id(ln)] != "body"] + joined
+    lead = _leading([ln for ln in boxed if kind[id(ln)] == "body"])
+    # a line OCR measured small (a paragraph's short last line, narrow punctuation) that stands
+    # right under a body line, at its column's left edge and within its width, is body type
+    body_lines = [ln for ln in boxed if kind[id(ln)] == "body"]
+    for ln in sorted((ln for ln in boxed if kind[id(ln)] == "small"), key=lambda ln: ln.bbox[1]):
+        if _size(ln) < 0.6 * body:
+            continue
+        for o in body_lines:
+            if 0 <= ln.bbox[1] - o.bbox[3] <= (lead + 0.6) * body and abs(ln.bbox[0] - o.bbox[0]) < 2.6 * body \
+                    and ln.bbox[2] <= o.bbox[2] + 0.5 * body:
+                kind[id(ln)] = "body"
+                body_lines.append(ln)
+                break
+    body_blocks = _stack([ln for ln in boxed if kind[id(ln)] == "body"], "body", body, rules, lead + 0.6)
+    heads = _stack([ln for ln in boxed if kind[id(ln)] == "head"], "head", body, rules, 0.9)
+    smalls = _stack([ln for ln in boxed if kind[id(ln)] == "small"], "small", body, rules, lead + 0.6)
+    heads = _vertical_columns(heads)
+    _own(body_blocks, heads, smalls, rules, body)
+    return _emit(body_blocks, heads, body)
+
+
+def _join_pieces(lines: list[Line], unit: float) -> list[Line]:
+    """Pieces of one printed line joined again: justification spreads a short line ("本 报 讯")
+    and the readers cut it at the wide spaces; a line just above or below runs across the
+    space, which a gutter never has."""
+    by_y = sorted(lines, key=lambda ln: ln.bbox[1])
+    tops = [ln.bbox[1] for ln in by_y]
+    rows: list[list[Line]] = []
+    for ln in by_y:
+        if rows and min(ln.bbox[3], rows[-1][0].bbox[3]) - max(ln.bbox[1], rows[-1][0].bbox[1]) > \
+                0.5 * min(ln.bbox[3] - ln.bbox[1], rows[-1][0].bbox[3] - rows[-1][0].bbox[1]):
+            rows[-1].append(ln)
+        else:
+            rows.append([ln])
+    widths = sorted(ln.bbox[2] - ln.bbox[0] for ln in lines)
+    usual = widths[len(widths) // 2] if widths else 0.0
+    out = []
+    for row in rows:
+        row.sort(key=lambda ln: ln.bbox[0])
+        cur = row[0]
+        for ln in row[1:]:
+            a0, a1 = cur.bbox[2], ln.bbox[0]
+            merged = False
+            if 0 <= a1 - a0 < 3 * unit:
+                lo = bisect.bisect_left(tops, cur.bbox[1] - 3 * unit)
+                hi = bisect.bisect_right(tops, cur.bbox[3] + 2 * unit)
+                for o in by_y[lo:hi]:
+                    if o is cur or o is ln or o in row:
+                        continue
+                    # (a line of a column's usual width: one OCR read across a gutter proves nothing)
+                    if o.bbox[0] < a0 - 0.2 * unit and o.bbox[2] > a1 + 0.2 * unit and o.bbox[2] - o.bbox[0] < 1.8 * usual:
+                        latin = cur.text[-1:].isascii() and cur.text[-1:].isalnum() and ln.text[:1].isascii() \
+                            and ln.text[:1].isalnum()
+                        cur = replace(cur, text=cur.text + (" " if latin else "") + ln.text,
+                                      bbox=union([cur.bbox, ln.bbox]))
+                        merged = True
+                        break
+            if not merged:
+                out.append(cur)
+                cur = ln
+        out.append(cur)
+    return out
+
+
+def _w(ch: str) -> float:
+    return 0.5 if ch.isascii() else 1.0
+
+
+def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> list[Line]:
+    """A body line OCR read across a column gutter, cut where a column begins: a left edge
+    that at least two body lines just above or below it start at, inside this line. The
+    text is cut by the characters' pitch (Chinese is set on a grid)."""
+    x0, y0, x1, y1 = ln.bbox
+    if x1 - x0 < 6 * unit or not ln.text.strip():
+        return [ln]
+    near = [o for o in lines if o is not ln and kind.get(id(o)) == "body" and abs(o.bbox[1] - y0) < 12 * unit]
+    if not near:
+        return [ln]
+    usual = statistics.median(o.bbox[2] - o.bbox[0] for o in near)
+    # columns begin where lines begin, near this one or (a page set on one grid) anywhere
+    local = sorted(o.bbox[0] for o in near if x0 + 2 * unit < o.bbox[0] < x1 - 2 * unit)
+    page = sorted(o.bbox[0] for o in lines if o is not ln and kind.get(id(o)) == "body"
+                  and x0 + 2 * unit < o.bbox[0] < x1 - 2 * unit)
+    cut = None
+    for e in sorted(set(local) | set(page)):
+        support = max(sum(1 for f in local if abs(f - e) < 0.4 * unit), sum(1 for f in page if abs(f - e) < 0.4 * unit) // 3)
+        # a column's edge, not a paragraph's indent: no line of the usual width runs across it
+        across = sum(1 for o in near if o.bbox[0] < e - 0.5 * unit and o.bbox[2] > e + 0.5 * unit
+                     and o.bbox[2] - o.bbox[0] < 1.8 * usual)
+        if support >= 2 and across <= 1:
+            cut = e
+            break
+    if cut is None:
+        return [ln]
+    text = ln.text
+    total = sum(_w(c) for c in text) or 1.0
+    pitch = (x1 - x0) / total
+    run, k = 0.0, 0
+    while k < len(text) and x0 + (run + _w(text[k])) * pitch <= cut - 0.5 * unit:
+        run += _w(text[k])  # up to the last character whose right edge stands before the gutter
+        k += 1
+    if k == len(text):
+        return [ln]
+    left, right = text[:k].rstrip(), text[k:].lstrip()
+    if not left or not right:
+        return [ln]
+    a = replace(ln, text=left, bbox=(x0, y0, x0 + run * pitch, y1))
+    b = replace(ln, text=right, bbox=(cut, y0, x1, y1))
+    return [a] + _across_gutters(b, lines, kind, unit)
+
+
+def _vertical(h: _Block) -> bool:
+    x0, y0, x1, y1 = h.box
+    return y1 - y0 > 2.5 * (x1 - x0) and len(h.lines) >= 3
+
+
+def _vertical_columns(heads: list[_Block]) -> list[_Block]:
+    """A vertical headline too long for its strip runs on in the column to its left: one group,
+    its columns read right to left."""
+    out: list[_Block] = []
+    for h in sorted(heads, key=lambda h: -h.box[0]):
+        if _vertical(h):
+            hx0, hy0, hx1, hy1 = h.box
+            for o in out:
+                ox0, oy0, ox1, oy1 = o.box
+                if _vertical(o) and 0 <= ox0 - hx1 < 0.8 * (hx1 - hx0) and abs(oy0 - hy0) < (hx1 - hx0):
+                    o.columns = (o.columns or [o.lines[:]]) + [h.lines]
+                    o.lines = o.lines + h.lines
+                    break
+            else:
+                out.append(h)
+        else:
+            out.append(h)
+    return out
+
+
+def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules: Sequence[Box], unit: float) -> None:
+    """Give each body block the headline group it belongs to (``owner``), or none (-1)."""
+    # A headline stands over its story's width, which may be wider than its ink (a short
+    # headline, centred or set left): it reaches out to what stands beside it at its height
+    # (another headline, a body column, a rule) or to the edge of the page's text.
+    left_edge = min(b.box[0] for b in blocks + heads) if blocks or heads else 0.0
+    right_edge = max(b.box[2] for b in blocks + heads) if blocks or heads else 0.0
+    spans = []
+    for h in heads:
+        hx0, hy0, hx1, hy1 = h.box
+        lo, hi = left_edge, right_edge
+        for o in [x for x in heads + blocks if x is not h]:
+            ox0, oy0, ox1, oy1 = o.box
+            if min(oy1, hy1 + unit) - max(oy0, hy0 - unit) > 0:
+                if ox1 <= hx0 + 0.5 * unit:
+                    lo = max(lo, ox1)
+                elif ox0 >= hx1 - 0.5 * unit:
+                    hi = min(hi, ox0)
+        for r in rules:
+            if r[3] - r[1] > r[2] - r[0] and min(r[3], hy1) - max(r[1], hy0) > 0:
+                mid = (r[0] + r[2]) / 2
+                if mid <= hx0:
+                    lo = max(lo, mid)
+                elif mid >= hx1:
+                    hi = min(hi, mid)
+        spans.append((lo, hy0, hi, hy1))
+    # 1. the first thing above the block within its width: a headline group owns it
+    for b in blocks:
+        bx0, by0, bx1, by1 = b.box
+        width = bx1 - bx0
+        nearest, kind_of, dist = None, "", None
+        best_key = None
+        for k, h in enumerate(heads):
+            if _vertical(h):
+                continue
+            hx0, hy0, hx1, hy1 = h.box
+            inked = _overlap(h.box, b.box) > 0.2 * width
+            if hy1 <= by0 + 0.3 * unit and (inked or _overlap(spans[k], b.box) > 0.8 * width):
+                # the nearest above; between headlines at one height, the one over the block,
+                # else the one nearer to it sideways
+                side = max(0.0, hx0 - bx1, bx0 - hx1)
+                key = (round((by0 - hy1) / unit), not inked, side)
+                if best_key is None or key < best_key:
+                    best_key, nearest, kind_of, dist = key, k, "head", by0 - hy1
+        for o in blocks:
+            if o is b:
+                continue
+            ox0, oy0, ox1, oy1 = o.box
+            if oy1 <= by0 + 0.3 * unit and _overlap(o.box, b.box) > 0.4 * min(width, ox1 - ox0):
+                if dist is None or by0 - oy1 < dist:
+                    nearest, kind_of, dist = o, "body", by0 - oy1
+        if kind_of == "head" and _vgap_clear(rules, bx0 + 0.1 * width, bx1 - 0.1 * width, heads[nearest].box[3], by0):
+            b.owner = nearest
+    # 2. a vertical headline owns the blocks beside it
+    for k, h in enumerate(heads):
+        if not _vertical(h):
+            continue
+        hx0, hy0, hx1, hy1 = h.box
+        for b in blocks:
+            bx0, by0, bx1, by1 = b.box
+            if b.owner < 0 and min(hy1, by1) - max(hy0, by0) > 0.3 * (by1 - by0) and \
+                    (0 <= bx0 - hx1 < 3 * unit or 0 <= hx0 - bx1 < 3 * unit):
+                b.owner = k
+    # 3. a block left over belongs to the story of the block right above it in its column (a
+    #    line the reader cut apart split the column), else of the block beside it
+    changed = True
+    while changed:
+        changed = False
+        for b in blocks:
+            if b.owner >= 0:
+                continue
+            bx0, by0, bx1, by1 = b.box
+            above = [o for o in blocks if o.owner >= 0 and 0 <= by0 - o.box[3] <= 2 * unit
+                     and _overlap(o.box, b.box) > 0.5 * min(bx1 - bx0, o.box[2] - o.box[0])
+                     and _vgap_clear(rules, max(bx0, o.box[0]), min(bx1, o.box[2]), o.box[3], by0)]
+            if above:
+                b.owner = min(above, key=lambda o: by0 - o.box[3]).owner
+                changed = True
+                continue
+            best, gap_best = None, None
+            for o in blocks:
+                if o.owner < 0:
+                    continue
+                ox0, oy0, ox1, oy1 = o.box
+                gap = bx0 - ox1 if bx0 >= ox1 - 0.3 * unit else ox0 - bx1 if ox0 >= bx1 - 0.3 * unit else None
+                beside = min(by1, oy1) - max(by0, oy0) > 0.5 * min(by1 - by0, oy1 - oy0)
+                if gap is None or gap > 3 * unit or not (abs(oy0 - by0) <= 1.5 * unit or beside):
+                    continue
+                gap += 0 if abs(oy0 - by0) <= 1.5 * unit else unit  # the same top first
+                if not _hgap_clear(rules, min(bx1, ox1), max(bx0, ox0), max(by0, oy0), min(by1, oy1)):
+                    continue
+                if gap_best is None or gap < gap_best:
+                    best, gap_best = o, gap
+            if best is not None:
+                b.owner = best.owner
+                changed = True
+
+
+def _emit(blocks: list[_Block], heads: list[_Block], unit: float) -> tuple[Line, ...]:
+    stories: dict[tuple, list[_Block]] = {}
+    for b in blocks:
+        key = ("h", b.owner) if b.owner >= 0 else ("b", id(b))
+        stories.setdefault(key, []).append(b)
+    for k in range(len(heads)):
+        stories.setdefault(("h", k), [])
+
+    def top_left(item) -> tuple[float, float]:
+        key, bs = item
+        boxes = [b.box for b in bs] + ([heads[key[1]].box] if key[0] == "h" else [])
+        x0, y0, _, _ = union(boxes)
+        return (y0, x0)
+
+    out: list[Line] = []
+    n = 0
+    # stories top to bottom; those starting level with each other (side by side) left to right
+    ordered = sorted(stories.items(), key=top_left)
+    rows: list[list] = []
+    for item in ordered:
+        if rows and top_left(item)[0] - top_left(rows[-1][0])[0] < 2 * unit:
+            rows[-1].append(item)
+        else:
+            rows.append([item])
+    for key, bs in [item for row in rows for item in sorted(row, key=lambda it: top_left(it)[1])]:
+        if key[0] == "h":
+            h = heads[key[1]]
+            if _vertical(h):
+                cols = h.columns or [h.lines]
+                text = "".join(ln.text for col in cols for ln in sorted(col, key=lambda ln: ln.bbox[1]))
+                head_lines = [Line(text, 2 * n, max(_size(ln) for ln in h.lines), h.box)]
+            else:
+                head_lines = [replace(ln, block=2 * n) for ln in _row_text(h.lines)]
+            out.extend(head_lines)
+        # columns left to right, each top to bottom
+        cols: list[list[_Block]] = []
+        for b in sorted(bs, key=lambda b: b.box[0]):
+            for col in cols:
+                c = union([x.box for x in col])
+                if _overlap(b.box, c) > 0.5 * min(b.box[2] - b.box[0], c[2] - c[0]):
+                    col.append(b)
+                    break
+            else:
+                cols.append([b])
+        for col in cols:
+            # the column's lines row by row (pieces of one printed line that fell into two
+            # blocks side by side are one line again)
+            out.extend(replace(ln, block=2 * n + 1) for ln in _row_text([ln for b in col for ln in b.lines]))
+        n += 1
+    return tuple(out)

@@ -301,7 +301,7 @@ def _read_pdf(path: Path, data: bytes, res: FileResult, where: tuple, images: Pa
             image = ""
             if images is not None:
                 image = images.save(pp.render(doc, PAGE_IMAGE_DPI), images.key(data, pp.index))
-            found.append((pp.index, reading_order(pp.lines), image, pp.size))
+            found.append((pp.index, reading_order(pp.lines, pp.rules), image, pp.size))
     finally:
         doc.close()
     _add_pages(path, res, where, found)
@@ -323,7 +323,7 @@ def _read_scan(path: Path, data: bytes, res: FileResult, where: tuple, images: P
             res.problems.append(Problem(str(path), sp.problem))
             continue
         image = images.save(sp.image, images.key(data, sp.index)) if images is not None else ""
-        found.append((sp.index, reading_order(sp.lines), image, (float(sp.image.width), float(sp.image.height))))
+        found.append((sp.index, reading_order(sp.lines, sp.rules), image, (float(sp.image.width), float(sp.image.height))))
     _add_pages(path, res, where, found)
 
 

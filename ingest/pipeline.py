@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ingest.articles import segment_page
+from ingest.articles import segment
 from ingest.chunks import CHUNK_CHARS, chunk_article, window_chunk
 from ingest.continuations import Head, Segment, issue_prefix, link_articles, linked, match
 from ingest.page_images import PageImages
@@ -45,6 +45,8 @@ class IngestReport:
     chunks_unchanged: int = 0
     chunks_removed: int = 0
     seconds: float = 0.0
+    # pages where no article was recognised, ingested as one article per block (issue 32)
+    pages_fallback: list[str] = field(default_factory=list)
     # not in the JSON summary: which page keys each file gave, and which of them the
     # archive already held (so this ingest replaced them)
     keys_by_file: dict[str, dict[str, None]] = field(default_factory=dict)  # file -> its page keys, in order
@@ -62,11 +64,15 @@ class IngestReport:
         return d
 
 
-def articles_from_result(res: FileResult) -> list[Article]:
-    """The articles of one read file: segmented pages plus pre-segmented JSONL rows."""
+def articles_from_result(res: FileResult, fell_back: list[str] | None = None) -> list[Article]:
+    """The articles of one read file: segmented pages plus pre-segmented JSONL rows; the pages
+    that fell back to page-level articles are added to ``fell_back``."""
     out = list(res.articles)
     for page in res.pages:
-        out.extend(segment_page(page))
+        seg = segment(page)
+        if seg.fell_back and fell_back is not None:
+            fell_back.append(f"{res.path}" + (f" 第{page.page}版" if page.page else ""))
+        out.extend(seg.articles)
     return out
 
 
@@ -153,7 +159,7 @@ class _Group:
 
     def add(self, path: Path, res: FileResult, rep: IngestReport) -> None:
         self.superseded.update((p.key, (p.supersedes, p.source)) for p in res.pages if p.supersedes)
-        arts = articles_from_result(res)
+        arts = articles_from_result(res, rep.pages_fallback)
         keys = rep.keys_by_file.setdefault(str(path), {})  # an ordered set: a JSONL file has a key per row
         keys.update(dict.fromkeys([p.key for p in res.pages] + [a.page_key for a in arts]))
         for art in arts:

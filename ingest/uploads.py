@@ -68,6 +68,7 @@ class FileOutcome:
     reason: str = ""  # why a skipped file was not ingested (Chinese, then English detail)
     replaced_articles: int = 0  # an article file's articles that replaced ones the archive held
     skipped_lines: tuple[Problem, ...] = ()  # lines of an ingested file that were left out, and why
+    fell_back: bool = False  # a page where no article was recognised: ingested as page-level articles
 
     @property
     def ingested(self) -> bool:
@@ -219,7 +220,8 @@ def ingest_uploads(
             lines = tuple(Problem(shown, p.reason, p.line) for p in ps)
             if target.suffix in PAGE_SUFFIXES:
                 outcome = UploadOutcome.REPLACED if replaced else UploadOutcome.IMPORTED
-                result.files[shown] = FileOutcome(outcome, skipped_lines=lines)
+                fell_back = any(w.startswith(str(target)) for w in rep.pages_fallback)
+                result.files[shown] = FileOutcome(outcome, skipped_lines=lines, fell_back=fell_back)
             else:  # an article file: some of its articles may have replaced ones already held
                 result.files[shown] = FileOutcome(UploadOutcome.IMPORTED, replaced_articles=replaced, skipped_lines=lines)
         kept_pages = {name: entry for name, entry in pages.items() if name not in skipped}

@@ -120,6 +120,8 @@ def _ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool, batch_si
         )
         for p in rep.skipped:
             click.echo(f"  跳过 skipped {p}", err=True)
+        for where in rep.pages_fallback:
+            click.echo(f"  注意：{where} 未识别出文章，已按版块整体导入 (no article recognised: one article per block)", err=True)
     if not rep.ok:
         sys.exit(EXIT_SKIPPED)
 
@@ -144,15 +146,18 @@ def articles(settings: Settings, paths: tuple[Path, ...], as_json: bool) -> None
     from ingest.continuations import link_articles
     from ingest.pages import discover, read_file
     from ingest.pipeline import articles_from_result
+    from ingest.readers.ocr import RapidOcr
 
     results, manifests = [], {}
+    ocr = RapidOcr()  # loads nothing until a scan needs it
     for path in discover(list(paths)):
-        results.append(read_file(path, manifests))
+        results.append(read_file(path, manifests, ocr=ocr))
     problems = [p for r in results for p in r.problems]
     if all(r.skipped for r in results):
         raise InputError("; ".join(str(p) for p in problems) or "no page files given",
                          zh="没有可读的版面文件：" + "；".join(p.reason for p in problems[:3]))
-    arts = link_articles([a for r in results for a in articles_from_result(r)])
+    fell_back: list[str] = []
+    arts = link_articles([a for r in results for a in articles_from_result(r, fell_back)])
     if as_json:
         _dump([a.to_dict() for a in arts])
     else:
@@ -171,6 +176,8 @@ def articles(settings: Settings, paths: tuple[Path, ...], as_json: bool) -> None
             segments = [number[b.article_id] for b in arts if b.story_id == a.article_id]
             if segments:
                 click.echo(f"    ↳ 续文 continued in {', '.join(f'[{k}]' for k in segments)}")
+    for where in fell_back:
+        click.echo(f"注意：{where} 未识别出文章，已按版块输出 (no article recognised: one article per block)", err=True)
     for p in problems:
         click.echo(f"跳过 skipped {p}", err=True)
     if problems:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ingest.readers.ocr import OcrEngine
 from rag.records import Line
 
-__all__ = ["IMAGE_SUFFIXES", "MAX_IMAGE_PIXELS", "ImageProblem", "ScanPage", "read_image", "open_page_images"]
+__all__ = ["IMAGE_SUFFIXES", "MAX_IMAGE_PIXELS", "ImageProblem", "ScanPage", "read_image", "open_page_images", "find_rules"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 MAX_IMAGE_PIXELS = 80_000_000  # A1 at 300 dpi is 70 Mpx
@@ -34,6 +34,7 @@ class ScanPage:
     lines: list[Line]
     rotation: int = 0
     problem: str = ""
+    rules: list = field(default_factory=list)  # rules printed between stories, as boxes in pixels
 
 
 def open_page_images(data: bytes) -> list:
@@ -88,5 +89,27 @@ def read_image(data: bytes, ocr: OcrEngine) -> list[ScanPage]:
             upright = upright.rotate(-slant, resample=Image.BICUBIC, expand=True, fillcolor="white")
         lines = ocr.lines(upright)
         problem = "" if lines else f"第 {i + 1} 页 OCR 没有识别出文字 (OCR found no text on this page)"
-        out.append(ScanPage(i, upright, lines, rotation, problem))
+        out.append(ScanPage(i, upright, lines, rotation, problem, find_rules(upright)))
+    return out
+
+
+def find_rules(image) -> list[tuple[float, float, float, float]]:
+    """The rules printed on a page image (thin straight lines between stories, frames of boxed
+    stories), as boxes in pixels: runs of dark pixels longer than any stroke of type, found
+    by a morphological opening with a long thin kernel each way."""
+    import cv2
+    import numpy as np
+
+    gray = np.asarray(image.convert("L"))
+    dark = (gray < 140).astype(np.uint8)
+    h, w = dark.shape
+    out = []
+    for kernel, horizontal in (((max(40, w // 40), 1), True), ((1, max(40, h // 60)), False)):
+        opened = cv2.morphologyEx(dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, kernel))
+        n, _, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+        for x, y, bw, bh, _area in stats[1:n]:
+            # thin, and longer than any stroke of headline type (a column is wider still)
+            thin = bh <= 8 and bw >= max(150, w // 14) if horizontal else bw <= 8 and bh >= max(150, h // 20)
+            if thin:
+                out.append((float(x), float(y), float(x + bw), float(y + bh)))
     return out

@@ -9,8 +9,9 @@ Chosen over Tesseract by measurement (bench/README.md).
 A page is read in full-width horizontal strips that overlap by more than a headline's
 height: the detector then sees text at its printed size (the whole page would be shrunk
 to the model's input size), no line is cut by a strip edge that the next strip does not
-hold whole, and columns keep their gutters. A detected line that spans a wide gap
-between its characters (two columns read as one) is split there.
+hold whole, and columns keep their gutters. A detected line that spans a gap between its
+characters standing in a channel of white down the page (two columns read as one across a
+gutter as narrow as one character) is split there.
 """
 
 from __future__ import annotations
@@ -220,9 +221,11 @@ def _height_of(quad) -> float:
 
 
 def _ink_pieces(line: np.ndarray, width: int) -> list[tuple[int, int]]:
-    """The parts of a straightened line image separated by blank columns wider than 1.2
-    line heights (a gutter between two columns), as (start, end) x ranges of the line's
-    box ``width`` pixels wide; the whole line when there is no such gap."""
+    """The parts of a straightened line image separated by blank columns wider than 0.68
+    line heights (a gutter between two columns may be one character wide; the box is a
+    little taller than the type), as (start, end) x ranges of the line's box ``width``
+    pixels wide; the whole line when there is no such gap. ``_gutters_only`` keeps the
+    splits that stand in a channel of white."""
     h, w = line.shape[:2]
     if h == 0 or w == 0:
         return [(0, width)]
@@ -232,7 +235,7 @@ def _ink_pieces(line: np.ndarray, width: int) -> list[tuple[int, int]]:
         if ink[x]:
             if start is None:
                 start = x
-            elif blank > 1.2 * h:
+            elif blank > 0.68 * h:
                 pieces.append((start, x - blank))
                 start = x
             blank = 0
@@ -261,12 +264,18 @@ def _gutters_only(gray: np.ndarray, box: tuple[int, int, int, int], pieces: list
 
     out = [pieces[0]]
     for a, b in pieces[1:]:
-        gap0, gap1 = x0 + out[-1][1], x0 + a
+        # the middle third of the blank between the pieces' ink (they were padded by 0.2 line
+        # heights): wider than the seams of characters in the lines around (set on a grid, so
+        # they line up), which must not pass for a channel
+        gap0, gap1 = x0 + out[-1][1] - int(0.2 * h), x0 + a + int(0.2 * h)
         third = max(1, (gap1 - gap0) // 3)
         c0, c1 = (gap0 + third, gap1 - third) if gap1 - third > gap0 + third else (gap0, gap1)
         above = gray[max(0, y0 - 3 * h):y0, c0:c1]
         below = gray[y1:min(gray.shape[0], y1 + 3 * h), c0:c1]
-        if min(inked(above), inked(below)) < 0.15:
+        # ... where there is text around to tell (above a headline there is only white)
+        around = [gray[max(0, y0 - 3 * h):y0, max(0, gap0 - 2 * h):gap1 + 2 * h],
+                  gray[y1:min(gray.shape[0], y1 + 3 * h), max(0, gap0 - 2 * h):gap1 + 2 * h]]
+        if any(inked(win) < 0.15 and inked(ctx) >= 0.4 for win, ctx in zip((above, below), around)):
             out.append((a, b))
         else:
             out[-1] = (out[-1][0], b)  # no gutter: the pieces are one line

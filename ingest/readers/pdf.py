@@ -10,10 +10,12 @@ Coordinates are PDF points with the origin at the top left of the page.
 
 from __future__ import annotations
 
+import bisect
+import ctypes
 import re
 import statistics
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ingest.readers.ocr import OcrEngine
 from rag.records import Line
@@ -39,6 +41,7 @@ class PdfPage:
     lines: list[Line]
     how: str  # "text layer" or "OCR"
     problem: str = ""  # why nothing could be read from it
+    rules: list = field(default_factory=list)  # rules between stories, as boxes (text-layer pages)
 
     def render(self, doc, dpi: float):
         """The page as a PIL image at ``dpi`` (for page images and OCR)."""
@@ -93,9 +96,9 @@ def read_pdf(data: bytes, ocr: OcrEngine | None) -> tuple[object, list[PdfPage]]
 def _page(doc, i: int, ocr: OcrEngine | None) -> PdfPage:
     page = doc[i]
     w, h = page.get_size()
-    lines = list(_text_lines(page, h))
+    lines = [ln for ln in _text_lines(page, h) if ln.text]
     if sum(len(ln.text) for ln in lines) >= _MIN_TEXT_CHARS:
-        return PdfPage(i, (w, h), lines, "text layer")
+        return PdfPage(i, (w, h), lines, "text layer", rules=_rules(page, h))
     # a scan saved as PDF: render it and read it by OCR
     px = (w * OCR_DPI / 72) * (h * OCR_DPI / 72)
     if px > MAX_PAGE_PIXELS:
@@ -108,81 +111,160 @@ def _page(doc, i: int, ocr: OcrEngine | None) -> PdfPage:
                   tuple(v * scale for v in ln.bbox)) for ln in ocr.lines(image)]
     if not found:
         return PdfPage(i, (w, h), [], "OCR", f"第 {i + 1} 页是图片，OCR 没有识别出文字 (OCR found no text on this page)")
-    return PdfPage(i, (w, h), found, "OCR")
+    from ingest.readers.image import find_rules
+
+    rules = [tuple(v * scale for v in r) for r in find_rules(image)]
+    return PdfPage(i, (w, h), found, "OCR", rules=rules)
 
 
 @dataclass
-class _Run:
-    chars: list[str]
+class _Char:
+    ch: str
     x0: float
     y0: float
     x1: float
     y1: float
-    heights: list[float]
-    pending_space: bool = False
+    space_before: str = ""  # "real": a space character stood before it; "generated": PDFium guessed one
+    base: float = 0.0  # its baseline (top-down)
+
+    @property
+    def em(self) -> float:
+        return self.y1 - self.y0
 
     @property
     def mid(self) -> float:
         return (self.y0 + self.y1) / 2
 
-    def line(self) -> Line | None:
-        text = "".join(self.chars).strip()
-        if not text:
-            return None
-        return Line(text, 0, statistics.median(self.heights), (self.x0, self.y0, self.x1, self.y1))
 
-
-def _latin(chars: list[str]) -> bool:
-    return bool(chars) and chars[-1].isascii() and chars[-1].isalnum()
-
-
-def _text_lines(page, height: float) -> Iterator[Line]:
-    """The text layer's characters grouped into lines: a run of characters at one height
-    with no gap wider than ~1.5 characters (their em boxes, so punctuation lines up)."""
+def _chars(page, height: float) -> list[_Char]:
+    """The text layer's characters with their boxes (em boxes, so punctuation lines up)."""
     import pypdfium2.raw as pdfium_c
 
     tp = page.get_textpage()
+    out: list[_Char] = []
     try:
-        cur: _Run | None = None
+        space = ""
+        ox, oy = ctypes.c_double(), ctypes.c_double()
+        matrix = pdfium_c.FS_MATRIX()
         for i in range(tp.count_chars()):
             ch = tp.get_text_range(i, 1)
             if ch in ("\r", "\n", "\x02", ""):
-                if cur:
-                    if (ln := cur.line()) is not None:
-                        yield ln
-                    cur = None
+                space = ""
+                continue
+            if ch.isspace():
+                # PDFium writes a space where glyphs stand apart, and justified Chinese is full
+                # of those: such a space is kept only between Latin letters or digits (``_line``)
+                generated = pdfium_c.FPDFText_IsGenerated(tp.raw, i) == 1
+                space = space if space == "real" else ("generated" if generated else "real")
                 continue
             left, bottom, right, top = tp.get_charbox(i, loose=True)
-            if ch.isspace():
-                if cur is None:
-                    continue
-                if pdfium_c.FPDFText_IsGenerated(tp.raw, i) == 1:
-                    # PDFium writes a space where glyphs stand apart, and justified Chinese is
-                    # full of those: one is kept only between Latin letters or digits
-                    cur.pending_space = True
-                else:
-                    cur.chars.append(" ")
-                continue
-            if cur is not None and cur.pending_space:
-                if _latin(cur.chars) and ch.isascii() and ch.isalnum():
-                    cur.chars.append(" ")
-                cur.pending_space = False
-            y0, y1 = height - top, height - bottom
-            em = y1 - y0
-            if cur is not None:
-                same_row = abs((y0 + y1) / 2 - cur.mid) < 0.4 * max(em, cur.y1 - cur.y0)
-                gap = left - cur.x1
-                if not same_row or gap > 1.5 * em or gap < -0.5 * em:
-                    if (ln := cur.line()) is not None:
-                        yield ln
-                    cur = None
-            if cur is None:
-                cur = _Run([], left, y0, right, y1, [])
-            cur.chars.append(ch)
-            cur.x0, cur.x1 = min(cur.x0, left), max(cur.x1, right)
-            cur.y0, cur.y1 = min(cur.y0, y0), max(cur.y1, y1)
-            cur.heights.append(em)
-        if cur and (ln := cur.line()) is not None:
-            yield ln
+            # the type size: the font's size scaled by the character's matrix. PDFium's "loose"
+            # box is as tight as the ink for some glyphs ("一", "口"), so the em box is set on
+            # the baseline from the size instead
+            pdfium_c.FPDFText_GetCharOrigin(tp.raw, i, ox, oy)
+            pdfium_c.FPDFText_GetMatrix(tp.raw, i, matrix)
+            em = pdfium_c.FPDFText_GetFontSize(tp.raw, i) * abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
+            if em > 0:
+                bottom, top = oy.value - 0.12 * em, oy.value + 0.88 * em
+            out.append(_Char(ch, left, height - top, right, height - bottom, space, height - oy.value))
+            space = ""
     finally:
         tp.close()
+    return out
+
+
+def _text_lines(page, height: float) -> Iterator[Line]:
+    """The characters grouped into lines by where they stand, not by the order the file draws
+    them in: characters on one baseline, of one size, with no gap wider than 0.7 of a
+    character between neighbours, nor a narrower one that stands in a gutter (a channel no
+    character above or below crosses: a line hanging its closing quote into a one-character
+    gutter leaves less than half a character). A line never runs across a column gutter; a
+    headline's phrases stay one line."""
+    chars = sorted(_chars(page, height), key=lambda c: (c.base, c.x0))
+    rows: list[list[_Char]] = []
+    for c in chars:
+        # the row this character sits on: the same baseline, a size not far off (digits and
+        # bold openings have boxes of their own heights)
+        for row in reversed(rows[-60:]):
+            ref = row[0]
+            if abs(c.base - ref.base) < 0.15 * max(c.em, ref.em) and 0.6 < c.em / max(ref.em, 1e-6) < 1.67:
+                row.append(c)
+                break
+        else:
+            rows.append([c])
+    for row in rows:
+        row.sort(key=lambda c: c.x0)
+    rows.sort(key=lambda row: row[0].base)
+    ems = sorted(c.em for c in chars)
+    body = ems[len(ems) // 2] if ems else 0.0
+    bases = [row[0].base for row in rows]
+
+    def gutter(x: float, y: float, em: float) -> bool:
+        """Whether x stands in a channel of white down the page: the rows of body type just
+        above and below are open there too (a gap, not the seam of two characters)."""
+        ref = em if em < 1.3 * body or not body else body
+        lo, hi = bisect.bisect_left(bases, y - 6 * ref - em), bisect.bisect_right(bases, y + 6 * ref + em)
+        em = ref
+        open_, shut = 0, 0
+        for row in rows[lo:hi]:
+            # rows of the same size (a headline: the body rows under it, whose gutters it spans)
+            if abs(row[0].base - y) < 0.5 * em or abs(row[0].em - ref) > 0.25 * ref:
+                continue
+            left = [c for c in row if c.x1 <= x + 0.05 * em and c.x1 > x - 3 * em]
+            right = [c for c in row if c.x0 >= x - 0.05 * em and c.x0 < x + 3 * em]
+            if any(c.x0 + 0.02 * em < x < c.x1 - 0.02 * em for c in row):
+                shut += 1
+            elif left and right:
+                if min(c.x0 for c in right) - max(c.x1 for c in left) >= 0.25 * em:
+                    open_ += 1
+                else:
+                    shut += 1
+            elif left or right:
+                open_ += 1  # a row ending (or starting) at the channel: a column's edge
+        return open_ >= 2 and shut <= 1
+
+    for row in rows:
+        row.sort(key=lambda c: c.x0)
+        cur: list[_Char] = []
+        for c in row:
+            if cur:
+                em = min(c.em, cur[-1].em)
+                gap = c.x0 - cur[-1].x1
+                narrow = gap > 0.25 * em and c.space_before != "real" and gutter((c.x0 + cur[-1].x1) / 2, c.base, em)
+                if gap > 0.7 * em or gap < -0.8 * em or narrow:
+                    yield _line(cur)
+                    cur = []
+            cur.append(c)
+        if cur:
+            yield _line(cur)
+
+
+def _line(cs: list[_Char]) -> Line:
+    text = ""
+    for k, c in enumerate(cs):
+        latin = text[-1:].isascii() and text[-1:].isalnum() and c.ch.isascii() and c.ch.isalnum()
+        if k and (c.space_before == "real" or c.space_before and latin) and not text.endswith(" "):
+            text += " "
+        text += c.ch
+    box = (min(c.x0 for c in cs), min(c.y0 for c in cs), max(c.x1 for c in cs), max(c.y1 for c in cs))
+    return Line(text.strip(), 0, statistics.median(c.em for c in cs), box)
+
+
+def _rules(page, height: float) -> list[tuple[float, float, float, float]]:
+    """Rules drawn on the page (thin filled or stroked paths), as boxes; a frame around a story
+    gives its four sides. The page's own background is left out."""
+    import pypdfium2.raw as pdfium_c
+
+    w = page.get_width()
+    out = []
+    for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=4):
+        left, bottom, right, top = obj.get_bounds()
+        x0, y0, x1, y1 = left, height - top, right, height - bottom
+        bw, bh = x1 - x0, y1 - y0
+        if bw >= 0.9 * w and bh >= 0.9 * height:
+            continue
+        if bh <= 3 and bw >= 15 or bw <= 3 and bh >= 15:
+            out.append((x0, y0, x1, y1))
+        elif bw >= 15 and bh >= 15 and bw * bh < 0.5 * w * height:
+            out += [(x0, y0, x1, y0 + 1), (x0, y1 - 1, x1, y1), (x0, y0, x0 + 1, y1), (x1 - 1, y0, x1, y1)]
+    return out

@@ -28,6 +28,8 @@ def outcome_label(f: FileOutcome) -> str:
     if f.skipped_lines:
         label += (f"（跳过 {len(f.skipped_lines)} 行：" + "；".join(f"第{p.line}行 {p.reason}" for p in f.skipped_lines[:5])
                   + "）")
+    if f.fell_back:
+        label += "（注意：未识别出文章，已按版块整体导入）"
     return label
 
 

@@ -1,0 +1,122 @@
+"""Line roles of text layers learned from generated pages, against today's rules.
+
+    python -m bench.line_roles [--pages 300] [--texts PATH] [--write]
+
+Pages come from ``tests/newspages.py`` through ``bench.segmentation``'s cache (rendered on
+first use). Their text layers are split by page: two thirds train, one third (and always the
+seed e-paper page and the two other-paper pages) test. On the test pages, per line, the
+learned classifier's roles (``ingest/line_roles.py``: a multinomial logistic regression on
+line features; a gradient-boosted tree model beside it for comparison), then articles exact
+by the rules, by the learned roles, and by ``auto`` (the rules where every body they find
+opens with a formula). ``--write`` stores the logistic regression's weights in
+``ingest/line_roles.json`` (what newsrag ships).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from dataclasses import replace
+
+from bench.segmentation import build
+from ingest.line_roles import FEATURES, ROLES, WEIGHTS, features
+from tests.newspages import TextPool, corpus_plans, score_page, text_layer_lines
+
+_MAP = {"masthead": "furniture", "folio": "furniture", "editors": "furniture", "ad": "furniture",
+        "kicker": "kicker", "title": "title", "subtitle": "subtitle", "caption": "caption",
+        "body": "body", "byline": "body"}
+
+
+def labelled(r):
+    """The page's text-layer lines (as newsrag reads them) and each line's role."""
+    from ingest.pages import lines_from_text
+
+    items = text_layer_lines(r)
+    lines = lines_from_text("\n".join(t for t, _, _ in items) + "\n")
+    roles, seen = [], set()
+    for _, role, sid in (x for x in items if x[0]):
+        label = _MAP[role]
+        if label == "body" and sid not in seen:
+            label = "start"
+            seen.add(sid)
+        roles.append(label)
+    assert len(lines) == len(roles), (len(lines), len(roles))
+    return lines, roles
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pages", type=int, default=300)
+    ap.add_argument("--texts", default=None)
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from ingest.articles import segment
+    from ingest.pages import read_file
+
+    pool = TextPool.from_jsonl(args.texts) if args.texts else TextPool.fixtures()
+    pages = build(corpus_plans(args.pages, pool), 0)
+    test_ids = [i for i in range(len(pages)) if i < 3 or i % 3 == 0]
+    train_ids = [i for i in range(len(pages)) if i not in test_ids]
+    data = {i: labelled(pages[i]) for i in range(len(pages))}
+    x_tr = np.asarray([f for i in train_ids for f in features(data[i][0])])
+    y_tr = np.asarray([r for i in train_ids for r in data[i][1]])
+    x_te = np.asarray([f for i in test_ids for f in features(data[i][0])])
+    y_te = np.asarray([r for i in test_ids for r in data[i][1]])
+    scaler = StandardScaler().fit(x_tr)
+    scaler.scale_[scaler.scale_ == 0] = 1.0
+    lr = LogisticRegression(max_iter=3000, C=3.0).fit(scaler.transform(x_tr), y_tr)
+    gb = HistGradientBoostingClassifier(max_iter=80, max_leaf_nodes=15, random_state=0).fit(x_tr, y_tr)
+    print(f"{len(train_ids)} training pages ({len(y_tr)} lines), {len(test_ids)} test pages ({len(y_te)} lines)")
+    for name, pred in (("logistic regression (shipped)", lr.predict(scaler.transform(x_te))), ("gradient-boosted trees", gb.predict(x_te))):
+        acc = float((pred == y_te).mean())
+        per = {c: f"{float((pred[y_te == c] == c).mean()):.3f}" for c in ROLES if (y_te == c).any()}
+        print(f"{name}: line accuracy {acc:.3f}; recall per role {per}")
+    accs = {"logistic": float((lr.predict(scaler.transform(x_te)) == y_te).mean()), "trees": float((gb.predict(x_te) == y_te).mean())}
+    if args.write:
+        kind = max(accs, key=accs.get)
+        model = {"kind": kind, "features": FEATURES, "classes": [str(c) for c in lr.classes_],
+                 "trained_on": f"{len(train_ids)} pages of tests/newspages.py ({args.texts or 'fixtures'})",
+                 "test_line_accuracy": round(accs[kind], 4)}
+        if kind == "logistic":
+            model.update(mean=scaler.mean_.tolist(), scale=scaler.scale_.tolist(), coef=lr.coef_.tolist(),
+                         intercept=lr.intercept_.tolist())
+        else:
+            assert list(gb.classes_) == list(lr.classes_)
+            model["baseline"] = gb._baseline_prediction.ravel().tolist()
+            model["trees"] = [[{"feature": t.nodes["feature_idx"].tolist(),
+                                "threshold": [round(float(v), 6) for v in t.nodes["num_threshold"]],
+                                "left": t.nodes["left"].tolist(), "right": t.nodes["right"].tolist(),
+                                "leaf": t.nodes["is_leaf"].astype(bool).tolist(),
+                                "value": [round(float(v), 5) for v in t.nodes["value"]],
+                                "depth": int(t.nodes["depth"].max()) + 1} for t in it] for it in gb._predictors]
+        WEIGHTS.write_text(json.dumps(model, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+        print(f"wrote {WEIGHTS}")
+        from ingest import line_roles
+
+        line_roles._model.cache_clear()
+    if not WEIGHTS.is_file():
+        return
+    print("\n| text segmenter | test pages | articles exact | foreign lines | pieces / articles |")
+    print("|---|---|---|---|---|")
+    for how in ("rules", "roles", "auto"):
+        exact, n, foreign, pieces = 0, 0, 0, 0
+        for i in test_ids:
+            page = read_file(pages[i].txt).pages[0]
+            page = replace(page, paper=pages[i].plan["paper"])
+            sc = score_page(segment(page, how).articles, pages[i])
+            exact += sum(sc.exact)
+            n += len(sc.exact)
+            foreign += sum(sc.foreign)
+            pieces += sc.pieces
+        print(f"| {how} | {len(test_ids)} | {100 * exact / max(n, 1):.1f}% ({exact}/{n}) | {foreign} | {pieces} / {n} |")
+    print(Counter(y_te.tolist()))
+
+
+if __name__ == "__main__":
+    main()

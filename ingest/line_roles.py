@@ -1,0 +1,165 @@
+"""What each line of a text layer is, learned from generated pages: masthead and furniture,
+kicker, title, subtitle, the first line of a body, body, caption.
+
+A text layer has no geometry: only the words, the line breaks and the blank lines between
+blocks. Each line is described by a few dozen features (its length against the page's
+column width, punctuation, how it begins and ends, opening formulas, what stands before and
+after it, how much of the text after it its words predict) and classified by gradient-boosted
+trees (or a logistic regression, whichever ``bench/line_roles.py`` measured better) trained on pages made by
+``tests/newspages.py`` (many papers' layouts, openings and furniture) and measured there on
+pages it was not trained on. The model ships beside this file (``line_roles.json``, trees as
+arrays); inference is numpy only, so no learning library is needed at run time.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from rag.records import Line
+from rag.text import bigrams
+
+__all__ = ["ROLES", "FEATURES", "features", "predict", "available"]
+
+ROLES = ("furniture", "kicker", "title", "subtitle", "start", "body", "caption")
+WEIGHTS = Path(__file__).with_name("line_roles.json")
+
+_SENT_END = re.compile(r"[。！？!?…][”’」』）)]*$")
+_PUNCT = re.compile(r"[，。；、,;：:！？!?]")
+_OPENING = re.compile(
+    r"^(?:本报[^\s，。；（(]{0,12}?讯|本报(?:特约)?评论员|据[^，。]{1,24}?(?:报道|消息)|[（(]上接第?\d+版[）)]|"
+    r"[^\s，。；（(“]{2,20}?(?:讯|电)\s*[（(]?|[^\s，。；（(“]{2,20}?消息[，：:]|【[^】]{2,16}】|"
+    r"[^\s，。；（(“]{0,12}?记者\s*[\u4e00-\u9fff·]{2,4}\s*[\u4e00-\u9fff]{0,6}报道)"
+)
+_BYLINE = re.compile(r"(?:记者|通讯员|评论员|文/图|图/文)\s*[\u4e00-\u9fff·]{2,4}")
+_DATE_LEAD = re.compile(r"^(?:\d{1,2}月\d{1,2}日|今年|近日|日前|昨日|昨天|今天|当地时间|记者从|\d{4}年)")
+_FURNITURE = re.compile(r"第\s*\d+\s*版|^[A-Z]\d{2}\b|星期[一二三四五六日天]|责任编辑|美术编辑|校对|出版物号|第\d+期|今日\d+版|农历")
+_AD = re.compile(r"热线|电话|地址|广告|招生|认购|诚聘|\d{3,4}-\d{4}")
+_CAPTION = re.compile(r"摄$|摄）$|^图为|图片由")
+_KICKER_END = re.compile(r"(?:强调|指出|表示|要求|寄语|提出|时说|勉励|进行时)$")
+_SUBTITLE = re.compile(r"(?:出席|主持并讲话|讲话|发言|致辞|主持|参加|陪同|调研|观摩|见证)$|^[—－-]{1,2}")
+_CONT = re.compile(r"[（(]\s*[下上][转接]")
+
+
+def _n(s: str) -> int:
+    return sum(1 for c in s if not c.isspace())
+
+
+def _shape(s: str, width: float) -> list[float]:
+    n = _n(s)
+    return [
+        min(n / max(width, 1.0), 3.0),
+        1.0 if _SENT_END.search(s) else 0.0,
+        1.0 if s[-1:] in "，、；：,;:" else 0.0,
+        min(len(_PUNCT.findall(s)) / max(n, 1) * 5, 2.0),
+        1.0 if _PUNCT.search(s) else 0.0,
+        1.0 if _OPENING.match(s) else 0.0,
+    ]
+
+
+FEATURES = (
+    # the line itself
+    ["len/width", "sent end", "comma end", "punct share", "any punct", "opening",
+     "log len", "byline", "date lead", "furniture", "ad", "caption", "kicker end", "subtitle end", "dash start",
+     "continuation", "digits", "quote open", "first of page", "page position", "block start", "block end",
+     "predicts after", "predicted by before"]
+    + [f"prev {f}" for f in ("len/width", "sent end", "comma end", "punct share", "any punct", "opening")]
+    + [f"next {f}" for f in ("len/width", "sent end", "comma end", "punct share", "any punct", "opening")]
+    + [f"prev2 {f}" for f in ("len/width", "any punct")]
+    + [f"next2 {f}" for f in ("len/width", "any punct")]
+    + ["no prev", "no next", "same len as next"]
+)
+
+
+def features(lines: Sequence[Line]) -> list[list[float]]:
+    """One row of ``FEATURES`` per line."""
+    texts = [" ".join(ln.text.split()) for ln in lines]
+    lens = sorted(_n(t) for t in texts)
+    # the column width: the length most body lines reach
+    width = float(lens[int(0.75 * (len(lens) - 1))]) if lens else 1.0
+    joined = "".join(texts)
+    starts, pos = [], 0
+    for t in texts:
+        starts.append(pos)
+        pos += len(t)
+    rows = []
+    n = len(lines)
+    for i, (ln, t) in enumerate(zip(lines, texts)):
+        prev = texts[i - 1] if i > 0 else ""
+        nxt = texts[i + 1] if i + 1 < n else ""
+        prev2 = texts[i - 2] if i > 1 else ""
+        nxt2 = texts[i + 2] if i + 2 < n else ""
+        block_start = i == 0 or lines[i - 1].block != ln.block
+        block_end = i + 1 == n or lines[i + 1].block != ln.block
+        g = bigrams(t)
+        after = bigrams(joined[starts[i] + len(t): starts[i] + len(t) + 300])
+        before = bigrams(joined[max(0, starts[i] - 300): starts[i]])
+        row = _shape(t, width) + [
+            math.log1p(_n(t)),
+            1.0 if _BYLINE.search(t) and _n(t) <= 24 else 0.0,
+            1.0 if _DATE_LEAD.match(t) else 0.0,
+            1.0 if _FURNITURE.search(t) else 0.0,
+            1.0 if _AD.search(t) else 0.0,
+            1.0 if _CAPTION.search(t) else 0.0,
+            1.0 if _KICKER_END.search(t) else 0.0,
+            1.0 if _SUBTITLE.search(t) else 0.0,
+            1.0 if t[:1] in "—－-" else 0.0,
+            1.0 if _CONT.search(t) else 0.0,
+            sum(c.isdigit() for c in t) / max(_n(t), 1),
+            1.0 if t.count("“") > t.count("”") else 0.0,
+            1.0 if i == 0 else 0.0,
+            i / max(n - 1, 1),
+            1.0 if block_start else 0.0,
+            1.0 if block_end else 0.0,
+            len(g & after) / len(g) if g else 0.0,
+            len(g & before) / len(g) if g else 0.0,
+        ]
+        row += _shape(prev, width) + _shape(nxt, width)
+        row += [min(_n(prev2) / width, 3.0), 1.0 if _PUNCT.search(prev2) else 0.0,
+                min(_n(nxt2) / width, 3.0), 1.0 if _PUNCT.search(nxt2) else 0.0]
+        row += [1.0 if i == 0 else 0.0, 1.0 if i + 1 == n else 0.0, 1.0 if nxt and abs(_n(nxt) - _n(t)) <= 1 else 0.0]
+        rows.append(row)
+    return rows
+
+
+def available() -> bool:
+    return WEIGHTS.is_file()
+
+
+@functools.lru_cache(maxsize=1)
+def _model() -> dict:
+    return json.loads(WEIGHTS.read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=1)
+def _trees() -> list:
+    import numpy as np
+
+    return [[{k: np.asarray(v) for k, v in t.items()} for t in it] for it in _model()["trees"]]
+
+
+def predict(lines: Sequence[Line]) -> list[str]:
+    """The role of each line (one of ``ROLES``)."""
+    if not lines:
+        return []
+    import numpy as np
+
+    m = _model()
+    x = np.asarray(features(lines), dtype=float)
+    if m["kind"] == "logistic":
+        scores = ((x - np.asarray(m["mean"])) / np.asarray(m["scale"])) @ np.asarray(m["coef"]).T + np.asarray(m["intercept"])
+    else:  # gradient-boosted trees: every sample walks each tree at once
+        scores = np.tile(np.asarray(m["baseline"], dtype=float), (len(x), 1))
+        rows = np.arange(len(x))
+        for it in _trees():
+            for k, t in enumerate(it):
+                node = np.zeros(len(x), dtype=int)
+                for _ in range(int(t["depth"])):
+                    left = x[rows, t["feature"][node]] <= t["threshold"][node]
+                    node = np.where(t["leaf"][node], node, np.where(left, t["left"][node], t["right"][node]))
+                scores[:, k] += t["value"][node]
+    return [m["classes"][k] for k in scores.argmax(axis=1)]
