@@ -605,8 +605,8 @@ def segment(page: Page, text: str = "auto") -> Segmented:
             roled = _segment_roles(page)
             # the rules where the page prints its formulas and both readings find the same stories
             own = sum(1 for ln in page.lines if _OWN_OPENING.match(ln.text))
-            if ruled and all(_opens(a) for a in ruled) and (len(ruled) == len(roled) or own >= len(ruled)):
-                arts = ruled
+            if ruled and (not roled or all(_opens(a) for a in ruled) and (len(ruled) == len(roled) or own >= len(ruled))):
+                arts = ruled  # (and where the learned roles find no story at all, what the rules found)
             else:
                 arts = roled
         if arts is None:

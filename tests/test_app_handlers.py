@@ -248,7 +248,7 @@ def test_uploads_never_use_the_sent_name_as_a_path(tmp_path):
     arch = Archive(InMemoryStore("fake"), KeywordIndex())
     res = ingest_uploads([Upload("../../../etc/page-04.txt", src)], paper="渝中报", date="", library=tmp_path / "lib",
                          store=arch, embedder=FakeEmbedder())
-    assert list(res.files) == ["page-04.txt"] and res.files["page-04.txt"].outcome is UploadOutcome.IMPORTED
+    assert res.files == {"page-04.txt": FileOutcome(UploadOutcome.IMPORTED)}  # an article (本报讯), not a fallback
     (kept,) = (tmp_path / "lib").rglob("*.txt")
     assert kept.is_relative_to(tmp_path / "lib") and kept.name == "page-04.txt"
     assert display_name("C:\\Users\\a\\第1版.txt") == "第1版.txt" and display_name("a\x00b.txt") == "ab.txt"
