@@ -377,3 +377,14 @@ def test_upload_of_only_a_broken_page_reports_it_and_keeps_nothing(tmp_path):
     assert res.files["page-05.txt"].outcome is UploadOutcome.SKIPPED and arch.count() == 0
     assert outcome_label(res.files["page-05.txt"]).startswith("未导入：")
     assert not [p for p in (tmp_path / "lib").rglob("*") if p.is_file()]
+
+
+def test_an_upload_where_no_article_is_recognised_says_so(tmp_path):
+    src = tmp_path / "x.txt"
+    src.write_text("一 二 三 四\n五 六 七 八\n\n九 十\n百 千\n", encoding="utf-8")
+    arch = Archive(InMemoryStore("fake"), KeywordIndex())
+    res = ingest_uploads([Upload("page-05.txt", src)], paper="渝中报", date="2023-12-09", library=tmp_path / "lib",
+                         store=arch, embedder=FakeEmbedder())
+    got = res.files["page-05.txt"]
+    assert got.fell_back and got.outcome is UploadOutcome.IMPORTED and arch.count() == 2
+    assert outcome_label(got) == "已导入（注意：未识别出文章，已按版块整体导入）"
