@@ -102,11 +102,6 @@ def _is_opening(s: str) -> bool:
     return bool(_OPENING.match(s) or _BYLINE_ONLY.match(s) or _OWN_BYLINE.match(s))
 
 
-def _ends_unit(s: str) -> bool:
-    """The line ends a sentence or an article part, so what follows may be a headline."""
-    return bool(_SENT_END.search(s) or _CONT_TO.search(s) or _BYLINE_ONLY.match(s))
-
-
 def _may_head(lines: Sequence[Line], i: int, j: int) -> bool:
     """Whether lines i..j (one block) stand where a headline can: after the start of a block,
     an article's end (a continuation mark, a byline) or a sentence end, and before the end

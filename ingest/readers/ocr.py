@@ -16,7 +16,6 @@ gutter as narrow as one character) is split there.
 
 from __future__ import annotations
 
-import statistics
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -299,7 +298,3 @@ def _dedupe(lines: list[OcrLine]) -> list[OcrLine]:
             kept.append(ln)
     return kept
 
-
-def text_height(lines: list[OcrLine]) -> float:
-    """The median line height: the body type size of an OCR'd page."""
-    return statistics.median(o.box[3] - o.box[1] for o in lines) if lines else 0.0
