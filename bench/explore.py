@@ -97,9 +97,8 @@ def _through_the_app(settings, rounds: int) -> None:
     """The same through the app's tab handlers, as a click on 查看时间线 or a date runs them."""
     try:
         from ui.app.browse import BrowseTab
-        from ui.app.timeline import TimelineTab
-
         from ui.app.services import open_services
+        from ui.app.timeline import TimelineTab
     except ImportError:
         print("\n(the app has no 时间线 / 浏览 tab here: not measured through the app)")
         return
