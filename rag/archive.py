@@ -275,7 +275,10 @@ class Archive:
         moved: list[Chunk] = []
         for a in self.catalogue.docs_keyed_otherwise():
             new_key = str(PageKey.of_doc(a.article_id))
-            moved += [replace(c, page_key=new_key) for c in map(chunk_of_hit, self.windows(a.article_id))]
+            hits = self.windows(a.article_id)
+            chars = len(join_windows([h.text for h in hits]))
+            moved += [replace(c, page_key=new_key, metadata={**c.metadata, "article_chars": chars})
+                      for c in map(chunk_of_hit, hits)]
         lost = self.rewrite(moved)
         if lost:  # vectors gone meanwhile: dropped here, re-embedded by the next ingest of their file
             self.delete([c.chunk_id for c in lost])
