@@ -126,10 +126,12 @@ class _Char:
     y1: float
     space_before: str = ""  # "real": a space character stood before it; "generated": PDFium guessed one
     base: float = 0.0  # its baseline (top-down)
+    turned: float = 0.0  # set sideways: its angle (digits in a vertical headline), else 0
+    size: float = 0.0  # the type size of a glyph set sideways (its box is not its em box)
 
     @property
     def em(self) -> float:
-        return self.y1 - self.y0
+        return self.size or self.y1 - self.y0
 
     @property
     def mid(self) -> float:
@@ -148,6 +150,8 @@ def _chars(page, height: float) -> list[_Char]:
         matrix = pdfium_c.FS_MATRIX()
         for i in range(tp.count_chars()):
             ch = tp.get_text_range(i, 1)
+            if ch == "\ufffe":  # PDFium's mark for a hyphen that ends a printed line: the hyphen
+                ch = "-"
             if ch in ("\r", "\n", "\x02", ""):
                 space = ""
                 continue
@@ -164,9 +168,12 @@ def _chars(page, height: float) -> list[_Char]:
             pdfium_c.FPDFText_GetCharOrigin(tp.raw, i, ox, oy)
             pdfium_c.FPDFText_GetMatrix(tp.raw, i, matrix)
             em = pdfium_c.FPDFText_GetFontSize(tp.raw, i) * abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
-            if em > 0:
+            turned = abs(matrix.b) > abs(matrix.a) and abs(matrix.c) > abs(matrix.d)
+            if em > 0 and not turned:  # a glyph set sideways keeps its box: its baseline runs down
                 bottom, top = oy.value - 0.12 * em, oy.value + 0.88 * em
-            out.append(_Char(ch, left, height - top, right, height - bottom, space, height - oy.value))
+            angle = (pdfium_c.FPDFText_GetCharAngle(tp.raw, i) or 1.0) if turned else 0.0
+            out.append(_Char(ch, left, height - top, right, height - bottom, space, height - oy.value, angle,
+                             em if turned else 0.0))
             space = ""
     finally:
         tp.close()
@@ -179,8 +186,11 @@ def _text_lines(page, height: float) -> Iterator[Line]:
     character between neighbours, nor a narrower one that stands in a gutter (a channel no
     character above or below crosses: a line hanging its closing quote into a one-character
     gutter leaves less than half a character). A line never runs across a column gutter; a
-    headline's phrases stay one line."""
-    chars = sorted(_chars(page, height), key=lambda c: (c.base, c.x0))
+    headline's phrases stay one line. Glyphs set sideways (digits in a vertical headline) are
+    read down their own line."""
+    chars = _chars(page, height)
+    yield from _sideways([c for c in chars if c.turned])
+    chars = sorted((c for c in chars if not c.turned), key=lambda c: (c.base, c.x0))
     rows: list[list[_Char]] = []
     for c in chars:
         # the row this character sits on: the same baseline, a size not far off (digits and
@@ -237,6 +247,26 @@ def _text_lines(page, height: float) -> Iterator[Line]:
             cur.append(c)
         if cur:
             yield _line(cur)
+
+
+def _sideways(chars: list[_Char]) -> Iterator[Line]:
+    """Runs of glyphs set sideways, each read along its baseline (top down, or bottom up for a
+    turn the other way): one line with the run's box, at the glyphs' type size."""
+    runs: list[list[_Char]] = []
+    for c in sorted(chars, key=lambda c: c.y0):
+        for run in reversed(runs):
+            p = run[-1]
+            if abs(c.x0 - p.x0) < 0.3 * p.em and -0.2 * p.em < c.y0 - p.y1 < 0.7 * p.em:
+                run.append(c)
+                break
+        else:
+            runs.append([c])
+    for run in runs:
+        if not 0 < run[0].turned < 3.1416:
+            run.reverse()
+        text = "".join(c.ch for c in run)
+        box = (min(c.x0 for c in run), min(c.y0 for c in run), max(c.x1 for c in run), max(c.y1 for c in run))
+        yield Line(text, 0, statistics.median(c.em for c in run), box)
 
 
 def _line(cs: list[_Char]) -> Line:
