@@ -243,7 +243,9 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
         # a headline's box is taller than the body's; a line as short as body lines and set
         # between them is body type whose pitch OCR overstated (it dropped characters)
         height = ln.bbox[3] - ln.bbox[1]
-        return _size(ln) >= _HEAD * body and (height >= 1.05 * tall or height >= tall and not sandwiched(ln))
+        # (a glyph set sideways in a vertical headline, "/", has a box as wide as its type, and shorter)
+        sideways = height < _size(ln) <= ln.bbox[2] - ln.bbox[0] < 1.3 * _size(ln)
+        return _size(ln) >= _HEAD * body and (height >= 1.05 * tall or height >= tall and not sandwiched(ln) or sideways)
 
     kind = {id(ln): "body" if id(ln) in forced else "head" if head(ln) else "small" if small(ln)
             else "body" for ln in boxed}
@@ -413,7 +415,7 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
         lo, hi = left_edge, right_edge
         for o in [x for x in heads + blocks if x is not h]:
             ox0, oy0, ox1, oy1 = o.box
-            if min(oy1, hy1 + unit) - max(oy0, hy0 - unit) > 0:
+            if oy0 < hy1 - 0.1 * unit and oy1 > hy0 - unit:  # beside it, not under it
                 if ox1 <= hx0 + 0.5 * unit:
                     lo = max(lo, ox1)
                 elif ox0 >= hx1 - 0.5 * unit:
@@ -427,11 +429,13 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
                     hi = min(hi, mid)
         spans.append((lo, hy0, hi, hy1))
     # 1. the first thing above the block within its width: a headline group owns it
-    for b in blocks:
+    contested: dict[int, list[int]] = {}  # block -> the headlines level with its owner that could own it too
+    for i, b in enumerate(blocks):
         bx0, by0, bx1, by1 = b.box
         width = bx1 - bx0
         nearest, kind_of, dist = None, "", None
         best_key = None
+        found = []
         for k, h in enumerate(heads):
             if _vertical(h):
                 continue
@@ -442,17 +446,32 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
                 # else the one nearer to it sideways
                 side = max(0.0, hx0 - bx1, bx0 - hx1)
                 key = (round((by0 - hy1) / unit), not inked, side)
+                found.append((k, inked))
                 if best_key is None or key < best_key:
                     best_key, nearest, kind_of, dist = key, k, "head", by0 - hy1
+        body_dist = None
         for o in blocks:
             if o is b:
                 continue
             ox0, oy0, ox1, oy1 = o.box
             if oy1 <= by0 + 0.3 * unit and _overlap(o.box, b.box) > 0.4 * min(width, ox1 - ox0):
+                if body_dist is None or by0 - oy1 < body_dist:
+                    body_dist = by0 - oy1
                 if dist is None or by0 - oy1 < dist:
                     nearest, kind_of, dist = o, "body", by0 - oy1
         if kind_of == "head" and _vgap_clear(rules, bx0 + 0.1 * width, bx1 - 0.1 * width, heads[nearest].box[3], by0):
             b.owner = nearest
+            # headlines standing level with the owner (side by side in one row) that could own it
+            # as well: which one does is settled for the whole row below
+            w = heads[nearest].box
+            w_inked = dict(found)[nearest]
+            alt = [k for k, inked in found if k != nearest and (inked or not w_inked)
+                   and (abs(heads[k].box[1] - w[1]) <= 1.5 * unit or abs(heads[k].box[3] - w[3]) <= 1.5 * unit)
+                   and (body_dist is None or by0 - heads[k].box[3] <= body_dist)
+                   and _vgap_clear(rules, bx0 + 0.1 * width, bx1 - 0.1 * width, heads[k].box[3], by0)]
+            if alt:
+                contested[i] = [nearest] + alt
+    _settle_rows(blocks, heads, contested, unit)
     # 2. a vertical headline owns the blocks beside it
     for k, h in enumerate(heads):
         if not _vertical(h):
@@ -496,6 +515,51 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
             if best is not None:
                 b.owner = best.owner
                 changed = True
+
+
+def _settle_rows(blocks: list[_Block], heads: list[_Block], contested: dict[int, list[int]], unit: float) -> None:
+    """Blocks under a row of headlines that more than one of them could own, shared out so
+    that each headline stands over its story as headlines are set: centred over its columns
+    or flush with the first one's left edge. Each headline keeps the blocks only it could
+    own; the shared ones go out left to right (a story's columns are side by side), in the
+    way that leaves every headline of the row best aligned."""
+    import itertools
+
+    rows: list[set[int]] = []
+    for ks in contested.values():
+        hit = [r for r in rows if r & set(ks)]
+        merged = set(ks).union(*hit) if hit else set(ks)
+        rows = [r for r in rows if not r & set(ks)] + [merged]
+    for row in rows:
+        order = sorted(row, key=lambda k: (heads[k].box[0] + heads[k].box[2]) / 2)
+        shared = sorted((i for i, ks in contested.items() if set(ks) <= row), key=lambda i: blocks[i].box[0])
+        fixed = {k: [blocks[i].box for i, b in enumerate(blocks) if b.owner == k and i not in contested] for k in order}
+
+        def cost(k: int, boxes: list) -> float:
+            if not boxes:
+                return 30.0  # a headline left without a body
+            hx0, _, hx1, _ = heads[k].box
+            x0, x1 = min(b[0] for b in boxes), max(b[2] for b in boxes)
+            return min(abs((hx0 + hx1) / 2 - (x0 + x1) / 2), abs(hx0 - x0)) / unit
+
+        choices = [[j for j, k in enumerate(order) if k in contested[i]] for i in shared]
+        best, best_cost = None, None
+        n_ways = 1
+        for c in choices:
+            n_ways *= len(c)
+        if n_ways > 20000:
+            continue
+        for pick in itertools.product(*choices):
+            if any(a > b for a, b in zip(pick, pick[1:])):
+                continue  # a story's columns stand side by side: the shares go out left to right
+            total = 0.01 * sum(order[j] != contested[i][0] for i, j in zip(shared, pick))
+            for j, k in enumerate(order):
+                total += cost(k, fixed[k] + [blocks[i].box for i, jj in zip(shared, pick) if jj == j])
+            if best_cost is None or total < best_cost:
+                best, best_cost = pick, total
+        if best is not None:
+            for i, j in zip(shared, best):
+                blocks[i].owner = order[j]
 
 
 def _emit(blocks: list[_Block], heads: list[_Block], unit: float) -> tuple[Line, ...]:
