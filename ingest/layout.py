@@ -384,14 +384,35 @@ def _vertical(h: _Block) -> bool:
 
 def _vertical_columns(heads: list[_Block]) -> list[_Block]:
     """A vertical headline too long for its strip runs on in the column to its left: one group,
-    its columns read right to left."""
-    out: list[_Block] = []
-    for h in sorted(heads, key=lambda h: -h.box[0]):
+    its columns read right to left. Characters of two columns that stand level (a column's
+    top and the next one's) were read as one line across: they are cut apart again."""
+    cut: list[_Block] = []
+    for h in heads:
         if _vertical(h):
-            hx0, hy0, hx1, hy1 = h.box
+            widths = sorted(ln.bbox[2] - ln.bbox[0] for ln in h.lines)
+            one = widths[len(widths) // 2]
+            keep, spill = [], []
+            for ln in h.lines:
+                n = len(ln.text)
+                if n >= 2 and ln.bbox[2] - ln.bbox[0] > 1.6 * one and abs((ln.bbox[2] - ln.bbox[0]) - n * one) < n * 0.5 * one:
+                    x0, y0, x1, y1 = ln.bbox
+                    keep.append(replace(ln, text=ln.text[-1], bbox=(x1 - one, y0, x1, y1)))
+                    spill += [replace(ln, text=ch, bbox=(x0 + k * (x1 - x0) / n, y0, x0 + k * (x1 - x0) / n + one, y1))
+                              for k, ch in enumerate(ln.text[:-1])]
+                else:
+                    keep.append(ln)
+            h.lines = keep
+            cut += [_Block("head", [ln]) for ln in spill]
+    out: list[_Block] = []
+    for h in sorted(heads + cut, key=lambda h: -h.box[0]):
+        hx0, hy0, hx1, hy1 = h.box
+        # (a column's last character or two, "况", are a narrow block of their own)
+        tail = hx1 - hx0 < 1.5 * max(_size(ln) for ln in h.lines)
+        if _vertical(h) or tail:
             for o in out:
                 ox0, oy0, ox1, oy1 = o.box
-                if _vertical(o) and 0 <= ox0 - hx1 < 0.8 * (hx1 - hx0) and abs(oy0 - hy0) < (hx1 - hx0):
+                if _vertical(o) and 0 <= ox0 - hx1 < 0.8 * (ox1 - ox0) and abs(oy0 - hy0) < (ox1 - ox0) \
+                        and abs((hx1 - hx0) - (ox1 - ox0)) < 0.3 * (ox1 - ox0):
                     o.columns = (o.columns or [o.lines[:]]) + [h.lines]
                     o.lines = o.lines + h.lines
                     break
@@ -480,41 +501,38 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
         for b in blocks:
             bx0, by0, bx1, by1 = b.box
             if b.owner < 0 and min(hy1, by1) - max(hy0, by0) > 0.3 * (by1 - by0) and \
-                    (0 <= bx0 - hx1 < 3 * unit or 0 <= hx0 - bx1 < 3 * unit):
+                    (-unit <= bx0 - hx1 < 3 * unit or -unit <= hx0 - bx1 < 3 * unit):
                 b.owner = k
     # 3. a block left over belongs to the story of the block right above it in its column (a
-    #    line the reader cut apart split the column), else of the block beside it
-    changed = True
-    while changed:
-        changed = False
+    #    line the reader cut apart split the column), else of the block beside it: the nearest
+    #    first, page-wide, so a story's columns pass on its ownership before a neighbour's do
+    while True:
+        pick = None
         for b in blocks:
             if b.owner >= 0:
                 continue
             bx0, by0, bx1, by1 = b.box
-            above = [o for o in blocks if o.owner >= 0 and 0 <= by0 - o.box[3] <= 2 * unit
-                     and _overlap(o.box, b.box) > 0.5 * min(bx1 - bx0, o.box[2] - o.box[0])
-                     and _vgap_clear(rules, max(bx0, o.box[0]), min(bx1, o.box[2]), o.box[3], by0)]
-            if above:
-                b.owner = min(above, key=lambda o: by0 - o.box[3]).owner
-                changed = True
-                continue
-            best, gap_best = None, None
             for o in blocks:
                 if o.owner < 0:
                     continue
                 ox0, oy0, ox1, oy1 = o.box
-                gap = bx0 - ox1 if bx0 >= ox1 - 0.3 * unit else ox0 - bx1 if ox0 >= bx1 - 0.3 * unit else None
-                beside = min(by1, oy1) - max(by0, oy0) > 0.5 * min(by1 - by0, oy1 - oy0)
-                if gap is None or gap > 3 * unit or not (abs(oy0 - by0) <= 1.5 * unit or beside):
-                    continue
-                gap += 0 if abs(oy0 - by0) <= 1.5 * unit else unit  # the same top first
-                if not _hgap_clear(rules, min(bx1, ox1), max(bx0, ox0), max(by0, oy0), min(by1, oy1)):
-                    continue
-                if gap_best is None or gap < gap_best:
-                    best, gap_best = o, gap
-            if best is not None:
-                b.owner = best.owner
-                changed = True
+                if 0 <= by0 - oy1 <= 2 * unit and _overlap(o.box, b.box) > 0.5 * min(bx1 - bx0, ox1 - ox0) \
+                        and _vgap_clear(rules, max(bx0, ox0), min(bx1, ox1), oy1, by0):
+                    key = (0, by0 - oy1)
+                else:
+                    gap = bx0 - ox1 if bx0 >= ox1 - 0.3 * unit else ox0 - bx1 if ox0 >= bx1 - 0.3 * unit else None
+                    beside = min(by1, oy1) - max(by0, oy0) > 0.5 * min(by1 - by0, oy1 - oy0)
+                    if gap is None or gap > 3 * unit or not (abs(oy0 - by0) <= 1.5 * unit or beside):
+                        continue
+                    gap += 0 if abs(oy0 - by0) <= 1.5 * unit else unit  # the same top first
+                    if not _hgap_clear(rules, min(bx1, ox1), max(bx0, ox0), max(by0, oy0), min(by1, oy1)):
+                        continue
+                    key = (1, gap)
+                if pick is None or key < pick[0]:
+                    pick = (key, b, o.owner)
+        if pick is None:
+            break
+        pick[1].owner = pick[2]
 
 
 def _settle_rows(blocks: list[_Block], heads: list[_Block], contested: dict[int, list[int]], unit: float) -> None:

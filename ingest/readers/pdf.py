@@ -128,6 +128,7 @@ class _Char:
     base: float = 0.0  # its baseline (top-down)
     turned: float = 0.0  # set sideways: its angle (digits in a vertical headline), else 0
     size: float = 0.0  # the type size of a glyph set sideways (its box is not its em box)
+    sized: bool = False  # its em box comes from the font's size (else from PDFium's box)
 
     @property
     def em(self) -> float:
@@ -173,7 +174,7 @@ def _chars(page, height: float) -> list[_Char]:
                 bottom, top = oy.value - 0.12 * em, oy.value + 0.88 * em
             angle = (pdfium_c.FPDFText_GetCharAngle(tp.raw, i) or 1.0) if turned else 0.0
             out.append(_Char(ch, left, height - top, right, height - bottom, space, height - oy.value, angle,
-                             em if turned else 0.0))
+                             em if turned else 0.0, em > 0))
             space = ""
     finally:
         tp.close()
@@ -193,11 +194,13 @@ def _text_lines(page, height: float) -> Iterator[Line]:
     chars = sorted((c for c in chars if not c.turned), key=lambda c: (c.base, c.x0))
     rows: list[list[_Char]] = []
     for c in chars:
-        # the row this character sits on: the same baseline, a size not far off (digits and
-        # bold openings have boxes of their own heights)
+        # the row this character sits on: the same baseline and size (a size not far off where
+        # PDFium's boxes stand in for it: digits have boxes of their own heights). A vertical
+        # headline's character level with a headline beside it, a size apart, is not its line.
         for row in reversed(rows[-60:]):
             ref = row[0]
-            if abs(c.base - ref.base) < 0.15 * max(c.em, ref.em) and 0.6 < c.em / max(ref.em, 1e-6) < 1.67:
+            lo, hi = (0.93, 1.075) if c.sized and ref.sized else (0.6, 1.67)
+            if abs(c.base - ref.base) < 0.15 * max(c.em, ref.em) and lo < c.em / max(ref.em, 1e-6) < hi:
                 row.append(c)
                 break
         else:
