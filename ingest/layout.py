@@ -500,7 +500,7 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
         hx0, hy0, hx1, hy1 = h.box
         for b in blocks:
             bx0, by0, bx1, by1 = b.box
-            if b.owner < 0 and min(hy1, by1) - max(hy0, by0) > 0.3 * (by1 - by0) and \
+            if b.owner < 0 and min(hy1, by1) - max(hy0, by0) > 0.3 * min(by1 - by0, hy1 - hy0) and \
                     (-unit <= bx0 - hx1 < 3 * unit or -unit <= hx0 - bx1 < 3 * unit):
                 b.owner = k
     # 3. a block left over belongs to the story of the block right above it in its column (a

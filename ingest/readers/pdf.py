@@ -191,7 +191,13 @@ def _text_lines(page, height: float) -> Iterator[Line]:
     read down their own line."""
     chars = _chars(page, height)
     yield from _sideways([c for c in chars if c.turned])
-    chars = sorted((c for c in chars if not c.turned), key=lambda c: (c.base, c.x0))
+    # a column of characters set one under another (a vertical headline), drawn in that order:
+    # each is a line of its own, never part of a line level with it beside the column
+    stacked = _stacked(chars)
+    for c in chars:
+        if id(c) in stacked and not c.turned:
+            yield _line([c])
+    chars = sorted((c for c in chars if not c.turned and id(c) not in stacked), key=lambda c: (c.base, c.x0))
     rows: list[list[_Char]] = []
     for c in chars:
         # the row this character sits on: the same baseline and size (a size not far off where
@@ -250,6 +256,23 @@ def _text_lines(page, height: float) -> Iterator[Line]:
             cur.append(c)
         if cur:
             yield _line(cur)
+
+
+def _stacked(chars: list[_Char]) -> set[int]:
+    """Characters the file draws one under another, three or more in a run: vertical text."""
+    out: set[int] = set()
+    run: list[_Char] = []
+    for c in chars + [None]:  # type: ignore[list-item]
+        if c is not None and run:
+            p = run[-1]
+            em = max(p.em, c.em)
+            if abs(c.x0 - p.x0) < 0.3 * em and 0.3 * em < c.y0 - p.y0 < 1.3 * em:
+                run.append(c)
+                continue
+        if len(run) >= 3:
+            out.update(id(x) for x in run)
+        run = [c] if c is not None else []
+    return out
 
 
 def _sideways(chars: list[_Char]) -> Iterator[Line]:
