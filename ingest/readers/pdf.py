@@ -14,6 +14,7 @@ import bisect
 import ctypes
 import re
 import statistics
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -164,14 +165,18 @@ def _chars(page, height: float) -> list[_Char]:
                 continue
             left, bottom, right, top = tp.get_charbox(i, loose=True)
             # the type size: the font's size scaled by the character's matrix. PDFium's "loose"
-            # box is as tight as the ink for some glyphs ("一", "口"), so the em box is set on
-            # the baseline from the size instead
+            # box is as tight as the ink for some glyphs ("一", "口", "自"), so the em box is set
+            # on the baseline from the size instead, and a full-width character's (Chinese
+            # advances one em) from its origin: ink-tight sides open false gaps in a headline
             pdfium_c.FPDFText_GetCharOrigin(tp.raw, i, ox, oy)
             pdfium_c.FPDFText_GetMatrix(tp.raw, i, matrix)
             em = pdfium_c.FPDFText_GetFontSize(tp.raw, i) * abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
             turned = abs(matrix.b) > abs(matrix.a) and abs(matrix.c) > abs(matrix.d)
             if em > 0 and not turned:  # a glyph set sideways keeps its box: its baseline runs down
                 bottom, top = oy.value - 0.12 * em, oy.value + 0.88 * em
+                if unicodedata.east_asian_width(ch) in "WF" and abs(matrix.b) < 1e-6 and abs(matrix.c) < 1e-6 \
+                        and matrix.a > 0 and abs(ox.value - left) < 0.3 * em:
+                    left, right = ox.value, ox.value + em
             angle = (pdfium_c.FPDFText_GetCharAngle(tp.raw, i) or 1.0) if turned else 0.0
             out.append(_Char(ch, left, height - top, right, height - bottom, space, height - oy.value, angle,
                              em if turned else 0.0, em > 0))
