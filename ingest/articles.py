@@ -36,6 +36,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from ingest.layout import body_size
 from rag.records import Article, Box, Line, Page, Place
 from rag.text import bigrams
 
@@ -657,6 +658,7 @@ def _segment_laid_out(page: Page) -> list[Article]:
             current = ln.block // 2
         stories[-1][ln.block % 2].append(ln)
     out = []
+    body = body_size(page.lines)
     for head, lines in stories:
         if not lines:
             continue
@@ -690,12 +692,12 @@ def _segment_laid_out(page: Page) -> list[Article]:
             b.byline, b.text, b.continued_from_page = _byline(_join(b.lines))
         if not b.text:
             continue
-        kicker, title, subtitle = _sized_roles(head, [ln.bbox for ln in head + lines])
+        kicker, title, subtitle = _sized_roles(head, [ln.bbox for ln in head + lines], body)
         out.append(_article(page, b, head, kicker, title, subtitle))
     return out
 
 
-def _sized_roles(head: list[Line], boxes: list[Box]) -> tuple[str, str, str]:
+def _sized_roles(head: list[Line], boxes: list[Box], body: float = 0.0) -> tuple[str, str, str]:
     """(kicker, title, subtitle) of a headline group by type size and position: the title is
     set largest; what stands above it is the kicker, below it the subtitle. A line wrapped
     at the story's width runs on into the next without a space; printed phrases keep one."""
@@ -710,8 +712,16 @@ def _sized_roles(head: list[Line], boxes: list[Box]) -> tuple[str, str, str]:
     # a PDF gives the printed size (its em box); OCR an estimate, so a looser share of the title's
     printed = all(ln.bbox and abs((ln.font_size or 0) - (ln.bbox[3] - ln.bbox[1])) < 1e-3 * (ln.bbox[3] - ln.bbox[1])
                   for ln in head)
-    big = [i for i, ln in enumerate(head) if size(ln) >= (0.9 if printed else 0.85) * top]
+    # (a PDF's sizes are exact: a kicker or subtitle one point below the title is not title)
+    big = [i for i, ln in enumerate(head) if size(ln) >= (0.97 if printed else 0.85) * top]
     lo, hi = big[0], big[-1]
+    if lo == 0 and hi == len(head) - 1 and len(head) > 1 and top < 1.6 * body:
+        # all set in one small size (a title shrunk to fit a short story): the paper's wording tells
+        # a kicker ("…时强调") and a subtitle ("——…", "…出席") from the title
+        if _KICKER_END.search(head[0].text.strip()):
+            lo = 1
+        if hi > lo and _SUBTITLE.search(head[hi].text.strip()):
+            hi -= 1
     width = _union(boxes)[2] - _union(boxes)[0]
 
     def phrase(lines: list[Line]) -> str:

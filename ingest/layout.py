@@ -345,10 +345,11 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> lis
     if not near:
         return [ln]
     usual = statistics.median(o.bbox[2] - o.bbox[0] for o in near)
-    # columns begin where lines begin, near this one or (a page set on one grid) anywhere
-    local = sorted(o.bbox[0] for o in near if x0 + 2 * unit < o.bbox[0] < x1 - 2 * unit)
+    # columns begin where lines begin, near this one or (a page set on one grid) anywhere;
+    # not where a paragraph's first line begins, two characters in
+    local = sorted(o.bbox[0] for o in near if x0 + 2.3 * unit < o.bbox[0] < x1 - 2 * unit)
     page = sorted(o.bbox[0] for o in lines if o is not ln and kind.get(id(o)) == "body"
-                  and x0 + 2 * unit < o.bbox[0] < x1 - 2 * unit)
+                  and x0 + 2.3 * unit < o.bbox[0] < x1 - 2 * unit)
     cut = None
     for e in sorted(set(local) | set(page)):
         support = max(sum(1 for f in local if abs(f - e) < 0.4 * unit), sum(1 for f in page if abs(f - e) < 0.4 * unit) // 3)
