@@ -718,9 +718,15 @@ def _sized_roles(head: list[Line], boxes: list[Box], body: float = 0.0) -> tuple
     if lo == 0 and hi == len(head) - 1 and len(head) > 1 and top < 1.6 * body:
         # all set in one small size (a title shrunk to fit a short story): the paper's wording tells
         # a kicker ("…时强调") and a subtitle ("——…", "…出席") from the title
-        if _KICKER_END.search(head[0].text.strip()):
-            lo = 1
-        if hi > lo and _SUBTITLE.search(head[hi].text.strip()):
+        # (a kicker wrapped over two lines ends on the second, the way kickers read: "…时要求";
+        # a subtitle opens with its dash)
+        lo = 1 if _KICKER_END.search(head[0].text.strip()) else 0
+        if not lo and len(head) > 2 and re.search(r"(?:时|上)" + _KICKER_END.pattern, head[0].text + head[1].text):
+            lo = 2
+        dash = [j for j in range(lo + 1, len(head)) if head[j].text.lstrip().startswith(("——", "－－"))]
+        if dash:
+            hi = dash[0] - 1
+        elif hi > lo and _SUBTITLE.search(head[hi].text.strip()):
             hi -= 1
     width = _union(boxes)[2] - _union(boxes)[0]
 
