@@ -1017,7 +1017,7 @@ def scan_page(pdf: Path, out: Path, seed: int, dpi: int = 200) -> Path:
 
 # --- scoring -------------------------------------------------------------------------------
 
-_WS = re.compile(r"\s+")
+_WS = re.compile(r"[\s\u200b-\u200d\ufeff]+")  # (zero-width characters are not printed)
 
 
 def _c(s: str) -> str:
