@@ -58,6 +58,12 @@ def _size(ln: Line) -> float:
     return ln.font_size or (ln.bbox[3] - ln.bbox[1])
 
 
+def _printed(ln: Line) -> bool:
+    """A PDF's em box: its height is the type size the file gives (OCR only estimates it)."""
+    height = ln.bbox[3] - ln.bbox[1]
+    return abs(_size(ln) - height) < 1e-3 * height
+
+
 def body_size(lines: Sequence[Line]) -> float:
     """The type size most characters of the page are set in."""
     sized = sorted((_size(ln), len(ln.text)) for ln in lines)
@@ -210,7 +216,9 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
     split = []
     for ln in boxed:
         height = ln.bbox[3] - ln.bbox[1]
-        if height <= 1.4 * tall and abs(_size(ln) - body) < 0.15 * body:  # body type
+        # (a PDF's text layer gives em boxes, their height the type size: its reader ends lines
+        # at gutters by the characters' own positions, better than a guess from edges here)
+        if height <= 1.4 * tall and abs(_size(ln) - body) < 0.15 * body and not _printed(ln):  # body type
             parts = _across_gutters(ln, boxed, bodyish, body)
             if len(parts) > 1:
                 forced.update(id(p) for p in parts)
@@ -315,8 +323,10 @@ def _join_pieces(lines: list[Line], unit: float) -> list[Line]:
                 for o in by_y[lo:hi]:
                     if o is cur or o is ln or o in row:
                         continue
-                    # (a line of a column's usual width: one OCR read across a gutter proves nothing)
-                    if o.bbox[0] < a0 - 0.2 * unit and o.bbox[2] > a1 + 0.2 * unit and o.bbox[2] - o.bbox[0] < 1.8 * usual:
+                    # (a line of a column's usual width: one OCR read across a gutter proves nothing;
+                    # of the same type: a PDF's folio a point smaller runs across gutters too)
+                    if o.bbox[0] < a0 - 0.2 * unit and o.bbox[2] > a1 + 0.2 * unit and o.bbox[2] - o.bbox[0] < 1.8 * usual \
+                            and not (_printed(o) and _printed(cur) and abs(_size(o) - _size(cur)) > 0.05 * _size(cur)):
                         latin = cur.text[-1:].isascii() and cur.text[-1:].isalnum() and ln.text[:1].isascii() \
                             and ln.text[:1].isalnum()
                         cur = replace(cur, text=cur.text + (" " if latin else "") + ln.text,
