@@ -114,6 +114,13 @@ _OUTLETS = ["扬子晚报网", "中国网", "湖北日报", "潮新闻客户端"
 
 
 _SOURCE_OPENING = re.compile(r"^[^，。；：\s（(]{2,24}?(?:讯|电)\s*[（(][^）)]{1,40}[）)]\s*")
+# an opening the source text carries without brackets, left in the body by the planner
+# ("大众网记者 李梦雨 东营报道…", "中新社台北8月1日电 …"): a reader may take it off as the
+# byline, as it takes a formula. Names end at a space, a digit or an opening quote; a name run
+# into the text ("记者 屈旌据《纽约邮报》") stays ambiguous and is not taken.
+_LEFT_OPENING = re.compile(
+    r"^\s*(?:\S{0,16}?(?:记者|评论员)\s*[\u4e00-\u9fff]{2,3}(?:\s+(?:见习|实习)?(?:记者|通讯员)\s*[\u4e00-\u9fff]{2,3})*"
+    r"(?:\s+[\u4e00-\u9fff]{0,6}报道|(?=[\s\d“]))|[^，。；：\s（(“]{2,24}?电(?=\s))")
 
 
 @dataclass(frozen=True)
@@ -1081,7 +1088,8 @@ def score_page(articles: Sequence, r: Rendered, tol: float = 0.0) -> PageScore:
         if formula and _close(text[: len(formula)], formula, tol):
             text = text[len(formula):]
         reasons = []
-        if not _close(text, _c(t.body), tol):
+        left = None if formula else _LEFT_OPENING.match(t.body)
+        if not _close(text, _c(t.body), tol) and not (left and _close(text, _c(t.body[left.end():]), tol)):
             reasons.append("body")
         for part in ("kicker", "title", "subtitle"):
             if not _close(_c(getattr(a, part)), _c(getattr(t, part)), tol):
