@@ -1088,7 +1088,7 @@ def score_page(articles: Sequence, r: Rendered, tol: float = 0.0) -> PageScore:
         if formula and _close(text[: len(formula)], formula, tol):
             text = text[len(formula):]
         reasons = []
-        left = None if formula else _LEFT_OPENING.match(t.body)
+        left = _LEFT_OPENING.match(t.body)
         if not _close(text, _c(t.body), tol) and not (left and _close(text, _c(t.body[left.end():]), tol)):
             reasons.append("body")
         for part in ("kicker", "title", "subtitle"):
