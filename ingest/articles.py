@@ -678,10 +678,12 @@ def _segment_laid_out(page: Page) -> list[Article]:
         if not b.lines:
             continue
         first = b.lines[0].text
-        widths = sorted(ln.bbox[2] - ln.bbox[0] for ln in b.lines)
-        # a byline on a line of its own ends there, short of the column's width (a line that
-        # fills it is an opening formula running on: "大众网记者 韩志" / "磊 滨州报道 …")
-        alone = b.lines[0].bbox[2] - b.lines[0].bbox[0] < 0.9 * widths[len(widths) // 2]
+        f0, _, f1, _ = b.lines[0].bbox
+        rights = sorted(ln.bbox[2] for ln in b.lines if min(ln.bbox[2], f1) - max(ln.bbox[0], f0) > 0.5 * (f1 - f0))
+        # a byline on a line of its own ends there, short of its column's right edge (a line
+        # that reaches it is an opening running on, a paragraph's first line indented or not:
+        # "大众网记者 韩志" / "磊 滨州报道 …", "四川在线记者 蒋京" / "洲 文/剪辑…")
+        alone = b.lines[0].bbox[2] < rights[len(rights) // 2] - 0.5 * (b.lines[0].font_size or 0)
         whole = _byline(_join(b.lines))
         if whole[0] and whole[0] != _clean_byline(first.lstrip("□■◎● ")):
             b.byline, b.text, b.continued_from_page = whole  # a formula that runs on ("…记者 X 长沙报道")
