@@ -1037,6 +1037,7 @@ class PageScore:
 
     exact: list[bool] = field(default_factory=list)  # per truth article
     foreign: list[int] = field(default_factory=list)  # lines of other articles inside its body
+    foreign_from: list[dict] = field(default_factory=list)  # ... counted by the article they belong to
     disorder: list[int] = field(default_factory=list)  # its lines out of order
     pieces: int = 0  # articles found
     why: list[str] = field(default_factory=list)
@@ -1077,6 +1078,7 @@ def score_page(articles: Sequence, r: Rendered, tol: float = 0.0) -> PageScore:
         if best is None or not (best[1] & g):
             sc.exact.append(False)
             sc.foreign.append(0)
+            sc.foreign_from.append({})
             sc.disorder.append(0)
             sc.why.append(f"[{t.sid}] {t.title}: not found")
             continue
@@ -1114,14 +1116,15 @@ def score_page(articles: Sequence, r: Rendered, tol: float = 0.0) -> PageScore:
             if k >= 0:
                 positions.append(k)
         sc.disorder.append(len(positions) - _lis(positions))
-        foreign = 0
+        foreign: dict[int, int] = {}
         for sid, lns in body_lines.items():
             if sid == t.sid:
                 continue
             for ln in lns:
                 if len(ln) >= 8 and (ln in full if not tol else _find(ln, full) >= 0) and ln not in _c(t.body):
-                    foreign += 1
-        sc.foreign.append(foreign)
+                    foreign[sid] = foreign.get(sid, 0) + 1
+        sc.foreign.append(sum(foreign.values()))
+        sc.foreign_from.append(foreign)
     return sc
 
 
