@@ -710,10 +710,12 @@ def _sized_roles(head: list[Line], boxes: list[Box], body: float = 0.0) -> tuple
         # a headline line's box is as tall as its type (OCR measures a short line's pitch badly)
         return min(ln.font_size or 0.0, ln.bbox[3] - ln.bbox[1]) if ln.bbox else ln.font_size or 0.0
 
-    top = max(size(ln) for ln in head)
     # a PDF gives the printed size (its em box); OCR an estimate, so a looser share of the title's
     printed = all(ln.bbox and abs((ln.font_size or 0) - (ln.bbox[3] - ln.bbox[1])) < 1e-3 * (ln.bbox[3] - ln.bbox[1])
                   for ln in head)
+    # (OCR boxes a line of a character or two, a wrapped title's "出站", taller than the rest)
+    top = max(size(ln) for ln in head if printed or len(ln.text.strip()) >= 4 or
+              all(len(x.text.strip()) < 4 for x in head))
     # (a PDF's sizes are exact: a kicker or subtitle one point below the title is not title)
     big = [i for i, ln in enumerate(head) if size(ln) >= (0.97 if printed else 0.85) * top]
     lo, hi = big[0], big[-1]

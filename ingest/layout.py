@@ -204,6 +204,8 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
     boxed = [ln for ln in lines if ln.bbox is not None and ln.text.strip()]
     if not boxed:
         return ()
+    # a vertical headline OCR read as one line: its type is as large as its box is wide
+    boxed = [replace(ln, font_size=ln.bbox[2] - ln.bbox[0]) if _column_of_text(ln) else ln for ln in boxed]
     body = body_size(boxed)
     heights = sorted(ln.bbox[3] - ln.bbox[1] for ln in boxed if abs(_size(ln) - body) < 0.1 * body) or [body]
     tall = heights[len(heights) // 2]
@@ -371,6 +373,13 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> lis
             break
     if cut is None:
         return [ln]
+    # a line read across a gutter stands in both columns' stacks of lines: a column's line
+    # right above or below it on each side (a kicker over two columns has none)
+    def stacked(side) -> bool:
+        return any(side(o) and (0 <= o.bbox[1] - y1 <= 1.2 * unit or 0 <= y0 - o.bbox[3] <= 1.2 * unit) for o in near)
+    if not (stacked(lambda o: o.bbox[0] < cut - 0.5 * unit and o.bbox[2] <= cut + 0.5 * unit)
+            and stacked(lambda o: o.bbox[0] >= cut - 0.5 * unit)):
+        return [ln]
     text = ln.text
     total = sum(_w(c) for c in text) or 1.0
     pitch = (x1 - x0) / total
@@ -388,9 +397,17 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> lis
     return [a] + _across_gutters(b, lines, kind, unit)
 
 
+def _column_of_text(ln: Line) -> bool:
+    """One line whose characters stand one under another (OCR reads a vertical headline so):
+    a box several times taller than wide, about a character's width per character."""
+    x0, y0, x1, y1 = ln.bbox
+    n = len(ln.text.strip())
+    return n >= 3 and y1 - y0 > 2.5 * (x1 - x0) and 0.6 * n * (x1 - x0) < y1 - y0 < 1.5 * n * (x1 - x0)
+
+
 def _vertical(h: _Block) -> bool:
     x0, y0, x1, y1 = h.box
-    return y1 - y0 > 2.5 * (x1 - x0) and len(h.lines) >= 3
+    return y1 - y0 > 2.5 * (x1 - x0) and (len(h.lines) >= 3 or any(_column_of_text(ln) for ln in h.lines))
 
 
 def _vertical_columns(heads: list[_Block]) -> list[_Block]:
