@@ -96,6 +96,57 @@ def _scan_lines(png: str) -> dict:
     return got
 
 
+def _overlap(a, b) -> float:
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def defective(r: Rendered) -> set[int]:
+    """Stories the generator laid out wrongly, from what it printed (no reader involved): a
+    headline or column on top of another story's, a headline over none of its columns, a
+    line wider than its column (an unbreakable string), a story's rule drawn through
+    another story's columns. No reader can get these right; they are counted apart."""
+    parts: dict[int, list] = defaultdict(list)
+    frames: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    widths: dict[int, list] = defaultdict(list)
+    for ln in r.lines:
+        if ln.sid < 0:
+            continue
+        if ln.role in ("kicker", "title", "subtitle"):
+            parts[ln.sid].append(("head", ln.box))
+        elif ln.role == "body":
+            frames[ln.sid][ln.frame].append(ln.box)
+            widths[ln.sid].append(ln.box[2] - ln.box[0])
+    cols: dict[int, list] = {}
+    for sid, fr in frames.items():
+        cols[sid] = sorted((min(b[0] for b in bs), min(b[1] for b in bs), max(b[2] for b in bs), max(b[3] for b in bs))
+                           for bs in fr.values())
+        parts[sid] += [("frame", c) for c in cols[sid]]
+    bad = set()
+    for sid, mine in parts.items():
+        heads = [b for k, b in mine if k == "head"]
+        if heads and cols.get(sid) and not any(min(h[2], c[2]) > max(h[0], c[0]) for h in heads for c in cols[sid]):
+            bad.add(sid)
+        ws = sorted(widths[sid])
+        if ws and ws[-1] > 1.15 * ws[len(ws) // 2]:
+            bad.add(sid)
+        for other, theirs in parts.items():
+            if other != sid and any(_overlap(a, b) > 2.0 for _, a in mine for _, b in theirs):
+                bad |= {sid, other}
+    plan = r.plan
+    if plan.get("rules") and "cols" in plan:
+        colw = (plan["w"] - 2 * plan["margin"] - (plan["cols"] - 1) * plan["gutter"]) / plan["cols"]
+        for st in plan["stories"]:
+            if not st.get("rule_right"):
+                continue
+            x = plan["margin"] + st["col0"] * (colw + plan["gutter"]) + st["ncols"] * colw + (st["ncols"] - 0.5) * plan["gutter"]
+            y0, y1 = st["y0"], st["y0"] + max(st["heights"])
+            for sid, cs in cols.items():
+                for a, b in zip(cs, cs[1:]):
+                    if a[2] - 0.5 <= x <= b[0] + 0.5 and min(a[3], b[3], y1) - max(a[1], b[1], y0) > 5:
+                        bad |= {sid, st["sid"]}
+    return bad
+
+
 def segment(r: Rendered, how: str, ocr: dict | None = None, text_segmenter: str = "") -> list:
     from ingest.articles import segment_page
     from ingest.layout import reading_order
@@ -155,8 +206,13 @@ def main() -> None:
                            "foreign": sc.foreign})
             rows = table[how]
             scored = [t for t in r.truths if t.body.strip()]
-            for t, ok, fo, di in zip(scored, sc.exact, sc.foreign, sc.disorder):
+            broken = defective(r)
+            for t, ok, fo, ff, di in zip(scored, sc.exact, sc.foreign, sc.foreign_from, sc.disorder):
                 keys = {"all"} | set(r.tags) & _PAGE_TAGS | set(t.tags)
+                if t.sid in broken:
+                    rows["layout defect (generator)"].append((ok, fo, di))
+                else:  # (lines of a defective story inside its body are that story's fault)
+                    rows["well-formed layout"].append((ok, sum(n for s, n in ff.items() if s not in broken), di))
                 if i == 0:
                     keys.add("seed e-paper page")
                 if r.plan["paper"] == "江南晚报" and r.plan["seed"] in (1000, 1001):

@@ -36,6 +36,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from ingest.layout import body_size
 from rag.records import Article, Box, Line, Page, Place
 from rag.text import bigrams
 
@@ -652,6 +653,7 @@ def _segment_laid_out(page: Page) -> list[Article]:
             current = ln.block // 2
         stories[-1][ln.block % 2].append(ln)
     out = []
+    body = body_size(page.lines)
     for head, lines in stories:
         if not lines:
             continue
@@ -671,10 +673,12 @@ def _segment_laid_out(page: Page) -> list[Article]:
         if not b.lines:
             continue
         first = b.lines[0].text
-        widths = sorted(ln.bbox[2] - ln.bbox[0] for ln in b.lines)
-        # a byline on a line of its own ends there, short of the column's width (a line that
-        # fills it is an opening formula running on: "大众网记者 韩志" / "磊 滨州报道 …")
-        alone = b.lines[0].bbox[2] - b.lines[0].bbox[0] < 0.9 * widths[len(widths) // 2]
+        f0, _, f1, _ = b.lines[0].bbox
+        rights = sorted(ln.bbox[2] for ln in b.lines if min(ln.bbox[2], f1) - max(ln.bbox[0], f0) > 0.5 * (f1 - f0))
+        # a byline on a line of its own ends there, short of its column's right edge (a line
+        # that reaches it is an opening running on, a paragraph's first line indented or not:
+        # "大众网记者 韩志" / "磊 滨州报道 …", "四川在线记者 蒋京" / "洲 文/剪辑…")
+        alone = b.lines[0].bbox[2] < rights[len(rights) // 2] - 0.5 * (b.lines[0].font_size or 0)
         whole = _byline(_join(b.lines))
         if whole[0] and whole[0] != _clean_byline(first.lstrip("□■◎● ")):
             b.byline, b.text, b.continued_from_page = whole  # a formula that runs on ("…记者 X 长沙报道")
@@ -685,12 +689,12 @@ def _segment_laid_out(page: Page) -> list[Article]:
             b.byline, b.text, b.continued_from_page = _byline(_join(b.lines))
         if not b.text:
             continue
-        kicker, title, subtitle = _sized_roles(head, [ln.bbox for ln in head + lines])
+        kicker, title, subtitle = _sized_roles(head, [ln.bbox for ln in head + lines], body)
         out.append(_article(page, b, head, kicker, title, subtitle))
     return out
 
 
-def _sized_roles(head: list[Line], boxes: list[Box]) -> tuple[str, str, str]:
+def _sized_roles(head: list[Line], boxes: list[Box], body: float = 0.0) -> tuple[str, str, str]:
     """(kicker, title, subtitle) of a headline group by type size and position: the title is
     set largest; what stands above it is the kicker, below it the subtitle. A line wrapped
     at the story's width runs on into the next without a space; printed phrases keep one."""
@@ -701,12 +705,28 @@ def _sized_roles(head: list[Line], boxes: list[Box]) -> tuple[str, str, str]:
         # a headline line's box is as tall as its type (OCR measures a short line's pitch badly)
         return min(ln.font_size or 0.0, ln.bbox[3] - ln.bbox[1]) if ln.bbox else ln.font_size or 0.0
 
-    top = max(size(ln) for ln in head)
     # a PDF gives the printed size (its em box); OCR an estimate, so a looser share of the title's
     printed = all(ln.bbox and abs((ln.font_size or 0) - (ln.bbox[3] - ln.bbox[1])) < 1e-3 * (ln.bbox[3] - ln.bbox[1])
                   for ln in head)
-    big = [i for i, ln in enumerate(head) if size(ln) >= (0.9 if printed else 0.85) * top]
+    # (OCR boxes a line of a character or two, a wrapped title's "出站", taller than the rest)
+    top = max(size(ln) for ln in head if printed or len(ln.text.strip()) >= 4 or
+              all(len(x.text.strip()) < 4 for x in head))
+    # (a PDF's sizes are exact: a kicker or subtitle one point below the title is not title)
+    big = [i for i, ln in enumerate(head) if size(ln) >= (0.97 if printed else 0.85) * top]
     lo, hi = big[0], big[-1]
+    if lo == 0 and hi == len(head) - 1 and len(head) > 1 and top < 1.6 * body:
+        # all set in one small size (a title shrunk to fit a short story): the paper's wording tells
+        # a kicker ("…时强调") and a subtitle ("——…", "…出席") from the title
+        # (a kicker wrapped over two lines ends on the second, the way kickers read: "…时要求";
+        # a subtitle opens with its dash)
+        lo = 1 if _KICKER_END.search(head[0].text.strip()) else 0
+        if not lo and len(head) > 2 and re.search(r"(?:时|上)" + _KICKER_END.pattern, head[0].text + head[1].text):
+            lo = 2
+        dash = [j for j in range(lo + 1, len(head)) if head[j].text.lstrip().startswith(("——", "－－"))]
+        if dash:
+            hi = dash[0] - 1
+        elif hi > lo and _SUBTITLE.search(head[hi].text.strip()):
+            hi -= 1
     width = _union(boxes)[2] - _union(boxes)[0]
 
     def phrase(lines: list[Line]) -> str:

@@ -58,6 +58,12 @@ def _size(ln: Line) -> float:
     return ln.font_size or (ln.bbox[3] - ln.bbox[1])
 
 
+def _printed(ln: Line) -> bool:
+    """A PDF's em box: its height is the type size the file gives (OCR only estimates it)."""
+    height = ln.bbox[3] - ln.bbox[1]
+    return abs(_size(ln) - height) < 1e-3 * height
+
+
 def body_size(lines: Sequence[Line]) -> float:
     """The type size most characters of the page are set in."""
     sized = sorted((_size(ln), len(ln.text)) for ln in lines)
@@ -198,6 +204,8 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
     boxed = [ln for ln in lines if ln.bbox is not None and ln.text.strip()]
     if not boxed:
         return ()
+    # a vertical headline OCR read as one line: its type is as large as its box is wide
+    boxed = [replace(ln, font_size=ln.bbox[2] - ln.bbox[0]) if _column_of_text(ln) else ln for ln in boxed]
     body = body_size(boxed)
     heights = sorted(ln.bbox[3] - ln.bbox[1] for ln in boxed if abs(_size(ln) - body) < 0.1 * body) or [body]
     tall = heights[len(heights) // 2]
@@ -210,7 +218,9 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
     split = []
     for ln in boxed:
         height = ln.bbox[3] - ln.bbox[1]
-        if height <= 1.4 * tall and abs(_size(ln) - body) < 0.15 * body:  # body type
+        # (a PDF's text layer gives em boxes, their height the type size: its reader ends lines
+        # at gutters by the characters' own positions, better than a guess from edges here)
+        if height <= 1.4 * tall and abs(_size(ln) - body) < 0.15 * body and not _printed(ln):  # body type
             parts = _across_gutters(ln, boxed, bodyish, body)
             if len(parts) > 1:
                 forced.update(id(p) for p in parts)
@@ -243,7 +253,9 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
         # a headline's box is taller than the body's; a line as short as body lines and set
         # between them is body type whose pitch OCR overstated (it dropped characters)
         height = ln.bbox[3] - ln.bbox[1]
-        return _size(ln) >= _HEAD * body and (height >= 1.05 * tall or height >= tall and not sandwiched(ln))
+        # (a glyph set sideways in a vertical headline, "/", has a box as wide as its type, and shorter)
+        sideways = height < _size(ln) <= ln.bbox[2] - ln.bbox[0] < 1.3 * _size(ln)
+        return _size(ln) >= _HEAD * body and (height >= 1.05 * tall or height >= tall and not sandwiched(ln) or sideways)
 
     kind = {id(ln): "body" if id(ln) in forced else "head" if head(ln) else "small" if small(ln)
             else "body" for ln in boxed}
@@ -313,8 +325,10 @@ def _join_pieces(lines: list[Line], unit: float) -> list[Line]:
                 for o in by_y[lo:hi]:
                     if o is cur or o is ln or o in row:
                         continue
-                    # (a line of a column's usual width: one OCR read across a gutter proves nothing)
-                    if o.bbox[0] < a0 - 0.2 * unit and o.bbox[2] > a1 + 0.2 * unit and o.bbox[2] - o.bbox[0] < 1.8 * usual:
+                    # (a line of a column's usual width: one OCR read across a gutter proves nothing;
+                    # of the same type: a PDF's folio a point smaller runs across gutters too)
+                    if o.bbox[0] < a0 - 0.2 * unit and o.bbox[2] > a1 + 0.2 * unit and o.bbox[2] - o.bbox[0] < 1.8 * usual \
+                            and not (_printed(o) and _printed(cur) and abs(_size(o) - _size(cur)) > 0.05 * _size(cur)):
                         latin = cur.text[-1:].isascii() and cur.text[-1:].isalnum() and ln.text[:1].isascii() \
                             and ln.text[:1].isalnum()
                         cur = replace(cur, text=cur.text + (" " if latin else "") + ln.text,
@@ -343,10 +357,11 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> lis
     if not near:
         return [ln]
     usual = statistics.median(o.bbox[2] - o.bbox[0] for o in near)
-    # columns begin where lines begin, near this one or (a page set on one grid) anywhere
-    local = sorted(o.bbox[0] for o in near if x0 + 2 * unit < o.bbox[0] < x1 - 2 * unit)
+    # columns begin where lines begin, near this one or (a page set on one grid) anywhere;
+    # not where a paragraph's first line begins, two characters in
+    local = sorted(o.bbox[0] for o in near if x0 + 2.3 * unit < o.bbox[0] < x1 - 2 * unit)
     page = sorted(o.bbox[0] for o in lines if o is not ln and kind.get(id(o)) == "body"
-                  and x0 + 2 * unit < o.bbox[0] < x1 - 2 * unit)
+                  and x0 + 2.3 * unit < o.bbox[0] < x1 - 2 * unit)
     cut = None
     for e in sorted(set(local) | set(page)):
         support = max(sum(1 for f in local if abs(f - e) < 0.4 * unit), sum(1 for f in page if abs(f - e) < 0.4 * unit) // 3)
@@ -357,6 +372,13 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> lis
             cut = e
             break
     if cut is None:
+        return [ln]
+    # a line read across a gutter stands in both columns' stacks of lines: a column's line
+    # right above or below it on each side (a kicker over two columns has none)
+    def stacked(side) -> bool:
+        return any(side(o) and (0 <= o.bbox[1] - y1 <= 1.2 * unit or 0 <= y0 - o.bbox[3] <= 1.2 * unit) for o in near)
+    if not (stacked(lambda o: o.bbox[0] < cut - 0.5 * unit and o.bbox[2] <= cut + 0.5 * unit)
+            and stacked(lambda o: o.bbox[0] >= cut - 0.5 * unit)):
         return [ln]
     text = ln.text
     total = sum(_w(c) for c in text) or 1.0
@@ -375,21 +397,50 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> lis
     return [a] + _across_gutters(b, lines, kind, unit)
 
 
+def _column_of_text(ln: Line) -> bool:
+    """One line whose characters stand one under another (OCR reads a vertical headline so):
+    a box several times taller than wide, about a character's width per character."""
+    x0, y0, x1, y1 = ln.bbox
+    n = len(ln.text.strip())
+    return n >= 3 and y1 - y0 > 2.5 * (x1 - x0) and 0.6 * n * (x1 - x0) < y1 - y0 < 1.5 * n * (x1 - x0)
+
+
 def _vertical(h: _Block) -> bool:
     x0, y0, x1, y1 = h.box
-    return y1 - y0 > 2.5 * (x1 - x0) and len(h.lines) >= 3
+    return y1 - y0 > 2.5 * (x1 - x0) and (len(h.lines) >= 3 or any(_column_of_text(ln) for ln in h.lines))
 
 
 def _vertical_columns(heads: list[_Block]) -> list[_Block]:
     """A vertical headline too long for its strip runs on in the column to its left: one group,
-    its columns read right to left."""
-    out: list[_Block] = []
-    for h in sorted(heads, key=lambda h: -h.box[0]):
+    its columns read right to left. Characters of two columns that stand level (a column's
+    top and the next one's) were read as one line across: they are cut apart again."""
+    cut: list[_Block] = []
+    for h in heads:
         if _vertical(h):
-            hx0, hy0, hx1, hy1 = h.box
+            widths = sorted(ln.bbox[2] - ln.bbox[0] for ln in h.lines)
+            one = widths[len(widths) // 2]
+            keep, spill = [], []
+            for ln in h.lines:
+                n = len(ln.text)
+                if n >= 2 and ln.bbox[2] - ln.bbox[0] > 1.6 * one and abs((ln.bbox[2] - ln.bbox[0]) - n * one) < n * 0.5 * one:
+                    x0, y0, x1, y1 = ln.bbox
+                    keep.append(replace(ln, text=ln.text[-1], bbox=(x1 - one, y0, x1, y1)))
+                    spill += [replace(ln, text=ch, bbox=(x0 + k * (x1 - x0) / n, y0, x0 + k * (x1 - x0) / n + one, y1))
+                              for k, ch in enumerate(ln.text[:-1])]
+                else:
+                    keep.append(ln)
+            h.lines = keep
+            cut += [_Block("head", [ln]) for ln in spill]
+    out: list[_Block] = []
+    for h in sorted(heads + cut, key=lambda h: -h.box[0]):
+        hx0, hy0, hx1, hy1 = h.box
+        # (a column's last character or two, "况", are a narrow block of their own)
+        tail = hx1 - hx0 < 1.5 * max(_size(ln) for ln in h.lines)
+        if _vertical(h) or tail:
             for o in out:
                 ox0, oy0, ox1, oy1 = o.box
-                if _vertical(o) and 0 <= ox0 - hx1 < 0.8 * (hx1 - hx0) and abs(oy0 - hy0) < (hx1 - hx0):
+                if _vertical(o) and 0 <= ox0 - hx1 < 0.8 * (ox1 - ox0) and abs(oy0 - hy0) < (ox1 - ox0) \
+                        and abs((hx1 - hx0) - (ox1 - ox0)) < 0.3 * (ox1 - ox0):
                     o.columns = (o.columns or [o.lines[:]]) + [h.lines]
                     o.lines = o.lines + h.lines
                     break
@@ -413,7 +464,7 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
         lo, hi = left_edge, right_edge
         for o in [x for x in heads + blocks if x is not h]:
             ox0, oy0, ox1, oy1 = o.box
-            if min(oy1, hy1 + unit) - max(oy0, hy0 - unit) > 0:
+            if oy0 < hy1 - 0.1 * unit and oy1 > hy0 - unit:  # beside it, not under it
                 if ox1 <= hx0 + 0.5 * unit:
                     lo = max(lo, ox1)
                 elif ox0 >= hx1 - 0.5 * unit:
@@ -427,11 +478,13 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
                     hi = min(hi, mid)
         spans.append((lo, hy0, hi, hy1))
     # 1. the first thing above the block within its width: a headline group owns it
-    for b in blocks:
+    contested: dict[int, list[int]] = {}  # block -> the headlines level with its owner that could own it too
+    for i, b in enumerate(blocks):
         bx0, by0, bx1, by1 = b.box
         width = bx1 - bx0
         nearest, kind_of, dist = None, "", None
         best_key = None
+        found = []
         for k, h in enumerate(heads):
             if _vertical(h):
                 continue
@@ -442,17 +495,32 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
                 # else the one nearer to it sideways
                 side = max(0.0, hx0 - bx1, bx0 - hx1)
                 key = (round((by0 - hy1) / unit), not inked, side)
+                found.append((k, inked))
                 if best_key is None or key < best_key:
                     best_key, nearest, kind_of, dist = key, k, "head", by0 - hy1
+        body_dist = None
         for o in blocks:
             if o is b:
                 continue
             ox0, oy0, ox1, oy1 = o.box
             if oy1 <= by0 + 0.3 * unit and _overlap(o.box, b.box) > 0.4 * min(width, ox1 - ox0):
+                if body_dist is None or by0 - oy1 < body_dist:
+                    body_dist = by0 - oy1
                 if dist is None or by0 - oy1 < dist:
                     nearest, kind_of, dist = o, "body", by0 - oy1
         if kind_of == "head" and _vgap_clear(rules, bx0 + 0.1 * width, bx1 - 0.1 * width, heads[nearest].box[3], by0):
             b.owner = nearest
+            # headlines standing level with the owner (side by side in one row) that could own it
+            # as well: which one does is settled for the whole row below
+            w = heads[nearest].box
+            w_inked = dict(found)[nearest]
+            alt = [k for k, inked in found if k != nearest and (inked or not w_inked)
+                   and (abs(heads[k].box[1] - w[1]) <= 1.5 * unit or abs(heads[k].box[3] - w[3]) <= 1.5 * unit)
+                   and (body_dist is None or by0 - heads[k].box[3] <= body_dist)
+                   and _vgap_clear(rules, bx0 + 0.1 * width, bx1 - 0.1 * width, heads[k].box[3], by0)]
+            if alt:
+                contested[i] = [nearest] + alt
+    _settle_rows(blocks, heads, contested, unit)
     # 2. a vertical headline owns the blocks beside it
     for k, h in enumerate(heads):
         if not _vertical(h):
@@ -460,42 +528,84 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
         hx0, hy0, hx1, hy1 = h.box
         for b in blocks:
             bx0, by0, bx1, by1 = b.box
-            if b.owner < 0 and min(hy1, by1) - max(hy0, by0) > 0.3 * (by1 - by0) and \
-                    (0 <= bx0 - hx1 < 3 * unit or 0 <= hx0 - bx1 < 3 * unit):
+            if b.owner < 0 and min(hy1, by1) - max(hy0, by0) > 0.3 * min(by1 - by0, hy1 - hy0) and \
+                    (-unit <= bx0 - hx1 < 3 * unit or -unit <= hx0 - bx1 < 3 * unit):
                 b.owner = k
     # 3. a block left over belongs to the story of the block right above it in its column (a
-    #    line the reader cut apart split the column), else of the block beside it
-    changed = True
-    while changed:
-        changed = False
+    #    line the reader cut apart split the column), else of the block beside it: the nearest
+    #    first, page-wide, so a story's columns pass on its ownership before a neighbour's do
+    while True:
+        pick = None
         for b in blocks:
             if b.owner >= 0:
                 continue
             bx0, by0, bx1, by1 = b.box
-            above = [o for o in blocks if o.owner >= 0 and 0 <= by0 - o.box[3] <= 2 * unit
-                     and _overlap(o.box, b.box) > 0.5 * min(bx1 - bx0, o.box[2] - o.box[0])
-                     and _vgap_clear(rules, max(bx0, o.box[0]), min(bx1, o.box[2]), o.box[3], by0)]
-            if above:
-                b.owner = min(above, key=lambda o: by0 - o.box[3]).owner
-                changed = True
-                continue
-            best, gap_best = None, None
             for o in blocks:
                 if o.owner < 0:
                     continue
                 ox0, oy0, ox1, oy1 = o.box
-                gap = bx0 - ox1 if bx0 >= ox1 - 0.3 * unit else ox0 - bx1 if ox0 >= bx1 - 0.3 * unit else None
-                beside = min(by1, oy1) - max(by0, oy0) > 0.5 * min(by1 - by0, oy1 - oy0)
-                if gap is None or gap > 3 * unit or not (abs(oy0 - by0) <= 1.5 * unit or beside):
-                    continue
-                gap += 0 if abs(oy0 - by0) <= 1.5 * unit else unit  # the same top first
-                if not _hgap_clear(rules, min(bx1, ox1), max(bx0, ox0), max(by0, oy0), min(by1, oy1)):
-                    continue
-                if gap_best is None or gap < gap_best:
-                    best, gap_best = o, gap
-            if best is not None:
-                b.owner = best.owner
-                changed = True
+                if 0 <= by0 - oy1 <= 2 * unit and _overlap(o.box, b.box) > 0.5 * min(bx1 - bx0, ox1 - ox0) \
+                        and _vgap_clear(rules, max(bx0, ox0), min(bx1, ox1), oy1, by0):
+                    key = (0, by0 - oy1)
+                else:
+                    gap = bx0 - ox1 if bx0 >= ox1 - 0.3 * unit else ox0 - bx1 if ox0 >= bx1 - 0.3 * unit else None
+                    beside = min(by1, oy1) - max(by0, oy0) > 0.5 * min(by1 - by0, oy1 - oy0)
+                    if gap is None or gap > 3 * unit or not (abs(oy0 - by0) <= 1.5 * unit or beside):
+                        continue
+                    gap += 0 if abs(oy0 - by0) <= 1.5 * unit else unit  # the same top first
+                    if not _hgap_clear(rules, min(bx1, ox1), max(bx0, ox0), max(by0, oy0), min(by1, oy1)):
+                        continue
+                    key = (1, gap)
+                if pick is None or key < pick[0]:
+                    pick = (key, b, o.owner)
+        if pick is None:
+            break
+        pick[1].owner = pick[2]
+
+
+def _settle_rows(blocks: list[_Block], heads: list[_Block], contested: dict[int, list[int]], unit: float) -> None:
+    """Blocks under a row of headlines that more than one of them could own, shared out so
+    that each headline stands over its story as headlines are set: centred over its columns
+    or flush with the first one's left edge. Each headline keeps the blocks only it could
+    own; the shared ones go out left to right (a story's columns are side by side), in the
+    way that leaves every headline of the row best aligned."""
+    import itertools
+
+    rows: list[set[int]] = []
+    for ks in contested.values():
+        hit = [r for r in rows if r & set(ks)]
+        merged = set(ks).union(*hit) if hit else set(ks)
+        rows = [r for r in rows if not r & set(ks)] + [merged]
+    for row in rows:
+        order = sorted(row, key=lambda k: (heads[k].box[0] + heads[k].box[2]) / 2)
+        shared = sorted((i for i, ks in contested.items() if set(ks) <= row), key=lambda i: blocks[i].box[0])
+        fixed = {k: [blocks[i].box for i, b in enumerate(blocks) if b.owner == k and i not in contested] for k in order}
+
+        def cost(k: int, boxes: list) -> float:
+            if not boxes:
+                return 30.0  # a headline left without a body
+            hx0, _, hx1, _ = heads[k].box
+            x0, x1 = min(b[0] for b in boxes), max(b[2] for b in boxes)
+            return min(abs((hx0 + hx1) / 2 - (x0 + x1) / 2), abs(hx0 - x0)) / unit
+
+        choices = [[j for j, k in enumerate(order) if k in contested[i]] for i in shared]
+        best, best_cost = None, None
+        n_ways = 1
+        for c in choices:
+            n_ways *= len(c)
+        if n_ways > 20000:
+            continue
+        for pick in itertools.product(*choices):
+            if any(a > b for a, b in zip(pick, pick[1:])):
+                continue  # a story's columns stand side by side: the shares go out left to right
+            total = 0.01 * sum(order[j] != contested[i][0] for i, j in zip(shared, pick))
+            for j, k in enumerate(order):
+                total += cost(k, fixed[k] + [blocks[i].box for i, jj in zip(shared, pick) if jj == j])
+            if best_cost is None or total < best_cost:
+                best, best_cost = pick, total
+        if best is not None:
+            for i, j in zip(shared, best):
+                blocks[i].owner = order[j]
 
 
 def _emit(blocks: list[_Block], heads: list[_Block], unit: float) -> tuple[Line, ...]:

@@ -91,9 +91,10 @@ def test_pdf_pages_give_their_articles(corpus):
         exact += sum(sc.exact)
         n += len(sc.exact)
         foreign += sum(sc.foreign)
-    # bench.segmentation measures 90% on 300 pages; this floor catches a regression
-    assert exact / n >= 0.85, (exact, n)
-    assert foreign <= 0.02 * n * 20  # lines of other articles inside bodies: rare
+    # bench.segmentation measures 97% on 300 pages (98.8% where the generator laid the page
+    # out well); these 30 give 189 of 191. The floor catches a regression
+    assert exact / n >= 0.96, (exact, n)
+    assert foreign == 0  # no body holds a line of another article
 
 
 def test_another_papers_pages_give_their_articles(corpus):

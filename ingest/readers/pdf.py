@@ -14,6 +14,7 @@ import bisect
 import ctypes
 import re
 import statistics
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -126,10 +127,13 @@ class _Char:
     y1: float
     space_before: str = ""  # "real": a space character stood before it; "generated": PDFium guessed one
     base: float = 0.0  # its baseline (top-down)
+    turned: float = 0.0  # set sideways: its angle (digits in a vertical headline), else 0
+    size: float = 0.0  # the type size of a glyph set sideways (its box is not its em box)
+    sized: bool = False  # its em box comes from the font's size (else from PDFium's box)
 
     @property
     def em(self) -> float:
-        return self.y1 - self.y0
+        return self.size or self.y1 - self.y0
 
     @property
     def mid(self) -> float:
@@ -148,6 +152,8 @@ def _chars(page, height: float) -> list[_Char]:
         matrix = pdfium_c.FS_MATRIX()
         for i in range(tp.count_chars()):
             ch = tp.get_text_range(i, 1)
+            if ch == "\ufffe":  # PDFium's mark for a hyphen that ends a printed line: the hyphen
+                ch = "-"
             if ch in ("\r", "\n", "\x02", ""):
                 space = ""
                 continue
@@ -159,14 +165,21 @@ def _chars(page, height: float) -> list[_Char]:
                 continue
             left, bottom, right, top = tp.get_charbox(i, loose=True)
             # the type size: the font's size scaled by the character's matrix. PDFium's "loose"
-            # box is as tight as the ink for some glyphs ("一", "口"), so the em box is set on
-            # the baseline from the size instead
+            # box is as tight as the ink for some glyphs ("一", "口", "自"), so the em box is set
+            # on the baseline from the size instead, and a full-width character's (Chinese
+            # advances one em) from its origin: ink-tight sides open false gaps in a headline
             pdfium_c.FPDFText_GetCharOrigin(tp.raw, i, ox, oy)
             pdfium_c.FPDFText_GetMatrix(tp.raw, i, matrix)
             em = pdfium_c.FPDFText_GetFontSize(tp.raw, i) * abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
-            if em > 0:
+            turned = abs(matrix.b) > abs(matrix.a) and abs(matrix.c) > abs(matrix.d)
+            if em > 0 and not turned:  # a glyph set sideways keeps its box: its baseline runs down
                 bottom, top = oy.value - 0.12 * em, oy.value + 0.88 * em
-            out.append(_Char(ch, left, height - top, right, height - bottom, space, height - oy.value))
+                if unicodedata.east_asian_width(ch) in "WF" and abs(matrix.b) < 1e-6 and abs(matrix.c) < 1e-6 \
+                        and matrix.a > 0 and abs(ox.value - left) < 0.3 * em:
+                    left, right = ox.value, ox.value + em
+            angle = (pdfium_c.FPDFText_GetCharAngle(tp.raw, i) or 1.0) if turned else 0.0
+            out.append(_Char(ch, left, height - top, right, height - bottom, space, height - oy.value, angle,
+                             em if turned else 0.0, em > 0))
             space = ""
     finally:
         tp.close()
@@ -179,15 +192,26 @@ def _text_lines(page, height: float) -> Iterator[Line]:
     character between neighbours, nor a narrower one that stands in a gutter (a channel no
     character above or below crosses: a line hanging its closing quote into a one-character
     gutter leaves less than half a character). A line never runs across a column gutter; a
-    headline's phrases stay one line."""
-    chars = sorted(_chars(page, height), key=lambda c: (c.base, c.x0))
+    headline's phrases stay one line. Glyphs set sideways (digits in a vertical headline) are
+    read down their own line."""
+    chars = _chars(page, height)
+    yield from _sideways([c for c in chars if c.turned])
+    # a column of characters set one under another (a vertical headline), drawn in that order:
+    # each is a line of its own, never part of a line level with it beside the column
+    stacked = _stacked(chars)
+    for c in chars:
+        if id(c) in stacked and not c.turned:
+            yield _line([c])
+    chars = sorted((c for c in chars if not c.turned and id(c) not in stacked), key=lambda c: (c.base, c.x0))
     rows: list[list[_Char]] = []
     for c in chars:
-        # the row this character sits on: the same baseline, a size not far off (digits and
-        # bold openings have boxes of their own heights)
+        # the row this character sits on: the same baseline and size (a size not far off where
+        # PDFium's boxes stand in for it: digits have boxes of their own heights). A vertical
+        # headline's character level with a headline beside it, a size apart, is not its line.
         for row in reversed(rows[-60:]):
             ref = row[0]
-            if abs(c.base - ref.base) < 0.15 * max(c.em, ref.em) and 0.6 < c.em / max(ref.em, 1e-6) < 1.67:
+            lo, hi = (0.93, 1.075) if c.sized and ref.sized else (0.6, 1.67)
+            if abs(c.base - ref.base) < 0.15 * max(c.em, ref.em) and lo < c.em / max(ref.em, 1e-6) < hi:
                 row.append(c)
                 break
         else:
@@ -237,6 +261,43 @@ def _text_lines(page, height: float) -> Iterator[Line]:
             cur.append(c)
         if cur:
             yield _line(cur)
+
+
+def _stacked(chars: list[_Char]) -> set[int]:
+    """Characters the file draws one under another, three or more in a run: vertical text."""
+    out: set[int] = set()
+    run: list[_Char] = []
+    for c in chars + [None]:  # type: ignore[list-item]
+        if c is not None and run:
+            p = run[-1]
+            em = max(p.em, c.em)
+            if abs(c.x0 - p.x0) < 0.3 * em and 0.3 * em < c.y0 - p.y0 < 1.3 * em:
+                run.append(c)
+                continue
+        if len(run) >= 3:
+            out.update(id(x) for x in run)
+        run = [c] if c is not None else []
+    return out
+
+
+def _sideways(chars: list[_Char]) -> Iterator[Line]:
+    """Runs of glyphs set sideways, each read along its baseline (top down, or bottom up for a
+    turn the other way): one line with the run's box, at the glyphs' type size."""
+    runs: list[list[_Char]] = []
+    for c in sorted(chars, key=lambda c: c.y0):
+        for run in reversed(runs):
+            p = run[-1]
+            if abs(c.x0 - p.x0) < 0.3 * p.em and -0.2 * p.em < c.y0 - p.y1 < 0.7 * p.em:
+                run.append(c)
+                break
+        else:
+            runs.append([c])
+    for run in runs:
+        if not 0 < run[0].turned < 3.1416:
+            run.reverse()
+        text = "".join(c.ch for c in run)
+        box = (min(c.x0 for c in run), min(c.y0 for c in run), max(c.x1 for c in run), max(c.y1 for c in run))
+        yield Line(text, 0, statistics.median(c.em for c in run), box)
 
 
 def _line(cs: list[_Char]) -> Line:
