@@ -1,7 +1,7 @@
 """Articles right on generated pages: per rendering (text layer, PDF, 200-dpi scan) and per variation.
 
     python -m bench.segmentation [--pages 300] [--texts ../shared/eval-data/crud_news_corpus_sample.jsonl]
-                                 [--scans 300] [--workers 2] [--text-segmenter rules|classifier|both]
+                                 [--scans 300] [--workers 2] [--text auto|rules|roles]
 
 Pages are planned and laid out by ``tests/newspages.py`` (3-8 columns, gutters down to one
 character, lead stories, L-shaped and boxed stories, kickers and subtitles, wrapped and vertical
@@ -147,7 +147,8 @@ def defective(r: Rendered) -> set[int]:
     return bad
 
 
-def segment(r: Rendered, how: str, ocr: dict | None = None, text_segmenter: str = "") -> list:
+def segment(r: Rendered, how: str, ocr: dict | None = None, text: str = "auto") -> list:
+    from ingest.articles import segment as segment_text
     from ingest.articles import segment_page
     from ingest.layout import reading_order
     from ingest.pages import read_file
@@ -162,10 +163,7 @@ def segment(r: Rendered, how: str, ocr: dict | None = None, text_segmenter: str 
     res = read_file(path)
     if not res.pages:
         return []
-    page = res.pages[0]
-    if text_segmenter:
-        os.environ["NEWSRAG_TEXT_SEGMENTER"] = text_segmenter
-    return segment_page(page)
+    return segment_text(res.pages[0], text=text).articles
 
 
 def main() -> None:
@@ -175,6 +173,7 @@ def main() -> None:
     ap.add_argument("--texts", type=Path, default=None, help="a JSONL file of news texts (default: the fixtures)")
     ap.add_argument("--workers", type=int, default=2, help="OCR processes")
     ap.add_argument("--renderings", default="text,pdf,scan")
+    ap.add_argument("--text", default="auto", choices=("auto", "rules", "roles"), help="how text layers are read")
     ap.add_argument("--show", type=int, default=0, help="print the misses of this many pages")
     args = ap.parse_args()
     pool = TextPool.from_jsonl(args.texts) if args.texts else TextPool.fixtures()
@@ -199,7 +198,7 @@ def main() -> None:
         for how in renderings:
             if how == "scan" and i not in ocr:
                 continue
-            arts = segment(r, how, ocr.get(i))
+            arts = segment(r, how, ocr.get(i), args.text)
             sc = score_page(arts, r, TOL[how])
             report.append({"page": i, "how": how, "name": r.pdf.parent.name, "exact": sc.exact, "why": sc.why,
                            "pieces": sc.pieces, "truths": len(sc.exact),

@@ -19,11 +19,15 @@ import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.records import Line
 from rag.text import bigrams
 
-__all__ = ["ROLES", "FEATURES", "features", "predict", "available"]
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["ROLES", "FEATURES", "features", "predict", "log_probs", "decode", "available"]
 
 ROLES = ("furniture", "kicker", "title", "subtitle", "start", "body", "caption")
 WEIGHTS = Path(__file__).with_name("line_roles.json")
@@ -142,24 +146,64 @@ def _trees() -> list:
     return [[{k: np.asarray(v) for k, v in t.items()} for t in it] for it in _model()["trees"]]
 
 
-def predict(lines: Sequence[Line]) -> list[str]:
-    """The role of each line (one of ``ROLES``)."""
-    if not lines:
-        return []
+def _scores(x) -> np.ndarray:
+    """Per line and role, the classifier's raw score (a logit)."""
     import numpy as np
 
     m = _model()
-    x = np.asarray(features(lines), dtype=float)
     if m["kind"] == "logistic":
-        scores = ((x - np.asarray(m["mean"])) / np.asarray(m["scale"])) @ np.asarray(m["coef"]).T + np.asarray(m["intercept"])
-    else:  # gradient-boosted trees: every sample walks each tree at once
-        scores = np.tile(np.asarray(m["baseline"], dtype=float), (len(x), 1))
-        rows = np.arange(len(x))
-        for it in _trees():
-            for k, t in enumerate(it):
-                node = np.zeros(len(x), dtype=int)
-                for _ in range(int(t["depth"])):
-                    left = x[rows, t["feature"][node]] <= t["threshold"][node]
-                    node = np.where(t["leaf"][node], node, np.where(left, t["left"][node], t["right"][node]))
-                scores[:, k] += t["value"][node]
-    return [m["classes"][k] for k in scores.argmax(axis=1)]
+        return ((x - np.asarray(m["mean"])) / np.asarray(m["scale"])) @ np.asarray(m["coef"]).T + np.asarray(m["intercept"])
+    # gradient-boosted trees: every sample walks each tree at once
+    scores = np.tile(np.asarray(m["baseline"], dtype=float), (len(x), 1))
+    rows = np.arange(len(x))
+    for it in _trees():
+        for k, t in enumerate(it):
+            node = np.zeros(len(x), dtype=int)
+            for _ in range(int(t["depth"])):
+                left = x[rows, t["feature"][node]] <= t["threshold"][node]
+                node = np.where(t["leaf"][node], node, np.where(left, t["left"][node], t["right"][node]))
+            scores[:, k] += t["value"][node]
+    return scores
+
+
+def log_probs(lines: Sequence[Line]) -> np.ndarray:
+    """Per line, the log-probability of each role (``_model()["classes"]`` order), line by line."""
+    import numpy as np
+
+    s = _scores(np.asarray(features(lines), dtype=float))
+    s = s - s.max(axis=1, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+
+
+def decode(lp, breaks: Sequence[bool], trans: dict) -> list[int]:
+    """The likeliest sequence of roles: each line's log-probabilities plus the learned
+    log-probability of going from one role to the next, within a block or across a blank
+    line (``trans["same"]``, ``trans["new"]``, ``trans["first"]``), by Viterbi."""
+    import numpy as np
+
+    same, new, first = (np.asarray(trans[k]) for k in ("same", "new", "first"))
+    n, k = lp.shape
+    score = first + lp[0]
+    back = np.zeros((n, k), dtype=int)
+    for i in range(1, n):
+        t = new if breaks[i] else same
+        cand = score[:, None] + t  # from (rows) to (columns)
+        back[i] = cand.argmax(axis=0)
+        score = cand[back[i], np.arange(k)] + lp[i]
+    path = [int(score.argmax())]
+    for i in range(n - 1, 0, -1):
+        path.append(int(back[i][path[-1]]))
+    return path[::-1]
+
+
+def predict(lines: Sequence[Line], sequence: bool = True) -> list[str]:
+    """The role of each line (one of ``ROLES``): the classifier's, line by line, read as a
+    sequence where the model learned how roles follow each other (``sequence``)."""
+    if not lines:
+        return []
+    m = _model()
+    lp = log_probs(lines)
+    if sequence and "transitions" in m:
+        breaks = [i > 0 and lines[i - 1].block != ln.block for i, ln in enumerate(lines)]
+        return [m["classes"][k] for k in decode(lp, breaks, m["transitions"])]
+    return [m["classes"][k] for k in lp.argmax(axis=1)]
