@@ -75,7 +75,7 @@ FEATURES = (
     + [f"next {f}" for f in ("len/width", "sent end", "comma end", "punct share", "any punct", "opening")]
     + [f"prev2 {f}" for f in ("len/width", "any punct")]
     + [f"next2 {f}" for f in ("len/width", "any punct")]
-    + ["no prev", "no next", "same len as next"]
+    + ["no prev", "no next", "same len as next", "topic shift"]
 )
 
 
@@ -126,6 +126,10 @@ def features(lines: Sequence[Line]) -> list[list[float]]:
         row += [min(_n(prev2) / width, 3.0), 1.0 if _PUNCT.search(prev2) else 0.0,
                 min(_n(nxt2) / width, 3.0), 1.0 if _PUNCT.search(nxt2) else 0.0]
         row += [1.0 if i == 0 else 0.0, 1.0 if i + 1 == n else 0.0, 1.0 if nxt and abs(_n(nxt) - _n(t)) <= 1 else 0.0]
+        # how little the text before this line and the text from it on share: a story ends here
+        ahead = bigrams(joined[starts[i]: starts[i] + 200])
+        behind = bigrams(joined[max(0, starts[i] - 200): starts[i]])
+        row.append(1.0 - len(ahead & behind) / max(1, min(len(ahead), len(behind))) if ahead and behind else 1.0)
         rows.append(row)
     return rows
 
