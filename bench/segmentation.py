@@ -48,7 +48,11 @@ def build(plans: list[dict], scans: int) -> list[Rendered]:
         folder = OUT / "pages" / _key(plan)
         meta = folder / "page.json"
         if meta.is_file():
-            out.append(Rendered.from_json(json.loads(meta.read_text(encoding="utf-8")), folder))
+            got = Rendered.from_json(json.loads(meta.read_text(encoding="utf-8")), folder)
+            layer = text_layer(got)  # (cheap: made again, so the generator's text layers may change)
+            if got.txt.read_text(encoding="utf-8") != layer:
+                got.txt.write_text(layer, encoding="utf-8")
+            out.append(got)
         else:
             out.append(None)  # type: ignore[arg-type]
             todo.append(i)

@@ -28,7 +28,7 @@ import json
 import random
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -933,8 +933,9 @@ class Renderer:
 
 def text_layer(r: Rendered, seed: int | None = None) -> str:
     """The page as an OCR'd text layer arrives: one line per printed line; the masthead or folio
-    first; each story's body frame by frame (a blank line at most column breaks), its headline
-    lines above it, or floating after its first column or after the whole body; captions after
+    first; each story's body frame by frame (a blank line at most column breaks, now and then
+    one inside a column), its headline lines above it, or floating after its first column or
+    after the whole body; a 下转 mark at its line's end or on a line of its own; captions after
     their story; ads where they stand; the editors' line last."""
     return "\n".join(t for t, _, _ in text_layer_lines(r, seed)) + "\n"
 
@@ -975,7 +976,24 @@ def text_layer_lines(r: Rendered, seed: int | None = None) -> list[tuple[str, st
             if rng.random() < 0.7:
                 out.append(blank)
         for k, col in enumerate(cols):
-            put(col, noise=True)
+            if len(col) > 4 and rng.random() < 0.25:
+                # OCR starts a new block inside a column now and then (a wide line gap)
+                cut = rng.randint(2, len(col) - 2)
+                put(col[:cut], noise=True)
+                out.append(blank)
+                col = col[cut:]
+            last = col[-1] if col else None
+            if k == len(cols) - 1 and last is not None and _MARK_END.search(last.text) and rng.random() < 0.5:
+                # the continuation mark read as a line of its own, after a blank line or not
+                m = _MARK_END.search(last.text)
+                put(col[:-1], noise=True)
+                if last.text[: m.start()].strip():
+                    put([replace(last, text=last.text[: m.start()].rstrip())], noise=True)
+                if rng.random() < 0.5:
+                    out.append(blank)
+                put([replace(last, text=m.group(0).strip())])
+            else:
+                put(col, noise=True)
             if k == 0 and where == "after first" and head:
                 out.append(blank)
                 put(head)
@@ -1002,6 +1020,9 @@ def text_layer_lines(r: Rendered, seed: int | None = None) -> list[tuple[str, st
     while tidy and not tidy[-1][0]:
         tidy.pop()
     return tidy
+
+
+_MARK_END = re.compile(r"\s*[（(]下转\s*\d+\s*版[）)]\s*$")
 
 
 def _ocr_noise(rng: random.Random, s: str) -> str:
