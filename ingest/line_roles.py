@@ -208,6 +208,10 @@ def predict(lines: Sequence[Line], sequence: bool = True) -> list[str]:
     m = _model()
     lp = log_probs(lines)
     if sequence and "transitions" in m:
+        import numpy as np
+
         breaks = [i > 0 and lines[i - 1].block != ln.block for i, ln in enumerate(lines)]
-        return [m["classes"][k] for k in decode(lp, breaks, m["transitions"])]
+        # the posterior less part of the class prior, so the transitions do not count it twice
+        emit = lp - m.get("prior_weight", 0.0) * np.asarray(m.get("prior", np.zeros(lp.shape[1])))
+        return [m["classes"][k] for k in decode(emit, breaks, m["transitions"])]
     return [m["classes"][k] for k in lp.argmax(axis=1)]
