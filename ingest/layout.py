@@ -170,6 +170,47 @@ def _leading(lines: list[Line]) -> float:
     return min(statistics.median(gaps), 0.9) if gaps else 0.5  # sparse pages pair far lines
 
 
+def _gridded(by_top: list[Line], unit: float, tall: float, pitch: float) -> set[int]:
+    """Lines OCR measured larger than body type that stand on the body's baseline grid: one
+    line pitch above or below a body line of their column (its left edge at theirs, or a
+    paragraph's indent from it), that line measured as body type or found so itself. A
+    kicker or subtitle stands off that grid (its type is larger, and so is its leading)."""
+    tops = [ln.bbox[1] for ln in by_top]
+    support = [ln for ln in by_top if abs(_size(ln) - unit) < 0.1 * unit]
+    todo = {id(ln): ln for ln in by_top if _size(ln) >= _NEAR_HEAD * unit and ln.bbox[3] - ln.bbox[1] <= 1.5 * tall}
+    found: set[int] = set()
+    while support and todo:
+        nxt = []
+        for o in support:
+            ocy = (o.bbox[1] + o.bbox[3]) / 2
+            for ln in by_top[bisect.bisect_left(tops, o.bbox[1] - 2 * pitch): bisect.bisect_right(tops, o.bbox[3] + 2 * pitch)]:
+                if id(ln) not in todo:
+                    continue
+                x0, y0, x1, y1 = ln.bbox
+                step = abs((y0 + y1) / 2 - ocy)
+                if abs(step - pitch) < 0.2 * pitch and abs(o.bbox[0] - x0) <= 2.5 * unit \
+                        and _overlap(o.bbox, ln.bbox) > 0.5 * min(o.bbox[2] - o.bbox[0], x1 - x0):
+                    found.add(id(ln))
+                    nxt.append(todo.pop(id(ln)))
+        support = nxt
+    return found
+
+
+def _pitch(lines: list[Line], unit: float) -> float:
+    """The usual distance from a body line's middle to the next one's under it in its column
+    (0 when the page has too few such pairs to tell)."""
+    by_top = sorted(lines, key=lambda ln: ln.bbox[1])
+    steps = []
+    for i, ln in enumerate(by_top):
+        cy = (ln.bbox[1] + ln.bbox[3]) / 2
+        for nxt in by_top[i + 1: i + 40]:
+            if nxt.bbox[1] >= ln.bbox[1] + 0.5 * unit and _overlap(ln.bbox, nxt.bbox) > 0.5 * min(
+                    ln.bbox[2] - ln.bbox[0], nxt.bbox[2] - nxt.bbox[0]):
+                steps.append((nxt.bbox[1] + nxt.bbox[3]) / 2 - cy)
+                break
+    return statistics.median(steps) if len(steps) >= 5 else 0.0
+
+
 def _row_text(lines: list[Line]) -> list[Line]:
     """A block's lines with the pieces of one printed line joined, left to right."""
     rows: list[list[Line]] = []
@@ -249,13 +290,26 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
                and _overlap(o.bbox, ln.bbox) > 0.5 * min(o.bbox[2] - o.bbox[0], x1 - x0)]
         return any(o.bbox[3] <= y0 + 0.3 * tall for o in col) and any(o.bbox[1] >= y1 - 0.3 * tall for o in col)
 
+    # body lines stand on their column's baseline grid, one line pitch apart: a line OCR
+    # measured larger (it dropped characters, or Latin letters and digits are set wider than
+    # the half em it counts them at) that stands on it, in a column of body lines, is body type
+    # (a PDF's text layer gives each line's printed size in its em box: nothing to doubt there)
+    pitch = _pitch([ln for ln in by_top if abs(_size(ln) - body) < 0.1 * body], body)
+    measured = sum(1 for ln in by_top if not _printed(ln)) > len(by_top) / 2
+    gridded = _gridded(by_top, body, tall, pitch) if pitch and measured else set()
+
     def head(ln: Line) -> bool:
         # a headline's box is taller than the body's; a line as short as body lines and set
-        # between them is body type whose pitch OCR overstated (it dropped characters)
+        # between them is body type whose pitch OCR overstated (it dropped characters), and
+        # so is one on the body's baseline grid
         height = ln.bbox[3] - ln.bbox[1]
         # (a glyph set sideways in a vertical headline, "/", has a box as wide as its type, and shorter)
         sideways = height < _size(ln) <= ln.bbox[2] - ln.bbox[0] < 1.3 * _size(ln)
-        return _size(ln) >= _HEAD * body and (height >= 1.05 * tall or height >= tall and not sandwiched(ln) or sideways)
+        if _size(ln) < _HEAD * body:
+            return False
+        if id(ln) in gridded and not sideways:
+            return False
+        return height >= 1.05 * tall or height >= tall and not sandwiched(ln) or sideways
 
     kind = {id(ln): "body" if id(ln) in forced else "head" if head(ln) else "small" if small(ln)
             else "body" for ln in boxed}
@@ -266,7 +320,7 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
         grown = False
         heads_lines = [ln for ln in boxed if kind[id(ln)] == "head"]
         for ln in boxed:
-            if kind[id(ln)] == "body" and _size(ln) >= _NEAR_HEAD * body:
+            if kind[id(ln)] == "body" and _size(ln) >= _NEAR_HEAD * body and id(ln) not in gridded:
                 for h in heads_lines:
                     near = min(abs(ln.bbox[1] - h.bbox[3]), abs(h.bbox[1] - ln.bbox[3])) < 0.8 * _size(ln)
                     if near and _overlap(ln.bbox, h.bbox) > 0.5 * min(ln.bbox[2] - ln.bbox[0], h.bbox[2] - h.bbox[0]):
