@@ -92,6 +92,15 @@ class _Block:
     def last(self) -> Line:
         return self.lines[-1]
 
+    @property
+    def column(self) -> tuple[float, float]:
+        """The column the block stands in: its lines' usual edges (one line OCR read across
+        a gutter does not widen it)."""
+        if len(self.lines) < 4:
+            return self.box[0], self.box[2]
+        x0s, x1s = sorted(x.bbox[0] for x in self.lines), sorted(x.bbox[2] for x in self.lines)
+        return x0s[len(x0s) // 4], x1s[(3 * len(x1s)) // 4]
+
 
 def _overlap(a: Box, b: Box) -> float:
     return max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
@@ -125,10 +134,7 @@ def _stack(lines: list[Line], kind: str, unit: float, rules: Sequence[Box], lead
         for b in blocks[-400:]:
             # the column the block stands in: its lines' usual edges (one line OCR read across a
             # gutter does not widen it)
-            bx0, _, bx1, _ = b.box
-            if len(b.lines) >= 4:
-                x0s, x1s = sorted(x.bbox[0] for x in b.lines), sorted(x.bbox[2] for x in b.lines)
-                bx0, bx1 = x0s[len(x0s) // 4], x1s[(3 * len(x1s)) // 4]
+            bx0, bx1 = b.column
             last = b.last.bbox
             same_row = min(y1, last[3]) - max(y0, last[1]) > 0.5 * min(y1 - y0, last[3] - last[1])
             if same_row:
@@ -697,11 +703,14 @@ def _emit(blocks: list[_Block], heads: list[_Block], unit: float) -> tuple[Line,
                 head_lines = [replace(ln, block=2 * n) for ln in _row_text(h.lines)]
             out.extend(head_lines)
         # columns left to right, each top to bottom
+        # (by the columns the blocks stand in: a line OCR read across a gutter widens a
+        # block's box over the next column)
         cols: list[list[_Block]] = []
-        for b in sorted(bs, key=lambda b: b.box[0]):
+        for b in sorted(bs, key=lambda b: b.column[0]):
+            bx0, bx1 = b.column
             for col in cols:
-                c = union([x.box for x in col])
-                if _overlap(b.box, c) > 0.5 * min(b.box[2] - b.box[0], c[2] - c[0]):
+                cx0, cx1 = min(x.column[0] for x in col), max(x.column[1] for x in col)
+                if min(bx1, cx1) - max(bx0, cx0) > 0.5 * min(bx1 - bx0, cx1 - cx0):
                     col.append(b)
                     break
             else:
