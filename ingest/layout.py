@@ -283,11 +283,16 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
             split.append(ln)
     boxed = split
 
+    # sizes OCR measured, not a PDF's text layer, which gives each line's printed size in its
+    # em box (OCR sizes a short line by its box's height: the same, by chance)
+    ocr_sized = sum(1 for ln in boxed if not _printed(ln)) > len(boxed) / 2
+
     def small(ln: Line) -> bool:
         # OCR measures a short line's size from few characters (punctuation is narrow): such a
         # line is small only when its box is short too
         height = ln.bbox[3] - ln.bbox[1]
-        exact = abs(_size(ln) - height) < 1e-3 * height  # a PDF em box: the size is the printed one
+        # a PDF em box: the size is the printed one (OCR gives a short line its box's height)
+        exact = abs(_size(ln) - height) < 1e-3 * height and not ocr_sized
         if _MARK.match(ln.text):
             return False  # a continuation mark, OCR's brackets lost or not: it ends its story
         return _size(ln) <= _SMALL * body and (exact or len(ln.text) >= 8 or height <= 0.8 * tall)
@@ -306,10 +311,8 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
     # body lines stand on their column's baseline grid, one line pitch apart: a line OCR
     # measured larger (it dropped characters, or Latin letters and digits are set wider than
     # the half em it counts them at) that stands on it, in a column of body lines, is body type
-    # (a PDF's text layer gives each line's printed size in its em box: nothing to doubt there)
     pitch = _pitch([ln for ln in by_top if abs(_size(ln) - body) < 0.1 * body], body)
-    measured = sum(1 for ln in by_top if not _printed(ln)) > len(by_top) / 2
-    gridded = _gridded(by_top, body, tall, pitch) if pitch and measured else set()
+    gridded = _gridded(by_top, body, tall, pitch) if pitch and ocr_sized else set()
 
     def head(ln: Line) -> bool:
         # a headline's box is taller than the body's; a line as short as body lines and set
