@@ -401,8 +401,13 @@ def _join_pieces(lines: list[Line], unit: float) -> list[Line]:
                             and not (_printed(o) and _printed(cur) and abs(_size(o) - _size(cur)) > 0.05 * _size(cur)):
                         latin = cur.text[-1:].isascii() and cur.text[-1:].isalnum() and ln.text[:1].isascii() \
                             and ln.text[:1].isalnum()
+                        # (its size: the pieces' by their characters; OCR sizes a short piece,
+                        # "本报讯", by its ink's height)
+                        n0, n1 = len(cur.text.strip()), len(ln.text.strip())
+                        size = (_size(cur) * n0 + _size(ln) * n1) / max(n0 + n1, 1)
                         cur = replace(cur, text=cur.text + (" " if latin else "") + ln.text,
-                                      bbox=union([cur.bbox, ln.bbox]))
+                                      bbox=union([cur.bbox, ln.bbox]),
+                                      font_size=size if cur.font_size and ln.font_size else cur.font_size)
                         merged = True
                         break
             if not merged:
