@@ -141,11 +141,14 @@ def _stack(lines: list[Line], kind: str, unit: float, rules: Sequence[Box], lead
                 # a piece of the same printed line (justified spaces split it) inside the column;
                 # a piece of a headline's line, right beside it in the same type (OCR cut the
                 # line at a wide space, around quotes: "法治渝中“宪”" / "在身边"), nearer than
-                # any gutter between two stories' headlines
+                # any gutter between two stories' headlines (pieces of lines: not the
+                # characters of a vertical headline's columns, side by side)
                 lh, h = last[3] - last[1], y1 - y0
                 if b.kind == kind and x0 >= bx0 - 0.5 * s and x1 <= bx1 + 0.5 * s and kind == "body" and len(b.lines) > 1:
                     gap = -1.0
-                elif kind == "head" and max(x0 - last[2], last[0] - x1) < 0.6 * unit and min(lh, h) > 0.75 * max(lh, h) \
+                elif kind == "head" and -0.5 * unit < max(x0 - last[2], last[0] - x1) < 0.6 * unit \
+                        and min(lh, h) > 0.75 * max(lh, h) \
+                        and x1 - x0 > 1.5 * h and last[2] - last[0] > 1.5 * lh \
                         and abs(y0 - last[1]) < 0.25 * max(lh, h) and abs(y1 - last[3]) < 0.25 * max(lh, h):
                     gap = -1.0
                 else:
