@@ -240,6 +240,11 @@ def _join(lines: list[Line]) -> str:
 _ROLE = r"(?:本报)?(?:见习|特约)?(?:记者|通讯员|实习生|摄影|评论员)"
 
 
+def _unbox(s: str) -> str:
+    """A byline without the mark before it ("□本报记者 …"; OCR reads the box as "口")."""
+    return re.sub(r"^\s*(?:[□■◎●]|口(?=\s*本报))\s*", "", s)
+
+
 def _clean_byline(s: str) -> str:
     s = " ".join(s.split())
     s = re.sub(r"(?<=[\u4e00-\u9fff·])\s+(?=[\u4e00-\u9fff·])", "", s)
@@ -281,7 +286,7 @@ def _byline(text: str) -> tuple[str, str, int | None]:
     if m:
         return f"记者 {_name_before_place(m.group(1) + m.group(2))}", text[m.end():], cont_from
     if _OWN_BYLINE.match(first):
-        return _clean_byline(first.lstrip("□■◎● ")), rest.lstrip(), cont_from
+        return _clean_byline(_unbox(first)), rest.lstrip(), cont_from
     return "", text, cont_from
 
 
@@ -682,13 +687,30 @@ def _segment_laid_out(page: Page) -> list[Article]:
         # a byline on a line of its own ends there, short of its column's right edge (a line
         # that reaches it is an opening running on, a paragraph's first line indented or not:
         # "大众网记者 韩志" / "磊 滨州报道 …", "四川在线记者 蒋京" / "洲 文/剪辑…")
-        alone = b.lines[0].bbox[2] < rights[len(rights) // 2] - 0.5 * (b.lines[0].font_size or 0)
+        right = rights[len(rights) // 2]
+
+        def alone(ln: Line, right: float = right) -> bool:
+            return ln.bbox[2] < right - 0.5 * (ln.font_size or 0)
+
+        # (or the line after it opens a paragraph, indented; a byline may take two lines:
+        # "□本报记者 钟霞宇 通讯员" / "孔敏平", the first one full)
+        own = 0
+        for n in (1, 2):
+            if len(b.lines) <= n:
+                break
+            text = "".join(ln.text for ln in b.lines[:n])
+            ends = alone(b.lines[n - 1]) or b.lines[n].bbox[0] - b.lines[0].bbox[0] > 1.2 * body
+            if ends and (_BYLINE_ONLY.match(text) or _OWN_BYLINE.match(text)):
+                own = n
+                break
+            if alone(b.lines[0]):
+                break
         whole = _byline(_join(b.lines))
-        if whole[0] and whole[0] != _clean_byline(first.lstrip("□■◎● ")):
+        if whole[0] and whole[0] != _clean_byline(_unbox(first)):
             b.byline, b.text, b.continued_from_page = whole  # a formula that runs on ("…记者 X 长沙报道")
-        elif len(b.lines) > 1 and alone and (_BYLINE_ONLY.match(first) or _OWN_BYLINE.match(first)):
-            b.byline = _clean_byline(first.lstrip("□■◎● "))
-            _, b.text, b.continued_from_page = _byline(_join(b.lines[1:]))
+        elif own:
+            b.byline = _clean_byline(_unbox("".join(ln.text for ln in b.lines[:own])))
+            _, b.text, b.continued_from_page = _byline(_join(b.lines[own:]))
         else:
             b.byline, b.text, b.continued_from_page = _byline(_join(b.lines))
         if not b.text:
@@ -817,7 +839,7 @@ def _segment_roles(page: Page) -> list[Article]:
             continue
         first = b.lines[0].text
         if len(b.lines) > 1 and (_BYLINE_ONLY.match(first) or _OWN_BYLINE.match(first)):
-            b.byline = _clean_byline(first.lstrip("□■◎● "))
+            b.byline = _clean_byline(_unbox(first))
             _, b.text, b.continued_from_page = _byline(_join(b.lines[1:]))
         else:
             b.byline, b.text, b.continued_from_page = _byline(_join(b.lines))

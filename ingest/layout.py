@@ -92,6 +92,15 @@ class _Block:
     def last(self) -> Line:
         return self.lines[-1]
 
+    @property
+    def column(self) -> tuple[float, float]:
+        """The column the block stands in: its lines' usual edges (one line OCR read across
+        a gutter does not widen it)."""
+        if len(self.lines) < 4:
+            return self.box[0], self.box[2]
+        x0s, x1s = sorted(x.bbox[0] for x in self.lines), sorted(x.bbox[2] for x in self.lines)
+        return x0s[len(x0s) // 4], x1s[(3 * len(x1s)) // 4]
+
 
 def _overlap(a: Box, b: Box) -> float:
     return max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
@@ -125,15 +134,22 @@ def _stack(lines: list[Line], kind: str, unit: float, rules: Sequence[Box], lead
         for b in blocks[-400:]:
             # the column the block stands in: its lines' usual edges (one line OCR read across a
             # gutter does not widen it)
-            bx0, _, bx1, _ = b.box
-            if len(b.lines) >= 4:
-                x0s, x1s = sorted(x.bbox[0] for x in b.lines), sorted(x.bbox[2] for x in b.lines)
-                bx0, bx1 = x0s[len(x0s) // 4], x1s[(3 * len(x1s)) // 4]
+            bx0, bx1 = b.column
             last = b.last.bbox
             same_row = min(y1, last[3]) - max(y0, last[1]) > 0.5 * min(y1 - y0, last[3] - last[1])
             if same_row:
-                # a piece of the same printed line (justified spaces split it) inside the column
+                # a piece of the same printed line (justified spaces split it) inside the column;
+                # a piece of a headline's line, right beside it in the same type (OCR cut the
+                # line at a wide space, around quotes: "法治渝中“宪”" / "在身边"), nearer than
+                # any gutter between two stories' headlines (pieces of lines: not the
+                # characters of a vertical headline's columns, side by side)
+                lh, h = last[3] - last[1], y1 - y0
                 if b.kind == kind and x0 >= bx0 - 0.5 * s and x1 <= bx1 + 0.5 * s and kind == "body" and len(b.lines) > 1:
+                    gap = -1.0
+                elif kind == "head" and -0.5 * unit < max(x0 - last[2], last[0] - x1) < 0.6 * unit \
+                        and min(lh, h) > 0.75 * max(lh, h) \
+                        and x1 - x0 > 1.5 * h and last[2] - last[0] > 1.5 * lh \
+                        and abs(y0 - last[1]) < 0.25 * max(lh, h) and abs(y1 - last[3]) < 0.25 * max(lh, h):
                     gap = -1.0
                 else:
                     continue
@@ -168,6 +184,47 @@ def _leading(lines: list[Line]) -> float:
                 gaps.append((nxt.bbox[1] - ln.bbox[3]) / _size(ln))
                 break
     return min(statistics.median(gaps), 0.9) if gaps else 0.5  # sparse pages pair far lines
+
+
+def _gridded(by_top: list[Line], unit: float, tall: float, pitch: float) -> set[int]:
+    """Lines OCR measured larger than body type that stand on the body's baseline grid: one
+    line pitch above or below a body line of their column (its left edge at theirs, or a
+    paragraph's indent from it), that line measured as body type or found so itself. A
+    kicker or subtitle stands off that grid (its type is larger, and so is its leading)."""
+    tops = [ln.bbox[1] for ln in by_top]
+    support = [ln for ln in by_top if abs(_size(ln) - unit) < 0.1 * unit]
+    todo = {id(ln): ln for ln in by_top if _size(ln) >= _NEAR_HEAD * unit and ln.bbox[3] - ln.bbox[1] <= 1.5 * tall}
+    found: set[int] = set()
+    while support and todo:
+        nxt = []
+        for o in support:
+            ocy = (o.bbox[1] + o.bbox[3]) / 2
+            for ln in by_top[bisect.bisect_left(tops, o.bbox[1] - 2 * pitch): bisect.bisect_right(tops, o.bbox[3] + 2 * pitch)]:
+                if id(ln) not in todo:
+                    continue
+                x0, y0, x1, y1 = ln.bbox
+                step = abs((y0 + y1) / 2 - ocy)
+                if abs(step - pitch) < 0.2 * pitch and abs(o.bbox[0] - x0) <= 2.5 * unit \
+                        and _overlap(o.bbox, ln.bbox) > 0.5 * min(o.bbox[2] - o.bbox[0], x1 - x0):
+                    found.add(id(ln))
+                    nxt.append(todo.pop(id(ln)))
+        support = nxt
+    return found
+
+
+def _pitch(lines: list[Line], unit: float) -> float:
+    """The usual distance from a body line's middle to the next one's under it in its column
+    (0 when the page has too few such pairs to tell)."""
+    by_top = sorted(lines, key=lambda ln: ln.bbox[1])
+    steps = []
+    for i, ln in enumerate(by_top):
+        cy = (ln.bbox[1] + ln.bbox[3]) / 2
+        for nxt in by_top[i + 1: i + 40]:
+            if nxt.bbox[1] >= ln.bbox[1] + 0.5 * unit and _overlap(ln.bbox, nxt.bbox) > 0.5 * min(
+                    ln.bbox[2] - ln.bbox[0], nxt.bbox[2] - nxt.bbox[0]):
+                steps.append((nxt.bbox[1] + nxt.bbox[3]) / 2 - cy)
+                break
+    return statistics.median(steps) if len(steps) >= 5 else 0.0
 
 
 def _row_text(lines: list[Line]) -> list[Line]:
@@ -229,11 +286,16 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
             split.append(ln)
     boxed = split
 
+    # sizes OCR measured, not a PDF's text layer, which gives each line's printed size in its
+    # em box (OCR sizes a short line by its box's height: the same, by chance)
+    ocr_sized = sum(1 for ln in boxed if not _printed(ln)) > len(boxed) / 2
+
     def small(ln: Line) -> bool:
         # OCR measures a short line's size from few characters (punctuation is narrow): such a
         # line is small only when its box is short too
         height = ln.bbox[3] - ln.bbox[1]
-        exact = abs(_size(ln) - height) < 1e-3 * height  # a PDF em box: the size is the printed one
+        # a PDF em box: the size is the printed one (OCR gives a short line its box's height)
+        exact = abs(_size(ln) - height) < 1e-3 * height and not ocr_sized
         if _MARK.match(ln.text):
             return False  # a continuation mark, OCR's brackets lost or not: it ends its story
         return _size(ln) <= _SMALL * body and (exact or len(ln.text) >= 8 or height <= 0.8 * tall)
@@ -249,13 +311,24 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
                and _overlap(o.bbox, ln.bbox) > 0.5 * min(o.bbox[2] - o.bbox[0], x1 - x0)]
         return any(o.bbox[3] <= y0 + 0.3 * tall for o in col) and any(o.bbox[1] >= y1 - 0.3 * tall for o in col)
 
+    # body lines stand on their column's baseline grid, one line pitch apart: a line OCR
+    # measured larger (it dropped characters, or Latin letters and digits are set wider than
+    # the half em it counts them at) that stands on it, in a column of body lines, is body type
+    pitch = _pitch([ln for ln in by_top if abs(_size(ln) - body) < 0.1 * body], body)
+    gridded = _gridded(by_top, body, tall, pitch) if pitch and ocr_sized else set()
+
     def head(ln: Line) -> bool:
         # a headline's box is taller than the body's; a line as short as body lines and set
-        # between them is body type whose pitch OCR overstated (it dropped characters)
+        # between them is body type whose pitch OCR overstated (it dropped characters), and
+        # so is one on the body's baseline grid
         height = ln.bbox[3] - ln.bbox[1]
         # (a glyph set sideways in a vertical headline, "/", has a box as wide as its type, and shorter)
         sideways = height < _size(ln) <= ln.bbox[2] - ln.bbox[0] < 1.3 * _size(ln)
-        return _size(ln) >= _HEAD * body and (height >= 1.05 * tall or height >= tall and not sandwiched(ln) or sideways)
+        if _size(ln) < _HEAD * body:
+            return False
+        if id(ln) in gridded and not sideways:
+            return False
+        return height >= 1.05 * tall or height >= tall and not sandwiched(ln) or sideways
 
     kind = {id(ln): "body" if id(ln) in forced else "head" if head(ln) else "small" if small(ln)
             else "body" for ln in boxed}
@@ -266,7 +339,7 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
         grown = False
         heads_lines = [ln for ln in boxed if kind[id(ln)] == "head"]
         for ln in boxed:
-            if kind[id(ln)] == "body" and _size(ln) >= _NEAR_HEAD * body:
+            if kind[id(ln)] == "body" and _size(ln) >= _NEAR_HEAD * body and id(ln) not in gridded:
                 for h in heads_lines:
                     near = min(abs(ln.bbox[1] - h.bbox[3]), abs(h.bbox[1] - ln.bbox[3])) < 0.8 * _size(ln)
                     if near and _overlap(ln.bbox, h.bbox) > 0.5 * min(ln.bbox[2] - ln.bbox[0], h.bbox[2] - h.bbox[0]):
@@ -331,8 +404,13 @@ def _join_pieces(lines: list[Line], unit: float) -> list[Line]:
                             and not (_printed(o) and _printed(cur) and abs(_size(o) - _size(cur)) > 0.05 * _size(cur)):
                         latin = cur.text[-1:].isascii() and cur.text[-1:].isalnum() and ln.text[:1].isascii() \
                             and ln.text[:1].isalnum()
+                        # (its size: the pieces' by their characters; OCR sizes a short piece,
+                        # "本报讯", by its ink's height)
+                        n0, n1 = len(cur.text.strip()), len(ln.text.strip())
+                        size = (_size(cur) * n0 + _size(ln) * n1) / max(n0 + n1, 1)
                         cur = replace(cur, text=cur.text + (" " if latin else "") + ln.text,
-                                      bbox=union([cur.bbox, ln.bbox]))
+                                      bbox=union([cur.bbox, ln.bbox]),
+                                      font_size=size if cur.font_size and ln.font_size else cur.font_size)
                         merged = True
                         break
             if not merged:
@@ -643,11 +721,14 @@ def _emit(blocks: list[_Block], heads: list[_Block], unit: float) -> tuple[Line,
                 head_lines = [replace(ln, block=2 * n) for ln in _row_text(h.lines)]
             out.extend(head_lines)
         # columns left to right, each top to bottom
+        # (by the columns the blocks stand in: a line OCR read across a gutter widens a
+        # block's box over the next column)
         cols: list[list[_Block]] = []
-        for b in sorted(bs, key=lambda b: b.box[0]):
+        for b in sorted(bs, key=lambda b: b.column[0]):
+            bx0, bx1 = b.column
             for col in cols:
-                c = union([x.box for x in col])
-                if _overlap(b.box, c) > 0.5 * min(b.box[2] - b.box[0], c[2] - c[0]):
+                cx0, cx1 = min(x.column[0] for x in col), max(x.column[1] for x in col)
+                if min(bx1, cx1) - max(bx0, cx0) > 0.5 * min(bx1 - bx0, cx1 - cx0):
                     col.append(b)
                     break
             else:
