@@ -808,7 +808,10 @@ def _segment_roles(page: Page) -> list[Article]:
                 run, before = [], len(bodies) - 1
             run.append((ln, role))
             continue
-        starts = role == "start" or current is None or current.closed or _OPENING.match(ln.text) is not None
+        # (an opening formula starts a story only where a paragraph may start: after a sentence's
+        # end; a line of a paragraph may begin 据其发回的消息…)
+        starts = role == "start" or current is None or current.closed or _OPENING.match(ln.text) is not None \
+            and (not current.lines or _SENT_END.search(current.lines[-1].text) is not None)
         if run is not None and not starts and current.lines:
             # after a headline: a body that ended its sentence there gives way to the next story
             # (a headline floating inside a body stands at a column break mid-sentence)
