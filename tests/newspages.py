@@ -933,10 +933,10 @@ class Renderer:
 
 def text_layer(r: Rendered, seed: int | None = None) -> str:
     """The page as an OCR'd text layer arrives: one line per printed line; the masthead or folio
-    first; each story's body frame by frame (a blank line at most column breaks, now and then
-    one inside a column), its headline lines above it, or floating after its first column or
-    after the whole body; a 下转 mark at its line's end or on a line of its own; captions after
-    their story; ads where they stand; the editors' line last."""
+    first (or not at all: set as images); each story's body frame by frame (a blank line at
+    most column breaks, now and then one inside a column), its headline lines above it, or
+    floating after its first column or after the whole body; a 下转 mark at its line's end or on
+    a line of its own; captions after their story; ads where they stand; the editors' line last."""
     return "\n".join(t for t, _, _ in text_layer_lines(r, seed)) + "\n"
 
 
@@ -953,6 +953,8 @@ def text_layer_lines(r: Rendered, seed: int | None = None) -> list[tuple[str, st
         out.extend(((_ocr_noise(rng, ln.text) if noise else ln.text), ln.role, ln.sid) for ln in lines)
 
     top = [ln for ln in r.lines if ln.role in ("masthead", "folio")]
+    if rng.random() < 0.3:
+        top = []  # the masthead and folio set as images: not in the text layer at all
     put(top)
     if top:
         out.append(blank)
