@@ -117,7 +117,8 @@ def test_learned_line_roles_beat_the_rules_on_text_pages_of_other_papers(corpus)
         rules += sum(score_page(segment(text, "rules").articles, page).exact)
         roles += sum(score_page(segment(text, "roles").articles, page).exact)
         n += len(score_page([], page).exact)
-    assert roles > 2 * rules and roles / n >= 0.2, (rules, roles, n)
+    # bench.segmentation --pages 30 measures 56% by the roles; the floor catches a regression
+    assert roles > 2 * rules and roles / n >= 0.45, (rules, roles, n)
 
 
 def test_a_page_without_any_article_is_ingested_block_by_block(tmp_path):
