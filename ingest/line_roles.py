@@ -7,8 +7,11 @@ column width, punctuation, how it begins and ends, opening formulas, what stands
 after it, how much of the text after it its words predict) and classified by gradient-boosted
 trees (or a logistic regression, whichever ``bench/line_roles.py`` measured better) trained on pages made by
 ``tests/newspages.py`` (many papers' layouts, openings and furniture) and measured there on
-pages it was not trained on. The model ships beside this file (``line_roles.json``, trees as
-arrays); inference is numpy only, so no learning library is needed at run time.
+pages it was not trained on. The page's lines are then read as a sequence: each line's
+log-probabilities (less part of the class prior) plus the learned log-probabilities of one
+role following another, within a block or across a blank line, decoded by Viterbi. The
+model ships beside this file (``line_roles.json``, trees as arrays, transitions as tables);
+inference is numpy only, so no learning library is needed at run time.
 """
 
 from __future__ import annotations
