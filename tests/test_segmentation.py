@@ -155,3 +155,20 @@ def test_blank_lines_are_column_breaks_not_paragraphs():
     page = Page("", IssueDate(), 1, "t", "t", lines_from_text(text))
     (a,) = segment_page(page)
     assert a.text == "区里今天开会研究工作，会议要求各部门落实责任。"
+
+
+def test_line_roles_read_as_a_sequence_take_the_likeliest_path():
+    """Viterbi over the learned transitions: a line the classifier alone calls body, between a
+    title and a subtitle where body never stands, is read as the title's second line."""
+    import numpy as np
+
+    from ingest.line_roles import decode
+
+    # roles: 0 title, 1 subtitle, 2 body
+    lp = np.log(np.array([[0.9, 0.05, 0.05], [0.4, 0.05, 0.55], [0.1, 0.8, 0.1], [0.05, 0.05, 0.9]]))
+    never = np.log(1e-6)
+    same = np.log(np.array([[0.5, 0.3, 0.2], [1e-6, 0.5, 0.5], [1e-6, 1e-6, 1.0]]))
+    same[2, 1] = never  # a subtitle never follows body
+    trans = {"same": same, "new": same, "first": np.log(np.array([0.6, 0.1, 0.3]))}
+    assert decode(lp, [False] * 4, trans) == [0, 0, 1, 2]
+    assert list(lp.argmax(axis=1)) == [0, 2, 1, 2]  # line by line, the second line would be body
