@@ -346,7 +346,7 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
                         kind[id(ln)] = "head"
                         grown = True
                         break
-    joined = _join_pieces([ln for ln in boxed if kind[id(ln)] == "body"], body)
+    joined = _join_pieces([ln for ln in boxed if kind[id(ln)] == "body"], body, frozenset(forced))
     kind.update({id(ln): "body" for ln in joined})
     boxed = [ln for ln in boxed if kind[id(ln)] != "body"] + joined
     lead = _leading([ln for ln in boxed if kind[id(ln)] == "body"])
@@ -370,10 +370,32 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
     return _emit(body_blocks, heads, body)
 
 
-def _join_pieces(lines: list[Line], unit: float) -> list[Line]:
+def _near(by_y: list[Line], tops: list[float], ln: Line, unit: float, skip: tuple = ()) -> list[Line]:
+    """Lines whose tops stand within twelve body lines' heights of ``ln``'s (``by_y`` sorted by
+    top, ``tops`` their tops)."""
+    lo = bisect.bisect_left(tops, ln.bbox[1] - 12 * unit)
+    hi = bisect.bisect_right(tops, ln.bbox[1] + 12 * unit)
+    return [o for o in by_y[lo:hi] if all(o is not x for x in skip)]
+
+
+def _column_edge(e: float, near: list[Line], unit: float) -> bool:
+    """Whether a column begins at ``e``: at least two lines nearby start there, and at most one
+    line of a column's usual width (one OCR read across the gutter) runs across it, which
+    every line does at a paragraph's indent."""
+    if not near:
+        return False
+    usual = statistics.median(o.bbox[2] - o.bbox[0] for o in near)
+    support = sum(1 for o in near if abs(o.bbox[0] - e) < 0.4 * unit)
+    across = sum(1 for o in near if o.bbox[0] < e - 0.5 * unit and o.bbox[2] > e + 0.5 * unit
+                 and o.bbox[2] - o.bbox[0] < 1.8 * usual)
+    return support >= 2 and across <= 1
+
+
+def _join_pieces(lines: list[Line], unit: float, apart: frozenset[int] = frozenset()) -> list[Line]:
     """Pieces of one printed line joined again: justification spreads a short line ("本 报 讯")
     and the readers cut it at the wide spaces; a line just above or below runs across the
-    space, which a gutter never has."""
+    space, which a gutter never has. Lines whose ids are in ``apart`` were cut at a column's
+    gutter and stay apart."""
     by_y = sorted(lines, key=lambda ln: ln.bbox[1])
     tops = [ln.bbox[1] for ln in by_y]
     rows: list[list[Line]] = []
@@ -392,7 +414,8 @@ def _join_pieces(lines: list[Line], unit: float) -> list[Line]:
         for ln in row[1:]:
             a0, a1 = cur.bbox[2], ln.bbox[0]
             merged = False
-            if 0 <= a1 - a0 < 3 * unit:
+            if 0 <= a1 - a0 < 3 * unit and not (id(cur) in apart and id(ln) in apart) \
+                    and not _column_edge(a1, _near(by_y, tops, cur, unit, (cur, ln)), unit):
                 lo = bisect.bisect_left(tops, cur.bbox[1] - 3 * unit)
                 hi = bisect.bisect_right(tops, cur.bbox[3] + 2 * unit)
                 for o in by_y[lo:hi]:
@@ -437,9 +460,9 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> lis
     usual = statistics.median(o.bbox[2] - o.bbox[0] for o in near)
     # columns begin where lines begin, near this one or (a page set on one grid) anywhere;
     # not where a paragraph's first line begins, two characters in
-    local = sorted(o.bbox[0] for o in near if x0 + 2.3 * unit < o.bbox[0] < x1 - 2 * unit)
+    local = sorted(o.bbox[0] for o in near if x0 + 2.3 * unit < o.bbox[0] < x1 - 0.8 * unit)
     page = sorted(o.bbox[0] for o in lines if o is not ln and kind.get(id(o)) == "body"
-                  and x0 + 2.3 * unit < o.bbox[0] < x1 - 2 * unit)
+                  and x0 + 2.3 * unit < o.bbox[0] < x1 - 0.8 * unit)
     cut = None
     for e in sorted(set(local) | set(page)):
         support = max(sum(1 for f in local if abs(f - e) < 0.4 * unit), sum(1 for f in page if abs(f - e) < 0.4 * unit) // 3)
@@ -452,11 +475,12 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> lis
     if cut is None:
         return [ln]
     # a line read across a gutter stands in both columns' stacks of lines: a column's line
-    # right above or below it on each side (a kicker over two columns has none)
+    # right above or below it on each side (a kicker over two columns has none); that line
+    # may itself run a character or two over the gutter (OCR read it across too)
     def stacked(side) -> bool:
         return any(side(o) and (0 <= o.bbox[1] - y1 <= 1.2 * unit or 0 <= y0 - o.bbox[3] <= 1.2 * unit) for o in near)
-    if not (stacked(lambda o: o.bbox[0] < cut - 0.5 * unit and o.bbox[2] <= cut + 0.5 * unit)
-            and stacked(lambda o: o.bbox[0] >= cut - 0.5 * unit)):
+    if not (stacked(lambda o: o.bbox[0] < cut - 2 * unit and o.bbox[2] <= cut + 2.5 * unit)
+            and stacked(lambda o: o.bbox[2] > cut + 2 * unit and o.bbox[0] >= cut - 2.5 * unit)):
         return [ln]
     text = ln.text
     total = sum(_w(c) for c in text) or 1.0
