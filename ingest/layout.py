@@ -194,6 +194,17 @@ def _gridded(by_top: list[Line], unit: float, tall: float, pitch: float) -> set[
     tops = [ln.bbox[1] for ln in by_top]
     support = [ln for ln in by_top if abs(_size(ln) - unit) < 0.1 * unit]
     todo = {id(ln): ln for ln in by_top if _size(ln) >= _NEAR_HEAD * unit and ln.bbox[3] - ln.bbox[1] <= 1.5 * tall}
+    # where each line's printed line begins: OCR cut some lines in two at a wide space
+    # ("流行" / "歌曲《求佛》。") and measured one piece larger than the other
+    begins: dict[int, float] = {}
+    for ln in (ln for ln in by_top if id(ln) in todo):
+        x0, y0, x1, y1 = ln.bbox
+        left = x0
+        for o in by_top[bisect.bisect_left(tops, y0 - tall): bisect.bisect_right(tops, y1)]:
+            if o is not ln and 0 <= x0 - o.bbox[2] < 1.5 * unit \
+                    and min(y1, o.bbox[3]) - max(y0, o.bbox[1]) > 0.5 * min(y1 - y0, o.bbox[3] - o.bbox[1]):
+                left = min(left, o.bbox[0])
+        begins[id(ln)] = left
     found: set[int] = set()
     while support and todo:
         nxt = []
@@ -204,7 +215,10 @@ def _gridded(by_top: list[Line], unit: float, tall: float, pitch: float) -> set[
                     continue
                 x0, y0, x1, y1 = ln.bbox
                 step = abs((y0 + y1) / 2 - ocy)
-                if abs(step - pitch) < 0.2 * pitch and abs(o.bbox[0] - x0) <= 2.5 * unit \
+                # (its left edge, or its printed line's, at the column's; a line cut in two
+                # keeps within the column)
+                if abs(step - pitch) < 0.2 * pitch and (abs(o.bbox[0] - x0) <= 2.5 * unit or abs(
+                        o.bbox[0] - begins[id(ln)]) <= 2.5 * unit and x1 <= o.bbox[2] + 0.5 * unit) \
                         and _overlap(o.bbox, ln.bbox) > 0.5 * min(o.bbox[2] - o.bbox[0], x1 - x0):
                     found.add(id(ln))
                     nxt.append(todo.pop(id(ln)))
