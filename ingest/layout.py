@@ -724,6 +724,69 @@ def _settle_rows(blocks: list[_Block], heads: list[_Block], contested: dict[int,
                 blocks[i].owner = order[j]
 
 
+_HYPHENS = "-—－–_~"
+
+
+def _deck_size(heads: list[_Block]) -> float:
+    """The size a page sets its kickers and subtitles in: the median character pitch of the
+    headline lines well smaller than their group's title (not a wrapped title's), of four
+    characters or more and not opening on a dash; 0 when fewer than three tell."""
+    pitches = []
+    for h in heads:
+        if _vertical(h):
+            continue
+        rows = _row_text(h.lines)
+        top = max(_size(ln) for ln in rows)
+        for ln in rows:
+            text = ln.text.strip()
+            if _size(ln) < 0.8 * top and len(text) >= 4 and text[0] not in _HYPHENS + "一":
+                pitches.append((ln.bbox[2] - ln.bbox[0]) / sum(_w(c) for c in text))
+    return statistics.median(pitches) if len(pitches) >= 3 else 0.0
+
+
+def _dashed(rows: list[Line], body: list[_Block], deck: float) -> list[Line]:
+    """A headline group's lines with a subtitle's opening dash ("——", two ems) as printed: OCR
+    reads it as a hyphen or "一", or drops the thin stroke. A hyphen never opens a printed line
+    of a headline. A "一" or nothing is a dash when the line's box is two ems of the page's
+    deck size (``deck``) wider than its other characters fill (OCR kept the dash's room), or
+    (nothing read) when its ink begins two ems right of the story's left edge (a group set
+    flush left) or stands one em right of its middle (a centred group), where a line without
+    a dash would not."""
+    if len(rows) < 2:
+        return rows
+    top = max(_size(ln) for ln in rows)
+    boxes = [b.box for b in body] + [ln.bbox for ln in rows if _size(ln) >= 0.9 * top]
+    s0, s1 = union(boxes)[0], union(boxes)[2]
+    title_bottom = max(ln.bbox[3] for ln in rows if _size(ln) >= 0.9 * top)
+    out = []
+    for ln in rows:
+        text = ln.text.strip()
+        em = _size(ln)
+        # (a subtitle: a line of its own under the title, set clearly smaller; not a piece of a
+        # title's row OCR measured smaller, nor a wrapped title's last word or two)
+        alone = not any(o is not ln and min(o.bbox[3], ln.bbox[3]) - max(o.bbox[1], ln.bbox[1]) > 0 for o in rows)
+        if not text or em >= 0.85 * top or text.startswith(("——", "－－")) or not alone \
+                or ln.bbox[1] < title_bottom or len(text) < 3:
+            out.append(ln)
+            continue
+        k = 0
+        while k < min(len(text), 2) and text[k] in _HYPHENS + "一":
+            k += 1
+        rest = sum(_w(c) for c in text[k:])
+        x0, _, x1, _ = ln.bbox
+        if not rest:
+            dash = False
+        elif k and all(c in _HYPHENS for c in text[:k]):
+            dash = True
+        elif deck and 1.6 < (x1 - x0) / deck - rest < 2.5:
+            dash = True
+        else:
+            dash = not k and min(abs(x0 - s0), abs((x0 + x1) / 2 - (s0 + s1) / 2)) > 0.4 * em \
+                and (abs(x0 - s0 - 2 * em) < 0.4 * em or abs((x0 + x1) / 2 - (s0 + s1) / 2 - em) < 0.3 * em)
+        out.append(replace(ln, text="——" + text[k:]) if dash else ln)
+    return out
+
+
 def _emit(blocks: list[_Block], heads: list[_Block], unit: float) -> tuple[Line, ...]:
     stories: dict[tuple, list[_Block]] = {}
     for b in blocks:
@@ -738,6 +801,7 @@ def _emit(blocks: list[_Block], heads: list[_Block], unit: float) -> tuple[Line,
         x0, y0, _, _ = union(boxes)
         return (y0, x0)
 
+    deck = _deck_size(heads)
     out: list[Line] = []
     n = 0
     # stories top to bottom; those starting level with each other (side by side) left to right
@@ -756,7 +820,7 @@ def _emit(blocks: list[_Block], heads: list[_Block], unit: float) -> tuple[Line,
                 text = "".join(ln.text for col in cols for ln in sorted(col, key=lambda ln: ln.bbox[1]))
                 head_lines = [Line(text, 2 * n, max(_size(ln) for ln in h.lines), h.box)]
             else:
-                head_lines = [replace(ln, block=2 * n) for ln in _row_text(h.lines)]
+                head_lines = [replace(ln, block=2 * n) for ln in _dashed(_row_text(h.lines), bs, deck)]
             out.extend(head_lines)
         # columns left to right, each top to bottom
         # (by the columns the blocks stand in: a line OCR read across a gutter widens a
