@@ -210,18 +210,22 @@ def _gridded(by_top: list[Line], unit: float, tall: float, pitch: float) -> set[
         nxt = []
         for o in support:
             ocy = (o.bbox[1] + o.bbox[3]) / 2
+            # (the supporting line's printed line, where it was found cut in two)
+            o0, o1 = begins.get(id(o), o.bbox[0]), o.bbox[2]
             for ln in by_top[bisect.bisect_left(tops, o.bbox[1] - 2 * pitch): bisect.bisect_right(tops, o.bbox[3] + 2 * pitch)]:
                 if id(ln) not in todo:
                     continue
                 x0, y0, x1, y1 = ln.bbox
                 step = abs((y0 + y1) / 2 - ocy)
-                # (its left edge, or its printed line's, at the column's; a line cut in two
-                # keeps within the column)
-                if abs(step - pitch) < 0.2 * pitch and (abs(o.bbox[0] - x0) <= 2.5 * unit or abs(
-                        o.bbox[0] - begins[id(ln)]) <= 2.5 * unit and x1 <= o.bbox[2] + 0.5 * unit) \
-                        and _overlap(o.bbox, ln.bbox) > 0.5 * min(o.bbox[2] - o.bbox[0], x1 - x0):
-                    found.add(id(ln))
-                    nxt.append(todo.pop(id(ln)))
+                if abs(step - pitch) >= 0.2 * pitch:
+                    continue
+                # its left edge, or its printed line's (a line cut in two keeps within the
+                # column), at the column's, and under it
+                for e0 in (x0, begins[id(ln)]) if x1 <= o1 + 0.5 * unit else (x0,):
+                    if abs(o.bbox[0] - e0) <= 2.5 * unit and _overlap((o0, 0, o1, 0), (e0, 0, x1, 0)) > 0.5 * min(o1 - o0, x1 - e0):
+                        found.add(id(ln))
+                        nxt.append(todo.pop(id(ln)))
+                        break
         support = nxt
     return found
 
