@@ -364,6 +364,20 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
                         kind[id(ln)] = "head"
                         grown = True
                         break
+    # a subtitle in body type right under a centred headline: centred on the headline's axis
+    # and set in from both edges of the column under it (a body line spans its column, a
+    # paragraph's first line runs to the right edge, its last starts at the left edge)
+    for h in [ln for ln in boxed if kind[id(ln)] == "head"]:
+        hc = (h.bbox[0] + h.bbox[2]) / 2
+        for ln in boxed:
+            if kind[id(ln)] != "body" or not 0 <= ln.bbox[1] - h.bbox[3] < 0.8 * _size(ln) \
+                    or abs((ln.bbox[0] + ln.bbox[2]) / 2 - hc) > 0.5 * body:
+                continue
+            under = [o for o in boxed if kind[id(o)] == "body" and o is not ln and 0 <= o.bbox[1] - ln.bbox[3] < 4 * tall
+                     and _overlap(o.bbox, ln.bbox) > 0.5 * (ln.bbox[2] - ln.bbox[0])]
+            if len(under) >= 2 and ln.bbox[0] > min(o.bbox[0] for o in under) + 0.3 * body \
+                    and ln.bbox[2] < max(o.bbox[2] for o in under) - 0.3 * body:
+                kind[id(ln)] = "head"
     joined = _join_pieces([ln for ln in boxed if kind[id(ln)] == "body"], body, frozenset(forced))
     kind.update({id(ln): "body" for ln in joined})
     boxed = [ln for ln in boxed if kind[id(ln)] != "body"] + joined
