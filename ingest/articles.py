@@ -728,8 +728,15 @@ def _sized_roles(head: list[Line], boxes: list[Box], body: float = 0.0) -> tuple
         return "", "", ""
 
     def size(ln: Line) -> float:
-        # a headline line's box is as tall as its type (OCR measures a short line's pitch badly)
-        return min(ln.font_size or 0.0, ln.bbox[3] - ln.bbox[1]) if ln.bbox else ln.font_size or 0.0
+        # a headline line's box is as tall as its type (OCR measures a short line's pitch badly);
+        # on a scan, a line of four characters or more is as wide as their ems (Chinese is set
+        # on a grid: a surer measure than its ink's height)
+        if not ln.bbox:
+            return ln.font_size or 0.0
+        text = "".join(ln.text.split())
+        if not printed and len(text) >= 4:
+            return (ln.bbox[2] - ln.bbox[0]) / sum(0.6 if ch.isascii() else 1.0 for ch in text)
+        return min(ln.font_size or 0.0, ln.bbox[3] - ln.bbox[1])
 
     # a PDF gives the printed size (its em box); OCR an estimate, so a looser share of the title's
     printed = all(ln.bbox and abs((ln.font_size or 0) - (ln.bbox[3] - ln.bbox[1])) < 1e-3 * (ln.bbox[3] - ln.bbox[1])

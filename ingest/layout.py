@@ -194,20 +194,38 @@ def _gridded(by_top: list[Line], unit: float, tall: float, pitch: float) -> set[
     tops = [ln.bbox[1] for ln in by_top]
     support = [ln for ln in by_top if abs(_size(ln) - unit) < 0.1 * unit]
     todo = {id(ln): ln for ln in by_top if _size(ln) >= _NEAR_HEAD * unit and ln.bbox[3] - ln.bbox[1] <= 1.5 * tall}
+    # where each line's printed line begins: OCR cut some lines in two at a wide space
+    # ("流行" / "歌曲《求佛》。") and measured one piece larger than the other
+    begins: dict[int, float] = {}
+    for ln in (ln for ln in by_top if id(ln) in todo):
+        x0, y0, x1, y1 = ln.bbox
+        left = x0
+        for o in by_top[bisect.bisect_left(tops, y0 - tall): bisect.bisect_right(tops, y1)]:
+            if o is not ln and 0 <= x0 - o.bbox[2] < 1.5 * unit \
+                    and min(y1, o.bbox[3]) - max(y0, o.bbox[1]) > 0.5 * min(y1 - y0, o.bbox[3] - o.bbox[1]):
+                left = min(left, o.bbox[0])
+        begins[id(ln)] = left
     found: set[int] = set()
     while support and todo:
         nxt = []
         for o in support:
             ocy = (o.bbox[1] + o.bbox[3]) / 2
+            # (the supporting line's printed line, where it was found cut in two)
+            o0, o1 = begins.get(id(o), o.bbox[0]), o.bbox[2]
             for ln in by_top[bisect.bisect_left(tops, o.bbox[1] - 2 * pitch): bisect.bisect_right(tops, o.bbox[3] + 2 * pitch)]:
                 if id(ln) not in todo:
                     continue
                 x0, y0, x1, y1 = ln.bbox
                 step = abs((y0 + y1) / 2 - ocy)
-                if abs(step - pitch) < 0.2 * pitch and abs(o.bbox[0] - x0) <= 2.5 * unit \
-                        and _overlap(o.bbox, ln.bbox) > 0.5 * min(o.bbox[2] - o.bbox[0], x1 - x0):
-                    found.add(id(ln))
-                    nxt.append(todo.pop(id(ln)))
+                if abs(step - pitch) >= 0.2 * pitch:
+                    continue
+                # its left edge, or its printed line's (a line cut in two keeps within the
+                # column), at the column's, and under it
+                for e0 in (x0, begins[id(ln)]) if x1 <= o1 + 0.5 * unit else (x0,):
+                    if abs(o.bbox[0] - e0) <= 2.5 * unit and _overlap((o0, 0, o1, 0), (e0, 0, x1, 0)) > 0.5 * min(o1 - o0, x1 - e0):
+                        found.add(id(ln))
+                        nxt.append(todo.pop(id(ln)))
+                        break
         support = nxt
     return found
 
@@ -346,7 +364,21 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
                         kind[id(ln)] = "head"
                         grown = True
                         break
-    joined = _join_pieces([ln for ln in boxed if kind[id(ln)] == "body"], body)
+    # a subtitle in body type right under a centred headline: centred on the headline's axis
+    # and set in from both edges of the column under it (a body line spans its column, a
+    # paragraph's first line runs to the right edge, its last starts at the left edge)
+    for h in [ln for ln in boxed if kind[id(ln)] == "head"]:
+        hc = (h.bbox[0] + h.bbox[2]) / 2
+        for ln in boxed:
+            if kind[id(ln)] != "body" or not 0 <= ln.bbox[1] - h.bbox[3] < 0.8 * _size(ln) \
+                    or abs((ln.bbox[0] + ln.bbox[2]) / 2 - hc) > 0.5 * body:
+                continue
+            under = [o for o in boxed if kind[id(o)] == "body" and o is not ln and 0 <= o.bbox[1] - ln.bbox[3] < 4 * tall
+                     and _overlap(o.bbox, ln.bbox) > 0.5 * (ln.bbox[2] - ln.bbox[0])]
+            if len(under) >= 2 and ln.bbox[0] > min(o.bbox[0] for o in under) + 0.3 * body \
+                    and ln.bbox[2] < max(o.bbox[2] for o in under) - 0.3 * body:
+                kind[id(ln)] = "head"
+    joined = _join_pieces([ln for ln in boxed if kind[id(ln)] == "body"], body, frozenset(forced))
     kind.update({id(ln): "body" for ln in joined})
     boxed = [ln for ln in boxed if kind[id(ln)] != "body"] + joined
     lead = _leading([ln for ln in boxed if kind[id(ln)] == "body"])
@@ -370,10 +402,32 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
     return _emit(body_blocks, heads, body)
 
 
-def _join_pieces(lines: list[Line], unit: float) -> list[Line]:
+def _near(by_y: list[Line], tops: list[float], ln: Line, unit: float, skip: tuple = ()) -> list[Line]:
+    """Lines whose tops stand within twelve body lines' heights of ``ln``'s (``by_y`` sorted by
+    top, ``tops`` their tops)."""
+    lo = bisect.bisect_left(tops, ln.bbox[1] - 12 * unit)
+    hi = bisect.bisect_right(tops, ln.bbox[1] + 12 * unit)
+    return [o for o in by_y[lo:hi] if all(o is not x for x in skip)]
+
+
+def _column_edge(e: float, near: list[Line], unit: float) -> bool:
+    """Whether a column begins at ``e``: at least two lines nearby start there, and at most one
+    line of a column's usual width (one OCR read across the gutter) runs across it, which
+    every line does at a paragraph's indent."""
+    if not near:
+        return False
+    usual = statistics.median(o.bbox[2] - o.bbox[0] for o in near)
+    support = sum(1 for o in near if abs(o.bbox[0] - e) < 0.4 * unit)
+    across = sum(1 for o in near if o.bbox[0] < e - 0.5 * unit and o.bbox[2] > e + 0.5 * unit
+                 and o.bbox[2] - o.bbox[0] < 1.8 * usual)
+    return support >= 2 and across <= 1
+
+
+def _join_pieces(lines: list[Line], unit: float, apart: frozenset[int] = frozenset()) -> list[Line]:
     """Pieces of one printed line joined again: justification spreads a short line ("本 报 讯")
     and the readers cut it at the wide spaces; a line just above or below runs across the
-    space, which a gutter never has."""
+    space, which a gutter never has. Lines whose ids are in ``apart`` were cut at a column's
+    gutter and stay apart."""
     by_y = sorted(lines, key=lambda ln: ln.bbox[1])
     tops = [ln.bbox[1] for ln in by_y]
     rows: list[list[Line]] = []
@@ -392,7 +446,8 @@ def _join_pieces(lines: list[Line], unit: float) -> list[Line]:
         for ln in row[1:]:
             a0, a1 = cur.bbox[2], ln.bbox[0]
             merged = False
-            if 0 <= a1 - a0 < 3 * unit:
+            if 0 <= a1 - a0 < 3 * unit and not (id(cur) in apart and id(ln) in apart) \
+                    and not _column_edge(a1, _near(by_y, tops, cur, unit, (cur, ln)), unit):
                 lo = bisect.bisect_left(tops, cur.bbox[1] - 3 * unit)
                 hi = bisect.bisect_right(tops, cur.bbox[3] + 2 * unit)
                 for o in by_y[lo:hi]:
@@ -437,9 +492,9 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> lis
     usual = statistics.median(o.bbox[2] - o.bbox[0] for o in near)
     # columns begin where lines begin, near this one or (a page set on one grid) anywhere;
     # not where a paragraph's first line begins, two characters in
-    local = sorted(o.bbox[0] for o in near if x0 + 2.3 * unit < o.bbox[0] < x1 - 2 * unit)
+    local = sorted(o.bbox[0] for o in near if x0 + 2.3 * unit < o.bbox[0] < x1 - 0.8 * unit)
     page = sorted(o.bbox[0] for o in lines if o is not ln and kind.get(id(o)) == "body"
-                  and x0 + 2.3 * unit < o.bbox[0] < x1 - 2 * unit)
+                  and x0 + 2.3 * unit < o.bbox[0] < x1 - 0.8 * unit)
     cut = None
     for e in sorted(set(local) | set(page)):
         support = max(sum(1 for f in local if abs(f - e) < 0.4 * unit), sum(1 for f in page if abs(f - e) < 0.4 * unit) // 3)
@@ -452,11 +507,12 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> lis
     if cut is None:
         return [ln]
     # a line read across a gutter stands in both columns' stacks of lines: a column's line
-    # right above or below it on each side (a kicker over two columns has none)
+    # right above or below it on each side (a kicker over two columns has none); that line
+    # may itself run a character or two over the gutter (OCR read it across too)
     def stacked(side) -> bool:
         return any(side(o) and (0 <= o.bbox[1] - y1 <= 1.2 * unit or 0 <= y0 - o.bbox[3] <= 1.2 * unit) for o in near)
-    if not (stacked(lambda o: o.bbox[0] < cut - 0.5 * unit and o.bbox[2] <= cut + 0.5 * unit)
-            and stacked(lambda o: o.bbox[0] >= cut - 0.5 * unit)):
+    if not (stacked(lambda o: o.bbox[0] < cut - 2 * unit and o.bbox[2] <= cut + 2.5 * unit)
+            and stacked(lambda o: o.bbox[2] > cut + 2 * unit and o.bbox[0] >= cut - 2.5 * unit)):
         return [ln]
     text = ln.text
     total = sum(_w(c) for c in text) or 1.0
@@ -686,6 +742,69 @@ def _settle_rows(blocks: list[_Block], heads: list[_Block], contested: dict[int,
                 blocks[i].owner = order[j]
 
 
+_HYPHENS = "-—－–_~"
+
+
+def _deck_size(heads: list[_Block]) -> float:
+    """The size a page sets its kickers and subtitles in: the median character pitch of the
+    headline lines well smaller than their group's title (not a wrapped title's), of four
+    characters or more and not opening on a dash; 0 when fewer than three tell."""
+    pitches = []
+    for h in heads:
+        if _vertical(h):
+            continue
+        rows = _row_text(h.lines)
+        top = max(_size(ln) for ln in rows)
+        for ln in rows:
+            text = ln.text.strip()
+            if _size(ln) < 0.8 * top and len(text) >= 4 and text[0] not in _HYPHENS + "一":
+                pitches.append((ln.bbox[2] - ln.bbox[0]) / sum(_w(c) for c in text))
+    return statistics.median(pitches) if len(pitches) >= 3 else 0.0
+
+
+def _dashed(rows: list[Line], body: list[_Block], deck: float) -> list[Line]:
+    """A headline group's lines with a subtitle's opening dash ("——", two ems) as printed: OCR
+    reads it as a hyphen or "一", or drops the thin stroke. A hyphen never opens a printed line
+    of a headline. A "一" or nothing is a dash when the line's box is two ems of the page's
+    deck size (``deck``) wider than its other characters fill (OCR kept the dash's room), or
+    (nothing read) when its ink begins two ems right of the story's left edge (a group set
+    flush left) or stands one em right of its middle (a centred group), where a line without
+    a dash would not."""
+    if len(rows) < 2:
+        return rows
+    top = max(_size(ln) for ln in rows)
+    boxes = [b.box for b in body] + [ln.bbox for ln in rows if _size(ln) >= 0.9 * top]
+    s0, s1 = union(boxes)[0], union(boxes)[2]
+    title_bottom = max(ln.bbox[3] for ln in rows if _size(ln) >= 0.9 * top)
+    out = []
+    for ln in rows:
+        text = ln.text.strip()
+        em = _size(ln)
+        # (a subtitle: a line of its own under the title, set clearly smaller; not a piece of a
+        # title's row OCR measured smaller, nor a wrapped title's last word or two)
+        alone = not any(o is not ln and min(o.bbox[3], ln.bbox[3]) - max(o.bbox[1], ln.bbox[1]) > 0 for o in rows)
+        if not text or em >= 0.85 * top or text.startswith(("——", "－－")) or not alone \
+                or ln.bbox[1] < title_bottom or len(text) < 3:
+            out.append(ln)
+            continue
+        k = 0
+        while k < min(len(text), 2) and text[k] in _HYPHENS + "一":
+            k += 1
+        rest = sum(_w(c) for c in text[k:])
+        x0, _, x1, _ = ln.bbox
+        if not rest:
+            dash = False
+        elif k and all(c in _HYPHENS for c in text[:k]):
+            dash = True
+        elif deck and 1.6 < (x1 - x0) / deck - rest < 2.5:
+            dash = True
+        else:
+            dash = not k and min(abs(x0 - s0), abs((x0 + x1) / 2 - (s0 + s1) / 2)) > 0.4 * em \
+                and (abs(x0 - s0 - 2 * em) < 0.4 * em or abs((x0 + x1) / 2 - (s0 + s1) / 2 - em) < 0.3 * em)
+        out.append(replace(ln, text="——" + text[k:]) if dash else ln)
+    return out
+
+
 def _emit(blocks: list[_Block], heads: list[_Block], unit: float) -> tuple[Line, ...]:
     stories: dict[tuple, list[_Block]] = {}
     for b in blocks:
@@ -700,6 +819,7 @@ def _emit(blocks: list[_Block], heads: list[_Block], unit: float) -> tuple[Line,
         x0, y0, _, _ = union(boxes)
         return (y0, x0)
 
+    deck = _deck_size(heads)
     out: list[Line] = []
     n = 0
     # stories top to bottom; those starting level with each other (side by side) left to right
@@ -718,7 +838,7 @@ def _emit(blocks: list[_Block], heads: list[_Block], unit: float) -> tuple[Line,
                 text = "".join(ln.text for col in cols for ln in sorted(col, key=lambda ln: ln.bbox[1]))
                 head_lines = [Line(text, 2 * n, max(_size(ln) for ln in h.lines), h.box)]
             else:
-                head_lines = [replace(ln, block=2 * n) for ln in _row_text(h.lines)]
+                head_lines = [replace(ln, block=2 * n) for ln in _dashed(_row_text(h.lines), bs, deck)]
             out.extend(head_lines)
         # columns left to right, each top to bottom
         # (by the columns the blocks stand in: a line OCR read across a gutter widens a

@@ -1,0 +1,78 @@
+"""Reading order of OCR'd lines (scans): geometry OCR gets wrong, on small pages of our own."""
+
+from __future__ import annotations
+
+from ingest.layout import reading_order
+from rag.records import Line
+
+EM = 30.0  # body type, in pixels
+PITCH = 45.0  # one body line to the next
+TEXT = "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥天地玄黄宇宙洪荒日月盈昃辰宿列张寒来暑往秋收冬藏"
+
+
+def _line(text: str, x0: float, y0: float, em: float = EM) -> Line:
+    # OCR's size: the line's width over its characters
+    return Line(text, 0, em, (x0, y0, x0 + len(text) * em, y0 + 0.85 * em))
+
+
+def _columns(rows: int, width: int, n: int) -> list[list[str]]:
+    """``n`` columns of ``rows`` full lines of ``width`` characters, each its own text."""
+    cols = []
+    for c in range(n):
+        cols.append([(TEXT[(c * rows + r) % len(TEXT):] + TEXT)[:width] for r in range(rows)])
+    return cols
+
+
+def test_a_line_ocr_read_across_a_one_em_gutter_is_cut_and_stays_cut():
+    # two columns a one-em gutter apart; OCR read one row across the gutter, and the row above
+    # it two characters over the gutter (the next column's first two characters)
+    left, width, gutter, top = 100.0, 12, EM, 400.0
+    a, b = _columns(8, width, 2)
+    bx = left + width * EM + gutter
+    lines = []
+    for r in range(8):
+        y = top + r * PITCH
+        if r == 5:
+            lines.append(_line(a[r] + b[r][:2], left, y))
+            lines.append(_line(b[r][2:], bx + 2 * EM, y))
+        elif r == 6:
+            lines.append(Line(a[r] + b[r], 0, EM, (left, y, bx + width * EM, y + 0.85 * EM)))
+        else:
+            lines += [_line(a[r], left, y), _line(b[r], bx, y)]
+    got = [ln.text for ln in reading_order(lines)]
+    assert got == a + b
+
+
+def test_a_subtitle_dash_ocr_dropped_or_misread_is_restored():
+    # a headline set flush left over a two-column story; the subtitle's "——" OCR dropped
+    # (its ink starts two ems in) on one story, read as "-" on the other
+    body_left, width, gutter = 100.0, 12, EM
+    out = []
+    for k, (sub, x_sub) in enumerate((("城南老街改造后首个暑期见闻", body_left + 2 * 1.25 * EM),
+                                     ("-城南老街改造后首个暑期见闻", body_left))):
+        top = 200.0 + k * 900.0
+        lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM),
+                 _line(sub.lstrip("-"), x_sub, top + 2.6 * EM, 1.25 * EM) if not sub.startswith("-") else
+                 Line(sub, 0, 1.25 * EM, (x_sub, top + 2.6 * EM, x_sub + (len(sub) + 1) * 1.25 * EM, top + 3.7 * EM))]
+        a, b = _columns(8, width, 2)
+        bx = body_left + width * EM + gutter
+        for r in range(8):
+            y = top + 4.6 * EM + r * PITCH
+            lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+        out.append(reading_order(lines))
+    for ro in out:
+        head = [ln.text for ln in ro if ln.block == 0]
+        assert head == ["夜市经济火热老街人气旺", "——城南老街改造后首个暑期见闻"]
+
+
+def test_a_subtitle_without_a_dash_keeps_its_text():
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM),
+             _line("一场暴雨后的城南老街", body_left, top + 2.6 * EM, 1.25 * EM)]
+    a, b = _columns(8, width, 2)
+    bx = body_left + width * EM + gutter
+    for r in range(8):
+        y = top + 4.6 * EM + r * PITCH
+        lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+    head = [ln.text for ln in reading_order(lines) if ln.block == 0]
+    assert head == ["夜市经济火热老街人气旺", "一场暴雨后的城南老街"]
