@@ -222,6 +222,7 @@ def _text_lines(page, height: float) -> Iterator[Line]:
     ems = sorted(c.em for c in chars)
     body = ems[len(ems) // 2] if ems else 0.0
     bases = [row[0].base for row in rows]
+    lefts = [[c.x0 for c in row] for row in rows]  # (rows are sorted by x0: a window by bisect)
 
     def gutter(x: float, y: float, em: float) -> bool:
         """Whether x stands in a channel of white down the page: the rows of body type just
@@ -230,10 +231,14 @@ def _text_lines(page, height: float) -> Iterator[Line]:
         lo, hi = bisect.bisect_left(bases, y - 6 * ref - em), bisect.bisect_right(bases, y + 6 * ref + em)
         em = ref
         open_, shut = 0, 0
-        for row in rows[lo:hi]:
+        for r in range(lo, hi):
+            row = rows[r]
             # rows of the same size (a headline: the body rows under it, whose gutters it spans)
             if abs(row[0].base - y) < 0.5 * em or abs(row[0].em - ref) > 0.25 * ref:
                 continue
+            # (only characters from 5 ems left of x to 3 right can touch the tests below: a
+            # character of this size is narrower than 2 ems)
+            row = row[bisect.bisect_left(lefts[r], x - 5 * em): bisect.bisect_right(lefts[r], x + 3 * em)]
             left = [c for c in row if c.x1 <= x + 0.05 * em and c.x1 > x - 3 * em]
             right = [c for c in row if c.x0 >= x - 0.05 * em and c.x0 < x + 3 * em]
             if any(c.x0 + 0.02 * em < x < c.x1 - 0.02 * em for c in row):
