@@ -607,7 +607,7 @@ def segment(page: Page, text: str = "auto") -> Segmented:
             # the rules where the page prints its formulas and both readings find the same stories
             # or the paper's own (本报讯) opens each story the rules find. On other papers' pages
             # the learned roles read better (bench.line_roles); on the seed page's real text
-            # layer they find 13 pieces for its 8 stories, the rules all 8
+            # layer they find 12 pieces for its 8 stories, the rules all 8
             # (counted in the page's text run together: a line break may split 本|报讯)
             own = len(_OWN_ANYWHERE.findall("".join("".join(ln.text.split()) for ln in page.lines)))
             if ruled and (not roled or all(_opens(a) for a in ruled) and (len(ruled) == len(roled) or own >= len(ruled))):
