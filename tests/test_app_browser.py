@@ -126,7 +126,8 @@ def test_chat_streams_a_cited_answer_with_a_source_card_and_records_a_thumbs_dow
     log = Path(app_server[1]) / "feedback.jsonl"
     chat.get_by_role("button", name="踩").last.click()
     deadline = time.time() + 20
-    while time.time() < deadline and not log.exists():
+    # (the file may exist a moment before its line is written: wait for a whole line)
+    while time.time() < deadline and not (log.exists() and log.read_text(encoding="utf-8").endswith("\n")):
         time.sleep(0.1)
     (line,) = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines()]
     assert line["rating"] == "down" and line["question"] == QUESTION and line["citations"][0]["page"] == 1
