@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from rag.records import Chunk, IssueDate, IssueSummary, PageKey
-from rag.sql import Database, PostgresDatabase
+from rag.sql import Database, PostgresDatabase, in_parts
 
 __all__ = ["Catalogue", "ArticleEntry", "PageEntry", "EntityCount", "EntityExtractor", "LAYOUT"]
 
@@ -281,10 +281,8 @@ class Catalogue:
             db.many(f"INSERT INTO cat_articles({_ARTICLE_COLUMNS}) VALUES({','.join('?' * 22)}) "
                     f"ON CONFLICT(article_id) DO UPDATE SET {updates}", articles)
             if names is not None:
-                ids = list(names)
-                for i in range(0, len(ids), 500):
-                    part = ids[i : i + 500]
-                    db.run(f"DELETE FROM cat_entities WHERE chunk_id IN ({','.join('?' * len(part))})", part)
+                for part, marks in in_parts(list(names)):
+                    db.run(f"DELETE FROM cat_entities WHERE chunk_id IN ({marks})", part)
                 db.many("INSERT INTO cat_entities(chunk_id, name, kind, n) VALUES(?,?,?,?)",
                         [(cid, name, kind, n) for cid, found in names.items() for name, kind, n in found])
             _refresh_mentions(db, list(first))
@@ -309,9 +307,7 @@ class Catalogue:
         """Forget these chunks, and the articles, pages and issues left without any."""
         ids = list(chunk_ids)
         with self.db.write() as db:
-            for i in range(0, len(ids), 500):
-                part = ids[i : i + 500]
-                marks = ",".join("?" * len(part))
+            for part, marks in in_parts(ids):
                 arts = [r[0] for r in db.rows(f"SELECT DISTINCT article_id FROM cat_chunks WHERE chunk_id IN ({marks})", part)]
                 db.run(f"DELETE FROM cat_chunks WHERE chunk_id IN ({marks})", part)
                 db.run(f"DELETE FROM cat_entities WHERE chunk_id IN ({marks})", part)
@@ -389,25 +385,19 @@ class Catalogue:
     def pages_by_source(self, page_keys: Sequence[str]) -> dict[str, str]:
         """{page key: source file} of those of the given pages the archive holds."""
         out: dict[str, str] = {}
-        keys = list(page_keys)
         with self.db.read() as db:
-            for i in range(0, len(keys), 500):
-                part = keys[i : i + 500]
-                out.update(db.rows(f"SELECT page_key, source FROM cat_pages WHERE page_key IN ({','.join('?' * len(part))})",
-                                   part))
+            for part, marks in in_parts(list(page_keys)):
+                out.update(db.rows(f"SELECT page_key, source FROM cat_pages WHERE page_key IN ({marks})", part))
         return out
 
     def articles(self, *, issue_key: str | None = None, page_key: str | None = None,
                  article_ids: Sequence[str] | None = None) -> list[ArticleEntry]:
         """Articles of an issue, of a page, or by id; in page and reading order."""
         if article_ids is not None:
-            ids = list(article_ids)
             rows: list = []
             with self.db.read() as db:
-                for i in range(0, len(ids), 500):
-                    part = ids[i : i + 500]
-                    rows += db.rows(f"SELECT {_ARTICLE_COLUMNS} FROM cat_articles WHERE article_id IN "
-                                    f"({','.join('?' * len(part))})", part)
+                for part, marks in in_parts(list(article_ids)):
+                    rows += db.rows(f"SELECT {_ARTICLE_COLUMNS} FROM cat_articles WHERE article_id IN ({marks})", part)
         else:
             col, value = ("issue_key", issue_key) if issue_key is not None else ("page_key", page_key)
             with self.db.read() as db:
@@ -428,12 +418,10 @@ class Catalogue:
     def chunk_ids_of(self, article_ids: Sequence[str]) -> dict[str, list[str]]:
         """{article id: its chunk ids in reading order}."""
         out: dict[str, list[tuple[int, str]]] = {}
-        ids = list(article_ids)
         with self.db.read() as db:
-            for i in range(0, len(ids), 500):
-                part = ids[i : i + 500]
+            for part, marks in in_parts(list(article_ids)):
                 for aid, idx, cid in db.rows(f"SELECT article_id, chunk_index, chunk_id FROM cat_chunks "
-                                             f"WHERE article_id IN ({','.join('?' * len(part))})", part):
+                                             f"WHERE article_id IN ({marks})", part):
                     out.setdefault(aid, []).append((idx, cid))
         return {a: [c for _, c in sorted(v)] for a, v in out.items()}
 
@@ -458,13 +446,10 @@ class Catalogue:
 
     def articles_of_chunks(self, chunk_ids: Iterable[str]) -> dict[str, str]:
         """{chunk id: its article id} of the given chunks the catalogue knows."""
-        ids = list(chunk_ids)
         out: dict[str, str] = {}
         with self.db.read() as db:
-            for i in range(0, len(ids), 900):
-                part = ids[i : i + 900]
-                out.update(db.rows(f"SELECT chunk_id, article_id FROM cat_chunks WHERE chunk_id IN ({','.join('?' * len(part))})",
-                                   part))
+            for part, marks in in_parts(list(chunk_ids), 900):
+                out.update(db.rows(f"SELECT chunk_id, article_id FROM cat_chunks WHERE chunk_id IN ({marks})", part))
         return out
 
     def names(self, *, kind: str | None = None, article_ids: Sequence[str] | None = None, date_from: str | None = None,
@@ -487,9 +472,8 @@ class Catalogue:
                                "GROUP BY name, kind ORDER BY COUNT(*) DESC, name, kind LIMIT ?", [*params, int(limit)])
                 return [EntityCount(nm, kd, n, _iso(lo) if lo else "", _iso(hi) if hi else "") for nm, kd, n, lo, hi in rows]
             ids = list(dict.fromkeys(article_ids))
-            found = [r for i in range(0, len(ids), 900) for r in db.rows(
-                f"SELECT name, kind, day_int FROM cat_mentions WHERE {cond} AND article_id IN ({','.join('?' * len(ids[i:i + 900]))})",
-                [*params, *ids[i : i + 900]])]
+            found = [r for part, marks in in_parts(ids, 900) for r in db.rows(
+                f"SELECT name, kind, day_int FROM cat_mentions WHERE {cond} AND article_id IN ({marks})", [*params, *part])]
         seen: dict[tuple[str, str], list[int | None]] = {}
         for nm, kd, day in found:
             seen.setdefault((nm, kd), []).append(day)
@@ -502,14 +486,12 @@ class Catalogue:
 
     def names_of(self, article_ids: Sequence[str]) -> dict[str, list[tuple[str, str, int]]]:
         """{article id: [(name, kind, mentions)]} for the given articles, most mentioned first."""
-        ids = list(article_ids)
         out: dict[str, dict[tuple[str, str], int]] = {}
         with self.db.read() as db:
-            for i in range(0, len(ids), 900):
-                part = ids[i : i + 900]
+            for part, marks in in_parts(list(article_ids), 900):
                 for aid, nm, kd, n in db.rows(
                         "SELECT k.article_id, e.name, e.kind, e.n FROM cat_entities e JOIN cat_chunks k ON k.chunk_id = e.chunk_id "
-                        f"WHERE k.article_id IN ({','.join('?' * len(part))})", part):
+                        f"WHERE k.article_id IN ({marks})", part):
                     got = out.setdefault(aid, {})
                     got[(nm, kd)] = max(got.get((nm, kd), 0), n)  # windows overlap: the most any window holds
         return {a: sorted(((nm, kd, n) for (nm, kd), n in v.items()), key=lambda t: (-t[2], t[0])) for a, v in out.items()}
@@ -555,9 +537,7 @@ def _where(date_from: str | None = None, date_to: str | None = None, **equal: st
 
 def _refresh_mentions(db: Database, article_ids: list[str]) -> None:
     """Gather again the names of these articles (after their chunks or their date changed)."""
-    for i in range(0, len(article_ids), 500):
-        part = article_ids[i : i + 500]
-        marks = ",".join("?" * len(part))
+    for part, marks in in_parts(article_ids):
         db.run(f"DELETE FROM cat_mentions WHERE article_id IN ({marks})", part)
         db.run(_MENTIONS_OF.format(where=f" WHERE k.article_id IN ({marks})"), part)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rag.filters import SearchFilters
 from rag.records import Chunk
-from rag.sql import Database, PostgresDatabase, SqliteDatabase, table_prefix
+from rag.sql import Database, PostgresDatabase, SqliteDatabase, in_parts, table_prefix
 from rag.text import TOKEN_PATTERN as _TOKEN
 from rag.text import normalize, tokenize
 
@@ -137,9 +137,7 @@ class KeywordIndex:
             self._delete_in(db, list(chunk_ids))
 
     def _delete_in(self, db, ids: list[str]) -> None:
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in in_parts(ids):
             docs = [r[0] for r in db.rows(f"SELECT doc FROM docs WHERE chunk_id IN ({marks})", part)]
             if not docs:
                 continue
@@ -233,10 +231,9 @@ class KeywordIndex:
             return None
         cands = list(part)
         full = dict.fromkeys(cands, 0.0)
-        for i in range(0, len(cands), 5000):  # within every backend's limit on parameters
-            part_ids = cands[i : i + 5000]
+        for part_ids, marks in in_parts(cands, 5000):
             full.update(db.rows(
-                f"{_weights(common)} {_summed(' AND p.doc IN (' + ','.join('?' * len(part_ids)) + ')', False)}",
+                f"{_weights(common)} {_summed(' AND p.doc IN (' + marks + ')', False)}",
                 [*_pairs(common), *bm25, *part_ids],
             ))
         scores = {d: part[d] + s for d, s in full.items()}

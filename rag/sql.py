@@ -12,11 +12,11 @@ import hashlib
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["Database", "SqliteDatabase", "PostgresDatabase", "table_prefix"]
+__all__ = ["Database", "SqliteDatabase", "PostgresDatabase", "table_prefix", "in_parts"]
 
 
 class Database:
@@ -91,6 +91,14 @@ class SqliteDatabase(Database):
     def write(self):
         with self.lock, self.conn:
             yield self
+
+
+def in_parts(values: Sequence, size: int = 500) -> Iterator[tuple[list, str]]:
+    """``values`` in parts of at most ``size``, each with its ``?`` marks for an ``IN (…)``
+    list: within every backend's limit on a statement's parameters."""
+    for i in range(0, len(values), size):
+        part = list(values[i : i + size])
+        yield part, ",".join("?" * len(part))
 
 
 def table_prefix(collection: str) -> str:
