@@ -172,3 +172,17 @@ def test_line_roles_read_as_a_sequence_take_the_likeliest_path():
     trans = {"same": same, "new": same, "first": np.log(np.array([0.6, 0.1, 0.3]))}
     assert decode(lp, [False] * 4, trans) == [0, 0, 1, 2]
     assert list(lp.argmax(axis=1)) == [0, 2, 1, 2]  # line by line, the second line would be body
+
+
+def test_an_opening_formula_inside_a_paragraph_starts_no_story():
+    """Read by the learned roles, a line of a paragraph that begins like a formula (据…消息)
+    stays in its story: a formula opens a story only after a sentence's end."""
+    from ingest.articles import segment
+
+    text = ("云南少年滞留缅北 家人多方求助\n\n"
+            "本报讯（记者 余玉燕）云南红河州16岁少\n年小勇（化名），于端午节后前往缅北\n果敢老街，至今滞留国外。根\n"
+            "据其发回的消息，目前他已经被控制人\n身自由，“每个院子都有武装人员”。\n小勇的哥哥告诉记者，和小勇一同出境\n"
+            "的还有一名同乡少年。\n")
+    (a,) = segment(Page("渝中报", IssueDate(), 1, "t", "k", lines_from_text(text)), "roles").articles
+    assert a.title == "云南少年滞留缅北 家人多方求助" and a.byline == "记者 余玉燕"
+    assert "根据其发回的消息" in a.text and a.text.endswith("的还有一名同乡少年。")
