@@ -132,8 +132,8 @@ def main() -> None:
     import numpy as np
 
     pool = TextPool.from_jsonl(args.texts) if args.texts else TextPool.fixtures()
-    test_pages = build(corpus_plans(args.pages, pool), 0)
-    train_pages = build(corpus_plans(args.train + 3, pool, first_seed=TRAIN_SEED)[3:], 0)
+    test_pages = build(corpus_plans(args.pages, pool), pool, 0)
+    train_pages = build(corpus_plans(args.train + 3, pool, first_seed=TRAIN_SEED)[3:], pool, 0)
     pages = train_pages + test_pages
     train_ids = list(range(len(train_pages)))
     test_ids = list(range(len(train_pages), len(pages)))

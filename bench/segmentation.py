@@ -27,9 +27,21 @@ import os
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
-from tests.newspages import GENERATOR, Rendered, Renderer, TextPool, corpus_plans, scan_page, score_page, text_layer
+from tests.newspages import (
+    GENERATOR,
+    Rendered,
+    Renderer,
+    TextPool,
+    corpus_plans,
+    defective,
+    laid_out,
+    scan_page,
+    score_page,
+    text_layer,
+)
 
 OUT = Path(__file__).resolve().parent / "results" / "segmentation"
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,33 +52,36 @@ def _key(plan: dict) -> str:
     return hashlib.sha1(json.dumps([GENERATOR, plan], sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
 
 
-def build(plans: list[dict], scans: int) -> list[Rendered]:
-    """Render (or load from the cache) every page: truth, PDF, text layer; the first ``scans`` scanned."""
-    out: list[Rendered] = []
-    todo = []
-    for i, plan in enumerate(plans):
-        folder = OUT / "pages" / _key(plan)
-        meta = folder / "page.json"
-        if meta.is_file():
-            got = Rendered.from_json(json.loads(meta.read_text(encoding="utf-8")), folder)
-            layer = text_layer(got)  # (cheap: made again, so the generator's text layers may change)
-            if got.txt.read_text(encoding="utf-8") != layer:
-                got.txt.write_text(layer, encoding="utf-8")
-            out.append(got)
-        else:
-            out.append(None)  # type: ignore[arg-type]
-            todo.append(i)
-    if todo:
-        t0 = time.perf_counter()
-        with Renderer() as r:
-            for i in todo:
-                folder = OUT / "pages" / _key(plans[i])
-                got = r.render(plans[i], folder, "page")
-                got.txt = folder / "page.txt"
-                got.txt.write_text(text_layer(got), encoding="utf-8")
-                (folder / "page.json").write_text(json.dumps(got.to_json(), ensure_ascii=False), encoding="utf-8")
-                out[i] = got
-        print(f"rendered {len(todo)} pages in {time.perf_counter() - t0:.0f} s", flush=True)
+def build(plans: list[dict], pool: TextPool, scans: int) -> list[Rendered]:
+    """Render (or load from the cache) every page: truth, PDF, text layer; the first ``scans``
+    scanned. A page the generator laid out wrongly is drawn again (``laid_out``)."""
+    t0, made = time.perf_counter(), 0
+    with ExitStack() as stack:
+        renderer: list[Renderer] = []
+
+        def render(plan: dict) -> Rendered:
+            nonlocal made
+            folder = OUT / "pages" / _key(plan)
+            meta = folder / "page.json"
+            if meta.is_file():
+                got = Rendered.from_json(json.loads(meta.read_text(encoding="utf-8")), folder)
+                layer = text_layer(got)  # (cheap: made again, so the generator's text layers may change)
+                if got.txt.read_text(encoding="utf-8") != layer:
+                    got.txt.write_text(layer, encoding="utf-8")
+                return got
+            if not renderer:
+                renderer.append(stack.enter_context(Renderer()))
+            got = renderer[0].render(plan, folder, "page")
+            got.txt = folder / "page.txt"
+            got.txt.write_text(text_layer(got), encoding="utf-8")
+            meta.write_text(json.dumps(got.to_json(), ensure_ascii=False), encoding="utf-8")
+            made += 1
+            return got
+
+        out = list(laid_out(plans, pool, render))
+    redrawn = sum(r.plan["seed"] != p["seed"] for r, p in zip(out, plans))
+    print(f"{made} pages rendered in {time.perf_counter() - t0:.0f} s; {redrawn} drawn again "
+          f"(the generator laid the first draw out wrongly)", flush=True)
     for i, r in enumerate(out[:scans]):
         if r.png is None and r.pdf is not None:
             r.png = scan_page(r.pdf, r.pdf.with_suffix(".png"), seed=i)
@@ -98,57 +113,6 @@ def _scan_lines(png: str) -> dict:
            "size": [page.image.width, page.image.height], "seconds": time.perf_counter() - t0}
     cache.write_text(json.dumps(got, ensure_ascii=False), encoding="utf-8")
     return got
-
-
-def _overlap(a, b) -> float:
-    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-
-
-def defective(r: Rendered) -> set[int]:
-    """Stories the generator laid out wrongly, from what it printed (no reader involved): a
-    headline or column on top of another story's, a headline over none of its columns, a
-    line wider than its column (an unbreakable string), a story's rule drawn through
-    another story's columns. No reader can get these right; they are counted apart."""
-    parts: dict[int, list] = defaultdict(list)
-    frames: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
-    widths: dict[int, list] = defaultdict(list)
-    for ln in r.lines:
-        if ln.sid < 0:
-            continue
-        if ln.role in ("kicker", "title", "subtitle"):
-            parts[ln.sid].append(("head", ln.box))
-        elif ln.role == "body":
-            frames[ln.sid][ln.frame].append(ln.box)
-            widths[ln.sid].append(ln.box[2] - ln.box[0])
-    cols: dict[int, list] = {}
-    for sid, fr in frames.items():
-        cols[sid] = sorted((min(b[0] for b in bs), min(b[1] for b in bs), max(b[2] for b in bs), max(b[3] for b in bs))
-                           for bs in fr.values())
-        parts[sid] += [("frame", c) for c in cols[sid]]
-    bad = set()
-    for sid, mine in parts.items():
-        heads = [b for k, b in mine if k == "head"]
-        if heads and cols.get(sid) and not any(min(h[2], c[2]) > max(h[0], c[0]) for h in heads for c in cols[sid]):
-            bad.add(sid)
-        ws = sorted(widths[sid])
-        if ws and ws[-1] > 1.15 * ws[len(ws) // 2]:
-            bad.add(sid)
-        for other, theirs in parts.items():
-            if other != sid and any(_overlap(a, b) > 2.0 for _, a in mine for _, b in theirs):
-                bad |= {sid, other}
-    plan = r.plan
-    if plan.get("rules") and "cols" in plan:
-        colw = (plan["w"] - 2 * plan["margin"] - (plan["cols"] - 1) * plan["gutter"]) / plan["cols"]
-        for st in plan["stories"]:
-            if not st.get("rule_right"):
-                continue
-            x = plan["margin"] + st["col0"] * (colw + plan["gutter"]) + st["ncols"] * colw + (st["ncols"] - 0.5) * plan["gutter"]
-            y0, y1 = st["y0"], st["y0"] + max(st["heights"])
-            for sid, cs in cols.items():
-                for a, b in zip(cs, cs[1:]):
-                    if a[2] - 0.5 <= x <= b[0] + 0.5 and min(a[3], b[3], y1) - max(a[1], b[1], y0) > 5:
-                        bad |= {sid, st["sid"]}
-    return bad
 
 
 def segment(r: Rendered, how: str, ocr: dict | None = None, text: str = "auto") -> list:
@@ -184,7 +148,7 @@ def main() -> None:
     plans = corpus_plans(args.pages, pool)
     scans = args.pages if args.scans is None else args.scans
     renderings = args.renderings.split(",")
-    pages = build(plans, scans if "scan" in renderings else 0)
+    pages = build(plans, pool, scans if "scan" in renderings else 0)
     ocr: dict[int, dict] = {}
     if "scan" in renderings:
         pngs = [(i, str(r.png)) for i, r in enumerate(pages[:scans]) if r.png]

@@ -27,7 +27,8 @@ import io
 import json
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -498,7 +499,7 @@ def seed_epaper_plan(pool: TextPool | None = None) -> dict:
     em = 9 * 25.4 / 72
     cols, margin = 6, 10.0
     width = round(cols * 12 * em + (cols - 1) * em + 2 * margin)
-    plan = {"seed": -1, "paper": "渝中报", "page": 1, "w": width, "h": 620, "margin": margin, "cols": cols,
+    plan = {"seed": -1, "fixed": True, "paper": "渝中报", "page": 1, "w": width, "h": 620, "margin": margin, "cols": cols,
             "body_pt": 9.0, "gutter": em, "rules": True, "stories": [], "ads": [],
             "furniture": [{"kind": "masthead", "lines": ["渝中报"], "info": ["2023年12月 第1版 · 要闻", "中共重庆市渝中区委机关报"]}],
             "top": margin + 30, "bottom": 610.0}
@@ -534,7 +535,7 @@ def other_paper_plans() -> list[dict]:
     plans = []
     for k in range(2):
         rng = random.Random(1000 + k)
-        plan = {"seed": 1000 + k, "paper": "江南晚报", "page": 5, "w": width, "h": 330, "margin": margin, "cols": cols,
+        plan = {"seed": 1000 + k, "fixed": True, "paper": "江南晚报", "page": 5, "w": width, "h": 330, "margin": margin, "cols": cols,
                 "body_pt": 9.5, "gutter": em, "rules": k == 0, "stories": [], "ads": [],
                 "furniture": [{"kind": "folio", "text": "A05 社会新闻  2023年7月25日 星期二  江南晚报"},
                               {"kind": "editors", "text": "责任编辑：韩梅 美术编辑：郑凯 校对：许静"}],
@@ -557,6 +558,78 @@ def corpus_plans(n: int, pool: TextPool, first_seed: int = 0) -> list[dict]:
     plans = [seed_epaper_plan(), *other_paper_plans()]
     plans += [plan_page(first_seed + i, pool) for i in range(max(0, n - len(plans)))]
     return plans[:n] if n >= 3 else plans[:n]
+
+
+def _overlap(a, b) -> float:
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def defective(r: Rendered) -> set[int]:
+    """Stories the generator laid out wrongly, from what it printed (no reader involved): a
+    headline or column on top of another story's, a headline over none of its columns (a
+    vertical one: beside none), a
+    line wider than its column (an unbreakable string), a story's rule drawn through
+    another story's columns. No reader can get these right; they are counted apart."""
+    parts: dict[int, list] = defaultdict(list)
+    frames: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    widths: dict[int, list] = defaultdict(list)
+    for ln in r.lines:
+        if ln.sid < 0:
+            continue
+        if ln.role in ("kicker", "title", "subtitle"):
+            parts[ln.sid].append(("head", ln.box))
+        elif ln.role == "body":
+            frames[ln.sid][ln.frame].append(ln.box)
+            widths[ln.sid].append(ln.box[2] - ln.box[0])
+    cols: dict[int, list] = {}
+    for sid, fr in frames.items():
+        cols[sid] = sorted((min(b[0] for b in bs), min(b[1] for b in bs), max(b[2] for b in bs), max(b[3] for b in bs))
+                           for bs in fr.values())
+        parts[sid] += [("frame", c) for c in cols[sid]]
+    bad = set()
+    stories = {st["sid"]: st for st in r.plan.get("stories", [])}
+    for sid, mine in parts.items():
+        heads = [b for k, b in mine if k == "head"]
+        across = 1 if stories.get(sid, {}).get("vertical") else 0  # (a vertical headline stands beside its columns)
+        if heads and cols.get(sid) and not any(min(h[2 + across], c[2 + across]) > max(h[across], c[across])
+                                               for h in heads for c in cols[sid]):
+            bad.add(sid)
+        ws = sorted(widths[sid])
+        if ws and ws[-1] > 1.15 * ws[len(ws) // 2]:
+            bad.add(sid)
+        for other, theirs in parts.items():
+            if other != sid and any(_overlap(a, b) > 2.0 for _, a in mine for _, b in theirs):
+                bad |= {sid, other}
+    plan = r.plan
+    if plan.get("rules") and "cols" in plan:
+        colw = (plan["w"] - 2 * plan["margin"] - (plan["cols"] - 1) * plan["gutter"]) / plan["cols"]
+        for st in plan["stories"]:
+            if not st.get("rule_right"):
+                continue
+            x = plan["margin"] + st["col0"] * (colw + plan["gutter"]) + st["ncols"] * colw + (st["ncols"] - 0.5) * plan["gutter"]
+            y0, y1 = st["y0"], st["y0"] + max(st["heights"])
+            for sid, cs in cols.items():
+                for a, b in zip(cs, cs[1:]):
+                    if a[2] - 0.5 <= x <= b[0] + 0.5 and min(a[3], b[3], y1) - max(a[1], b[1], y0) > 5:
+                        bad |= {sid, st["sid"]}
+    return bad
+
+
+REDRAWS = 4
+
+
+def laid_out(plans: Sequence[dict], pool: TextPool, render: Callable[[dict], Rendered]) -> Iterator[Rendered]:
+    """Each plan rendered by ``render``; a drawn page the generator laid out wrongly
+    (``defective``) is drawn again from another seed, up to ``REDRAWS`` times, so what is
+    measured is what a paper could print. The fixed pages (seed e-paper, other paper) are kept."""
+    for plan in plans:
+        got = render(plan)
+        for attempt in range(1, REDRAWS + 1):
+            if plan.get("fixed") or not defective(got):
+                break
+            plan = plan_page(plan["seed"] + 1_000_003 * attempt, pool)
+            got = render(plan)
+        yield got
 
 
 # --- rendering in Chromium -----------------------------------------------------------------
