@@ -611,10 +611,13 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
                 elif mid >= hx1:
                     hi = min(hi, mid)
         spans.append((lo, hy0, hi, hy1))
-    # 1. the first thing above the block within its width: a headline group owns it
+    # 1. the first thing above the block within its width: a headline group owns it (not a
+    #    block whose top stands level with a vertical headline beside it: that one owns it, 2.)
     contested: dict[int, list[int]] = {}  # block -> the headlines level with its owner that could own it too
     for i, b in enumerate(blocks):
         bx0, by0, bx1, by1 = b.box
+        if any(_vertical(h) and abs(h.box[1] - by0) <= 1.5 * unit and _beside(h.box, b.box, unit) for h in heads):
+            continue
         width = bx1 - bx0
         nearest, kind_of, dist = None, "", None
         best_key = None
@@ -655,16 +658,19 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
             if alt:
                 contested[i] = [nearest] + alt
     _settle_rows(blocks, heads, contested, unit)
-    # 2. a vertical headline owns the blocks beside it
+    # 2. a vertical headline owns the blocks beside it, and its story's columns beside those
     for k, h in enumerate(heads):
         if not _vertical(h):
             continue
-        hx0, hy0, hx1, hy1 = h.box
-        for b in blocks:
-            bx0, by0, bx1, by1 = b.box
-            if b.owner < 0 and min(hy1, by1) - max(hy0, by0) > 0.3 * min(by1 - by0, hy1 - hy0) and \
-                    (-unit <= bx0 - hx1 < 3 * unit or -unit <= hx0 - bx1 < 3 * unit):
+        mine = [b for b in blocks if b.owner < 0 and _beside(h.box, b.box, unit)]
+        # and the story's other columns, side by side with those, tops level
+        while mine:
+            for b in mine:
                 b.owner = k
+            mine = [b for b in blocks if b.owner < 0 and any(
+                abs(b.box[1] - o.box[1]) <= 1.5 * unit and -0.3 * unit <= max(b.box[0] - o.box[2], o.box[0] - b.box[2]) < 3 * unit
+                and _hgap_clear(rules, min(b.box[2], o.box[2]), max(b.box[0], o.box[0]), max(b.box[1], o.box[1]),
+                                min(b.box[3], o.box[3])) for o in mine)]
     # 3. a block left over belongs to the story of the block right above it in its column (a
     #    line the reader cut apart split the column), else of the block beside it: the nearest
     #    first, page-wide, so a story's columns pass on its ownership before a neighbour's do
@@ -695,6 +701,14 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
         if pick is None:
             break
         pick[1].owner = pick[2]
+
+
+def _beside(h: Box, b: Box, unit: float) -> bool:
+    """A vertical headline ``h`` stands beside block ``b``: level with it, a gutter or so away."""
+    hx0, hy0, hx1, hy1 = h
+    bx0, by0, bx1, by1 = b
+    return min(hy1, by1) - max(hy0, by0) > 0.3 * min(by1 - by0, hy1 - hy0) and \
+        (-unit <= bx0 - hx1 < 3 * unit or -unit <= hx0 - bx1 < 3 * unit)
 
 
 def _settle_rows(blocks: list[_Block], heads: list[_Block], contested: dict[int, list[int]], unit: float) -> None:

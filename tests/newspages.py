@@ -567,7 +567,7 @@ def _overlap(a, b) -> float:
 def defective(r: Rendered) -> set[int]:
     """Stories the generator laid out wrongly, from what it printed (no reader involved): a
     headline or column on top of another story's, a headline over none of its columns (a
-    vertical one: beside none), a
+    vertical one: beside none), a headline right over another story's column, a
     line wider than its column (an unbreakable string), a story's rule drawn through
     another story's columns. No reader can get these right; they are counted apart."""
     parts: dict[int, list] = defaultdict(list)
@@ -588,6 +588,7 @@ def defective(r: Rendered) -> set[int]:
         parts[sid] += [("frame", c) for c in cols[sid]]
     bad = set()
     stories = {st["sid"]: st for st in r.plan.get("stories", [])}
+    em = r.plan.get("body_pt", 9.0) * 25.4 / 72
     for sid, mine in parts.items():
         heads = [b for k, b in mine if k == "head"]
         across = 1 if stories.get(sid, {}).get("vertical") else 0  # (a vertical headline stands beside its columns)
@@ -600,6 +601,11 @@ def defective(r: Rendered) -> set[int]:
         for other, theirs in parts.items():
             if other != sid and any(_overlap(a, b) > 2.0 for _, a in mine for _, b in theirs):
                 bad |= {sid, other}
+            # a headline right over another story's column (its own column there left empty)
+            for h in heads:
+                if other != sid and any(min(h[2], c[2]) - max(h[0], c[0]) > 0.3 * (c[2] - c[0])
+                                        and 0 <= c[1] - h[3] < 3 * em for c in cols.get(other, [])):
+                    bad |= {sid, other}
     plan = r.plan
     if plan.get("rules") and "cols" in plan:
         colw = (plan["w"] - 2 * plan["margin"] - (plan["cols"] - 1) * plan["gutter"]) / plan["cols"]
