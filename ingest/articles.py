@@ -284,7 +284,11 @@ def _byline(text: str) -> tuple[str, str, int | None]:
         return f"{m.group(1)} {_clean_byline(m.group(2))}".strip(), text[m.end():], cont_from
     m = re.match(r"^[^\s，。；（(“]{0,12}?记者\s*([\u4e00-\u9fff·]{2,4})\s*([\u4e00-\u9fff]{0,6})报道\s*", text)
     if m:
-        return f"记者 {_name_before_place(m.group(1) + m.group(2))}", text[m.end():], cont_from
+        # a name set apart by a space ends there ("记者 韩志磊 报道"); run on into a place
+        # ("韩志磊滨州报道"), the dictionary tells them apart
+        spaced = not m.group(2) or m.end(1) < m.start(2)
+        name = m.group(1) if spaced else _name_before_place(m.group(1) + m.group(2))
+        return f"记者 {name}", text[m.end():], cont_from
     if _OWN_BYLINE.match(first):
         return _clean_byline(_unbox(first)), rest.lstrip(), cont_from
     return "", text, cont_from

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from ingest.articles import segment_page
+from ingest.articles import _byline, segment_page
 from ingest.pages import lines_from_text, read_file
 from rag.records import IssueDate, Page
 
@@ -186,3 +186,13 @@ def test_an_opening_formula_inside_a_paragraph_starts_no_story():
     (a,) = segment(Page("渝中报", IssueDate(), 1, "t", "k", lines_from_text(text)), "roles").articles
     assert a.title == "云南少年滞留缅北 家人多方求助" and a.byline == "记者 余玉燕"
     assert "根据其发回的消息" in a.text and a.text.endswith("的还有一名同乡少年。")
+
+
+@pytest.mark.parametrize("opening, byline", [
+    ("记者 韩志磊 报道 今天上午", "记者 韩志磊"),  # a name set apart ends at its space
+    ("记者 欧阳娜娜 报道 今天上午", "记者 欧阳娜娜"),
+    ("大众网记者 韩志磊 滨州报道 今天上午", "记者 韩志磊"),
+    ("记者韩志磊滨州报道 今天上午", "记者 韩志磊"),  # run on into the place: the dictionary
+])
+def test_reporter_named_in_an_x_reports_opening(opening, byline):
+    assert _byline(opening)[0] == byline
