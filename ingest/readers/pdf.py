@@ -118,7 +118,7 @@ def _page(doc, i: int, ocr: OcrEngine | None) -> PdfPage:
     return PdfPage(i, (w, h), found, "OCR", rules=rules)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Char:
     ch: str
     x0: float
@@ -130,10 +130,10 @@ class _Char:
     turned: float = 0.0  # set sideways: its angle (digits in a vertical headline), else 0
     size: float = 0.0  # the type size of a glyph set sideways (its box is not its em box)
     sized: bool = False  # its em box comes from the font's size (else from PDFium's box)
+    em: float = field(init=False)  # its type size: ``size``, else its box's height
 
-    @property
-    def em(self) -> float:
-        return self.size or self.y1 - self.y0
+    def __post_init__(self) -> None:
+        self.em = self.size or self.y1 - self.y0
 
     @property
     def mid(self) -> float:
@@ -145,39 +145,48 @@ def _chars(page, height: float) -> list[_Char]:
     import pypdfium2.raw as pdfium_c
 
     tp = page.get_textpage()
+    raw = tp.raw
     out: list[_Char] = []
     try:
         space = ""
         ox, oy = ctypes.c_double(), ctypes.c_double()
         matrix = pdfium_c.FS_MATRIX()
-        for i in range(tp.count_chars()):
-            ch = tp.get_text_range(i, 1)
-            if ch == "\ufffe":  # PDFium's mark for a hyphen that ends a printed line: the hyphen
+        rect = pdfium_c.FS_RECTF()
+        # (PDFium's C calls directly: the helpers' per-character text and box calls cost
+        # more than the rest of the page's reading)
+        unicode, loose, origin = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetLooseCharBox, pdfium_c.FPDFText_GetCharOrigin
+        font_size, get_matrix = pdfium_c.FPDFText_GetFontSize, pdfium_c.FPDFText_GetMatrix
+        for i in range(pdfium_c.FPDFText_CountChars(raw)):
+            code = unicode(raw, i)
+            ch = chr(code) if code < 0xD800 or code > 0xDFFF else tp.get_text_range(i, 1)
+            if ch in ("\x02", "\ufffe"):  # PDFium's mark for a hyphen that ends a printed line: the hyphen
                 ch = "-"
-            if ch in ("\r", "\n", "\x02", ""):
+            if ch in ("\r", "\n", "\x00"):
                 space = ""
                 continue
             if ch.isspace():
                 # PDFium writes a space where glyphs stand apart, and justified Chinese is full
                 # of those: such a space is kept only between Latin letters or digits (``_line``)
-                generated = pdfium_c.FPDFText_IsGenerated(tp.raw, i) == 1
+                generated = pdfium_c.FPDFText_IsGenerated(raw, i) == 1
                 space = space if space == "real" else ("generated" if generated else "real")
                 continue
-            left, bottom, right, top = tp.get_charbox(i, loose=True)
+            loose(raw, i, rect)
+            left, bottom, right, top = rect.left, rect.bottom, rect.right, rect.top
             # the type size: the font's size scaled by the character's matrix. PDFium's "loose"
             # box is as tight as the ink for some glyphs ("一", "口", "自"), so the em box is set
             # on the baseline from the size instead, and a full-width character's (Chinese
             # advances one em) from its origin: ink-tight sides open false gaps in a headline
-            pdfium_c.FPDFText_GetCharOrigin(tp.raw, i, ox, oy)
-            pdfium_c.FPDFText_GetMatrix(tp.raw, i, matrix)
-            em = pdfium_c.FPDFText_GetFontSize(tp.raw, i) * abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
-            turned = abs(matrix.b) > abs(matrix.a) and abs(matrix.c) > abs(matrix.d)
+            origin(raw, i, ox, oy)
+            get_matrix(raw, i, matrix)
+            a, b, c, d = matrix.a, matrix.b, matrix.c, matrix.d
+            em = font_size(raw, i) * abs(a * d - b * c) ** 0.5
+            turned = abs(b) > abs(a) and abs(c) > abs(d)
             if em > 0 and not turned:  # a glyph set sideways keeps its box: its baseline runs down
                 bottom, top = oy.value - 0.12 * em, oy.value + 0.88 * em
-                if unicodedata.east_asian_width(ch) in "WF" and abs(matrix.b) < 1e-6 and abs(matrix.c) < 1e-6 \
-                        and matrix.a > 0 and abs(ox.value - left) < 0.3 * em:
+                if abs(b) < 1e-6 and abs(c) < 1e-6 and a > 0 and abs(ox.value - left) < 0.3 * em \
+                        and unicodedata.east_asian_width(ch) in "WF":
                     left, right = ox.value, ox.value + em
-            angle = (pdfium_c.FPDFText_GetCharAngle(tp.raw, i) or 1.0) if turned else 0.0
+            angle = (pdfium_c.FPDFText_GetCharAngle(raw, i) or 1.0) if turned else 0.0
             out.append(_Char(ch, left, height - top, right, height - bottom, space, height - oy.value, angle,
                              em if turned else 0.0, em > 0))
             space = ""
@@ -204,12 +213,17 @@ def _text_lines(page, height: float) -> Iterator[Line]:
             yield _line([c])
     chars = sorted((c for c in chars if not c.turned and id(c) not in stacked), key=lambda c: (c.base, c.x0))
     rows: list[list[_Char]] = []
+    top_em = max((c.em for c in chars), default=0.0)
     for c in chars:
         # the row this character sits on: the same baseline and size (a size not far off where
         # PDFium's boxes stand in for it: digits have boxes of their own heights). A vertical
         # headline's character level with a headline beside it, a size apart, is not its line.
+        reach = 0.15 * max(c.em, top_em)  # (rows come by baseline: those further up are too far)
         for row in reversed(rows[-60:]):
             ref = row[0]
+            if c.base - ref.base >= reach:
+                rows.append([c])
+                break
             lo, hi = (0.93, 1.075) if c.sized and ref.sized else (0.6, 1.67)
             if abs(c.base - ref.base) < 0.15 * max(c.em, ref.em) and lo < c.em / max(ref.em, 1e-6) < hi:
                 row.append(c)
@@ -323,9 +337,10 @@ def _rules(page, height: float) -> list[tuple[float, float, float, float]]:
 
     w = page.get_width()
     out = []
-    for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=4):
-        left, bottom, right, top = obj.get_bounds()
-        x0, y0, x1, y1 = left, height - top, right, height - bottom
+    left, bottom, right, top = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
+    for obj in _paths(page.raw):
+        pdfium_c.FPDFPageObj_GetBounds(obj, left, bottom, right, top)
+        x0, y0, x1, y1 = left.value, height - top.value, right.value, height - bottom.value
         bw, bh = x1 - x0, y1 - y0
         if bw >= 0.9 * w and bh >= 0.9 * height:
             continue
@@ -334,3 +349,19 @@ def _rules(page, height: float) -> list[tuple[float, float, float, float]]:
         elif bw >= 15 and bh >= 15 and bw * bh < 0.5 * w * height:
             out += [(x0, y0, x1, y0 + 1), (x0, y1 - 1, x1, y1), (x0, y0, x0 + 1, y1), (x1 - 1, y0, x1, y1)]
     return out
+
+
+def _paths(parent, form: bool = False, depth: int = 0) -> Iterator:
+    """The page's path objects, and those inside its forms (three deep), by PDFium's C calls
+    (the helpers' object wrappers cost more than the rules)."""
+    import pypdfium2.raw as pdfium_c
+
+    count, get = ((pdfium_c.FPDFFormObj_CountObjects, pdfium_c.FPDFFormObj_GetObject) if form else
+                  (pdfium_c.FPDFPage_CountObjects, pdfium_c.FPDFPage_GetObject))
+    for i in range(count(parent)):
+        obj = get(parent, i)
+        kind = pdfium_c.FPDFPageObj_GetType(obj)
+        if kind == pdfium_c.FPDF_PAGEOBJ_PATH:
+            yield obj
+        elif kind == pdfium_c.FPDF_PAGEOBJ_FORM and depth < 3:
+            yield from _paths(obj, True, depth + 1)
