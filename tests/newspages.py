@@ -1214,7 +1214,10 @@ def score_page(articles: Sequence, r: Rendered, tol: float = 0.0) -> PageScore:
         positions = []
         full = _c(a.text)
         for ln in own:
-            k = full.find(ln) if not tol else _find(ln, full)
+            # (the first place after the line before: a phrase the story says twice is not out of order)
+            after = positions[-1] + 1 if positions else 0
+            k = _find(ln, full[after:], tol)
+            k = after + k if k >= 0 else _find(ln, full, tol)
             if k >= 0:
                 positions.append(k)
         sc.disorder.append(len(positions) - _lis(positions))
@@ -1230,11 +1233,14 @@ def score_page(articles: Sequence, r: Rendered, tol: float = 0.0) -> PageScore:
     return sc
 
 
-def _find(needle: str, hay: str) -> int:
+def _find(needle: str, hay: str, tol: float = 0.05) -> int:
+    """Where ``needle`` stands in ``hay``: exactly, or (``tol``, OCR) by a close alignment."""
     from rapidfuzz import fuzz
 
     if needle in hay:
         return hay.index(needle)
+    if not tol:
+        return -1
     al = fuzz.partial_ratio_alignment(needle, hay, score_cutoff=85)
     return al.dest_start if al is not None else -1
 
