@@ -1,12 +1,12 @@
 """How long a user's ``newsrag articles`` takes, beside an earlier commit, on the same files.
 
-    python -m bench.articles_speed [--baseline 4522d8a] [--pdfs 40] [--scan PAGE.png] [--runs 3]
+    python -m bench.articles_speed [--baseline 4522d8a] [--pdfs 40] [--scan seed|PAGE.png] [--runs 3]
 
 Each run is a fresh process (imports, models and all), as a user starts it: this tree and
 the baseline (exported with ``git archive`` into a temporary folder) alternate, so a noisy
 machine slows both alike. The PDFs are the first ``--pdfs`` generated pages of
 ``python -m bench.segmentation`` (run that first); ``--scan`` adds a page image, read by
-OCR. Printed: medians of wall and CPU seconds per tree, and this tree's over the
+OCR (as ingest reads it: the baseline's ``newsrag articles`` did not). Printed: medians of wall and CPU seconds per tree, and this tree's over the
 baseline's (the bound is 1.2×).
 """
 
@@ -23,7 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.segmentation import OUT
+from bench.segmentation import OUT, _key
+from tests.newspages import seed_epaper_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,13 +41,26 @@ def _export(rev: str, into: Path) -> Path:
     return tree
 
 
-def _run(tree: Path, files: list[str]) -> tuple[float, float]:
-    """Wall and CPU seconds of one fresh ``newsrag articles`` over ``files`` from ``tree``."""
+# a scan read as ingest reads it (the baseline's ``newsrag articles`` did not read scans)
+_SCAN = """import sys
+from pathlib import Path
+from ingest.articles import segment_page
+from ingest.pages import read_file
+from ingest.readers.ocr import RapidOcr
+for page in read_file(Path(sys.argv[1]), ocr=RapidOcr()).pages:
+    segment_page(page)
+"""
+
+
+def _run(tree: Path, files: list[str], scan: bool = False) -> tuple[float, float]:
+    """Wall and CPU seconds of one fresh ``newsrag articles`` over ``files`` from ``tree``
+    (a scan: read by OCR and segmented, in a fresh process)."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "ui.cli", "articles", *files], cwd=tree, env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = ["-c", _SCAN, *files] if scan else ["-m", "ui.cli", "articles", *files]
+    subprocess.run([sys.executable, *cmd], cwd=tree, env=env, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -56,13 +70,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--baseline", default="4522d8a", help="the commit to compare with (default: before issue 32)")
     ap.add_argument("--pdfs", type=int, default=40)
-    ap.add_argument("--scan", type=Path, default=None, help="a page image to read by OCR as well")
+    ap.add_argument("--scan", default=None, help="a page image to read by OCR as well ('seed': the seed e-paper page's scan)")
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     pdfs = sorted(str(p) for p in (OUT / "pages").glob("*/page.pdf"))[: args.pdfs]
     if len(pdfs) < args.pdfs:
         sys.exit(f"only {len(pdfs)} generated PDFs under {OUT / 'pages'}: run python -m bench.segmentation first")
-    cases = [(f"{len(pdfs)} PDFs", pdfs)] + ([("scan", [str(args.scan.resolve())])] if args.scan else [])
+    scan = OUT / "pages" / _key(seed_epaper_plan()) / "page.png" if args.scan == "seed" else args.scan and Path(args.scan)
+    if scan and not scan.is_file():
+        sys.exit(f"no scan at {scan}: run python -m bench.segmentation first")
+    cases = ([(f"{len(pdfs)} PDFs", pdfs)] if pdfs else []) + ([("scan", [str(scan.resolve())])] if scan else [])
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"baseline " + args.baseline: _export(args.baseline, Path(tmp)), "this tree": ROOT}
         print(f"| case | {' | '.join(f'{name}: wall / CPU s' for name in trees)} | ratio wall / CPU |")
@@ -71,7 +88,7 @@ def main() -> None:
             got: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
             for _ in range(args.runs):
                 for name, tree in trees.items():
-                    got[name].append(_run(tree, files))
+                    got[name].append(_run(tree, files, scan=label == "scan"))
             med = {name: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for name, v in got.items()}
             (bw, bc), (nw, nc) = med.values()
             cells = " | ".join(f"{w:.2f} / {c:.2f}" for w, c in med.values())
