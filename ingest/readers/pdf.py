@@ -274,7 +274,10 @@ def _text_lines(page, height: float) -> Iterator[Line]:
                 em = min(c.em, cur[-1].em)
                 gap = c.x0 - cur[-1].x1
                 narrow = gap > 0.25 * em and c.space_before != "real" and gutter((c.x0 + cur[-1].x1) / 2, c.base, em)
-                if gap > 0.7 * em or gap < -0.8 * em or narrow:
+                # (two headlines side by side on one baseline, a point apart in size: a line is
+                # set in one size)
+                other_size = c.sized and cur[-1].sized and abs(c.em - cur[-1].em) > 0.02 * em and gap > 0.25 * em
+                if gap > 0.7 * em or gap < -0.8 * em or narrow or other_size:
                     yield _line(cur)
                     cur = []
             cur.append(c)
@@ -290,7 +293,10 @@ def _stacked(chars: list[_Char]) -> set[int]:
         if c is not None and run:
             p = run[-1]
             em = max(p.em, c.em)
-            if abs(c.x0 - p.x0) < 0.3 * em and 0.3 * em < c.y0 - p.y0 < 1.3 * em:
+            # (one under the other: the same left edge, or a narrow glyph, a quote mark, set
+            # within the column's width)
+            under = abs(c.x0 - p.x0) < 0.3 * em or min(c.x1, p.x1) - max(c.x0, p.x0) > 0.5 * min(c.x1 - c.x0, p.x1 - p.x0)
+            if under and 0.3 * em < c.y0 - p.y0 < 1.3 * em:
                 run.append(c)
                 continue
         if len(run) >= 3:
