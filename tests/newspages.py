@@ -566,8 +566,9 @@ def _overlap(a, b) -> float:
 
 def defective(r: Rendered) -> set[int]:
     """Stories the generator laid out wrongly, from what it printed (no reader involved): a
-    headline or column on top of another story's, a headline over none of its columns (a
-    vertical one: beside none), a headline right over another story's column, a
+    headline, column or caption on top of another story's or of its own story's other parts,
+    a headline over none of its columns (a
+    vertical one: beside none), a headline right over another story's column or headline, a
     line wider than its column (an unbreakable string), a story's rule drawn through
     another story's columns. No reader can get these right; they are counted apart."""
     parts: dict[int, list] = defaultdict(list)
@@ -578,6 +579,8 @@ def defective(r: Rendered) -> set[int]:
             continue
         if ln.role in ("kicker", "title", "subtitle"):
             parts[ln.sid].append(("head", ln.box))
+        elif ln.role == "caption":
+            parts[ln.sid].append(("caption", ln.box))
         elif ln.role == "body":
             frames[ln.sid][ln.frame].append(ln.box)
             widths[ln.sid].append(ln.box[2] - ln.box[0])
@@ -598,13 +601,19 @@ def defective(r: Rendered) -> set[int]:
         ws = sorted(widths[sid])
         if ws and ws[-1] > 1.15 * ws[len(ws) // 2]:
             bad.add(sid)
+        # its own headline, columns and caption on top of each other (a vertical headline run
+        # over into its body, a caption over the headline)
+        if any(_overlap(a, b) > 2.0 for i, (ka, a) in enumerate(mine) for kb, b in mine[i + 1:] if ka != kb):
+            bad.add(sid)
         for other, theirs in parts.items():
             if other != sid and any(_overlap(a, b) > 2.0 for _, a in mine for _, b in theirs):
                 bad |= {sid, other}
-            # a headline right over another story's column (its own column there left empty)
+            # a headline right over another story's column or headline (its own column there
+            # left empty)
+            below = cols.get(other, []) + [b for k, b in theirs if k == "head"]
             for h in heads:
-                if other != sid and any(min(h[2], c[2]) - max(h[0], c[0]) > 0.3 * (c[2] - c[0])
-                                        and 0 <= c[1] - h[3] < 3 * em for c in cols.get(other, [])):
+                if other != sid and any(min(h[2], c[2]) - max(h[0], c[0]) > 0.3 * min(c[2] - c[0], h[2] - h[0])
+                                        and 0 <= c[1] - h[3] < 3 * em for c in below):
                     bad |= {sid, other}
     plan = r.plan
     if plan.get("rules") and "cols" in plan:
