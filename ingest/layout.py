@@ -189,21 +189,30 @@ def _leading(lines: list[Line]) -> float:
 def _gridded(by_top: list[Line], unit: float, tall: float, pitch: float) -> set[int]:
     """Lines OCR measured larger than body type that stand on the body's baseline grid: one
     line pitch above or below a body line of their column (its left edge at theirs, or a
-    paragraph's indent from it), that line measured as body type or found so itself. A
-    kicker or subtitle stands off that grid (its type is larger, and so is its leading)."""
+    paragraph's indent from it), that line measured about body type (OCR measures a line
+    with narrow punctuation or digits smaller, never a headline's) or found so itself. A
+    kicker or subtitle stands off that grid (its type is larger, and so is its leading); a
+    line OCR measured larger does not stand for the grid until it is found on it (a small
+    headline's short last line, "机的", may measure as body)."""
     tops = [ln.bbox[1] for ln in by_top]
-    support = [ln for ln in by_top if abs(_size(ln) - unit) < 0.1 * unit]
+    support = [ln for ln in by_top if 0.8 * unit < _size(ln) < _NEAR_HEAD * unit]
     todo = {id(ln): ln for ln in by_top if _size(ln) >= _NEAR_HEAD * unit and ln.bbox[3] - ln.bbox[1] <= 1.5 * tall}
-    # where each line's printed line begins: OCR cut some lines in two at a wide space
-    # ("流行" / "歌曲《求佛》。") and measured one piece larger than the other
+    # where each line's printed line begins: OCR cut some lines in two or more at a wide space
+    # or a comma it dropped ("流行" / "歌曲《求佛》。", "23.50亿元" / "同比下降") and measured one
+    # piece larger than the other; pieces of one row, each near the next, from the left, up to
+    # where a column begins (a gutter may be narrower than a dropped comma)
     begins: dict[int, float] = {}
-    for ln in (ln for ln in by_top if id(ln) in todo):
+    for ln in [ln for ln in by_top if id(ln) in todo] + support:
         x0, y0, x1, y1 = ln.bbox
+        row = sorted((o for o in by_top[bisect.bisect_left(tops, y0 - tall): bisect.bisect_right(tops, y1)]
+                      if min(y1, o.bbox[3]) - max(y0, o.bbox[1]) > 0.5 * min(y1 - y0, o.bbox[3] - o.bbox[1])),
+                     key=lambda o: -o.bbox[2])
         left = x0
-        for o in by_top[bisect.bisect_left(tops, y0 - tall): bisect.bisect_right(tops, y1)]:
-            if o is not ln and 0 <= x0 - o.bbox[2] < 1.5 * unit \
-                    and min(y1, o.bbox[3]) - max(y0, o.bbox[1]) > 0.5 * min(y1 - y0, o.bbox[3] - o.bbox[1]):
-                left = min(left, o.bbox[0])
+        for o in row:
+            if o is not ln and o.bbox[2] <= left and left - o.bbox[2] < 2.5 * unit:
+                if _column_edge(left, _near(by_top, tops, ln, unit, (ln,)), unit):
+                    break
+                left = o.bbox[0]
         begins[id(ln)] = left
     found: set[int] = set()
     while support and todo:
@@ -222,7 +231,7 @@ def _gridded(by_top: list[Line], unit: float, tall: float, pitch: float) -> set[
                 # its left edge, or its printed line's (a line cut in two keeps within the
                 # column), at the column's, and under it
                 for e0 in (x0, begins[id(ln)]) if x1 <= o1 + 0.5 * unit else (x0,):
-                    if abs(o.bbox[0] - e0) <= 2.5 * unit and _overlap((o0, 0, o1, 0), (e0, 0, x1, 0)) > 0.5 * min(o1 - o0, x1 - e0):
+                    if min(abs(o.bbox[0] - e0), abs(o0 - e0)) <= 2.5 * unit and _overlap((o0, 0, o1, 0), (e0, 0, x1, 0)) > 0.5 * min(o1 - o0, x1 - e0):
                         found.add(id(ln))
                         nxt.append(todo.pop(id(ln)))
                         break

@@ -76,3 +76,27 @@ def test_a_subtitle_without_a_dash_keeps_its_text():
         lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
     head = [ln.text for ln in reading_order(lines) if ln.block == 0]
     assert head == ["夜市经济火热老街人气旺", "一场暴雨后的城南老街"]
+
+
+def test_a_piece_of_a_body_line_ocr_measured_large_stays_body():
+    # a headline over a two-column story; in the first column OCR cut a row in two where it
+    # dropped a comma ("23.50亿元" / "同比下降", nearly two ems apart) and measured the second
+    # piece 1.4× body type and its box taller, and the row above it is in pieces too, one of
+    # them measured small
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM)]
+    a, b = _columns(8, width, 2)
+    bx = body_left + width * EM + gutter
+    for r in range(8):
+        y = top + 3.2 * EM + r * PITCH
+        if r == 4:
+            lines += [_line(a[r][:3], body_left, y, 0.75 * EM), _line(a[r][3:], body_left + 3.5 * EM, y)]
+        elif r == 5:
+            lines += [_line(a[r][:5], body_left, y),
+                      Line(a[r][5:9], 0, 1.4 * EM, (body_left + 6.8 * EM, y - 2, body_left + 12 * EM, y + 1.1 * EM))]
+        else:
+            lines.append(_line(a[r], body_left, y))
+        lines.append(_line(b[r], bx, y))
+    ro = reading_order(lines)
+    assert [ln.text for ln in ro if ln.block == 0] == ["夜市经济火热老街人气旺"]
+    assert "".join(ln.text for ln in ro if ln.block == 1) == "".join(a[:5]) + a[5][:9] + "".join(a[6:]) + "".join(b)
