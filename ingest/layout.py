@@ -146,7 +146,8 @@ def _stack(lines: list[Line], kind: str, unit: float, rules: Sequence[Box], lead
                 lh, h = last[3] - last[1], y1 - y0
                 if b.kind == kind and x0 >= bx0 - 0.5 * s and x1 <= bx1 + 0.5 * s and kind == "body" and len(b.lines) > 1:
                     gap = -1.0
-                elif kind == "head" and -0.5 * unit < max(x0 - last[2], last[0] - x1) < 0.6 * unit \
+                elif kind == "head" and -0.5 * unit < max(x0 - last[2], last[0] - x1) < (
+                        2 * max(lh, h) if _under_one(b.lines, b.last, ln, unit) else 0.6 * unit) \
                         and min(lh, h) > 0.75 * max(lh, h) \
                         and x1 - x0 > 1.5 * h and last[2] - last[0] > 1.5 * lh \
                         and abs(y0 - last[1]) < 0.25 * max(lh, h) and abs(y1 - last[3]) < 0.25 * max(lh, h):
@@ -171,6 +172,16 @@ def _stack(lines: list[Line], kind: str, unit: float, rules: Sequence[Box], lead
             blocks.append(best)
         best.lines.append(ln)
     return blocks
+
+
+def _under_one(group: list[Line], a: Line, b: Line, unit: float) -> bool:
+    """Whether pieces ``a`` and ``b`` of one row stand under one line of ``group`` that spans
+    them both, right above them: pieces of a subtitle or byline OCR cut at a wide space
+    ("韩鹏主" / "持并讲话"), not two stories' headlines side by side."""
+    x0, x1 = min(a.bbox[0], b.bbox[0]), max(a.bbox[2], b.bbox[2])
+    top, h = min(a.bbox[1], b.bbox[1]), max(a.bbox[3] - a.bbox[1], b.bbox[3] - b.bbox[1])
+    return any(0 <= top - t.bbox[3] < 1.5 * h and t.bbox[0] <= x0 + 0.5 * unit and t.bbox[2] >= x1 - 0.5 * unit
+               for t in group if t is not a and t is not b)
 
 
 def _leading(lines: list[Line]) -> float:

@@ -100,3 +100,29 @@ def test_a_piece_of_a_body_line_ocr_measured_large_stays_body():
     ro = reading_order(lines)
     assert [ln.text for ln in ro if ln.block == 0] == ["夜市经济火热老街人气旺"]
     assert "".join(ln.text for ln in ro if ln.block == 1) == "".join(a[:5]) + a[5][:9] + "".join(a[6:]) + "".join(b)
+
+
+def test_pieces_of_a_byline_ocr_cut_at_a_wide_space_stay_one_headline():
+    # a byline centred under its title, which OCR read in two pieces nearly an em apart
+    # ("韩鹏主" / "持并讲话"); beside the story, another story's headline at the same height
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    sub = em = 1.15 * EM
+    x_sub = body_left + 8 * EM
+    lines = [_line("夜市经济火热老街旺", body_left + 1.5 * EM, top, 2.2 * EM),
+             _line("韩鹏主", x_sub, top + 2.7 * EM, sub), _line("持并讲话", x_sub + 3 * em + 0.9 * EM, top + 2.7 * EM, sub)]
+    a, b = _columns(8, width, 2)
+    bx = body_left + width * EM + gutter
+    right = bx + width * EM + gutter
+    c, = _columns(8, width, 1)
+    lines.append(_line("城南老街改造", right, top, 2.2 * EM))
+    for r in range(8):
+        y = top + 4.6 * EM + r * PITCH
+        lines += [_line(a[r], body_left, y), _line(b[r], bx, y), _line(c[r][::-1], right, y)]
+    ro = reading_order(lines)
+    heads = {ln.block: [] for ln in ro if ln.block % 2 == 0}
+    for ln in ro:
+        if ln.block % 2 == 0:
+            heads[ln.block].append(ln.text)
+    assert sorted(heads.values()) == [["城南老街改造"], ["夜市经济火热老街旺", "韩鹏主持并讲话"]]
+    first = next(k for k, v in heads.items() if v[0] == "夜市经济火热老街旺")
+    assert [ln.text for ln in ro if ln.block == first + 1] == a + b
