@@ -212,26 +212,35 @@ def _gridded(by_top: list[Line], unit: float, tall: float, pitch: float) -> set[
     # or a comma it dropped ("流行" / "歌曲《求佛》。", "23.50亿元" / "同比下降") and measured one
     # piece larger than the other; pieces of one row, each near the next, from the left, up to
     # where a column begins (a gutter may be narrower than a dropped comma)
+    # (and where it ends, the same way)
     begins: dict[int, float] = {}
+    ends: dict[int, float] = {}
     for ln in [ln for ln in by_top if id(ln) in todo] + support:
         x0, y0, x1, y1 = ln.bbox
         row = sorted((o for o in by_top[bisect.bisect_left(tops, y0 - tall): bisect.bisect_right(tops, y1)]
-                      if min(y1, o.bbox[3]) - max(y0, o.bbox[1]) > 0.5 * min(y1 - y0, o.bbox[3] - o.bbox[1])),
-                     key=lambda o: -o.bbox[2])
+                      if o is not ln and min(y1, o.bbox[3]) - max(y0, o.bbox[1]) > 0.5 * min(y1 - y0, o.bbox[3] - o.bbox[1])),
+                     key=lambda o: o.bbox[0])
+        near = _near(by_top, tops, ln, unit, (ln,))
         left = x0
-        for o in row:
-            if o is not ln and o.bbox[2] <= left and left - o.bbox[2] < 2.5 * unit:
-                if _column_edge(left, _near(by_top, tops, ln, unit, (ln,)), unit):
+        for o in reversed(row):
+            if o.bbox[2] <= left and left - o.bbox[2] < 2.5 * unit:
+                if _column_edge(left, near, unit, ln.bbox):
                     break
                 left = o.bbox[0]
-        begins[id(ln)] = left
+        right = x1
+        for o in row:
+            if o.bbox[0] >= right and o.bbox[0] - right < 2.5 * unit:
+                if _column_edge(o.bbox[0], near, unit, ln.bbox):
+                    break
+                right = o.bbox[2]
+        begins[id(ln)], ends[id(ln)] = left, right
     found: set[int] = set()
     while support and todo:
         nxt = []
         for o in support:
             ocy = (o.bbox[1] + o.bbox[3]) / 2
             # (the supporting line's printed line, where it was found cut in two)
-            o0, o1 = begins.get(id(o), o.bbox[0]), o.bbox[2]
+            o0, o1 = begins.get(id(o), o.bbox[0]), ends.get(id(o), o.bbox[2])
             for ln in by_top[bisect.bisect_left(tops, o.bbox[1] - 2 * pitch): bisect.bisect_right(tops, o.bbox[3] + 2 * pitch)]:
                 if id(ln) not in todo:
                     continue
@@ -430,17 +439,22 @@ def _near(by_y: list[Line], tops: list[float], ln: Line, unit: float, skip: tupl
     return [o for o in by_y[lo:hi] if all(o is not x for x in skip)]
 
 
-def _column_edge(e: float, near: list[Line], unit: float) -> bool:
-    """Whether a column begins at ``e``: at least two lines nearby start there, and at most one
-    line of a column's usual width (one OCR read across the gutter) runs across it, which
-    every line does at a paragraph's indent."""
+def _column_edge(e: float, near: list[Line], unit: float, row: Box) -> bool:
+    """Whether a column begins at ``e`` (on the row of box ``row``): at least two lines nearby
+    start there, and at most one line of a column's usual width (one OCR read across the
+    gutter) runs across it, which every line does at a paragraph's indent; lines above or
+    below the column's (a kicker or byline over its story's columns) run across no gutter."""
     if not near:
         return False
     usual = statistics.median(o.bbox[2] - o.bbox[0] for o in near)
-    support = sum(1 for o in near if abs(o.bbox[0] - e) < 0.4 * unit)
+    starts = [o for o in near if abs(o.bbox[0] - e) < 0.4 * unit]
+    if len(starts) < 2:
+        return False
+    top = min([row[1]] + [o.bbox[1] for o in starts]) - unit
+    bottom = max([row[3]] + [o.bbox[3] for o in starts]) + unit
     across = sum(1 for o in near if o.bbox[0] < e - 0.5 * unit and o.bbox[2] > e + 0.5 * unit
-                 and o.bbox[2] - o.bbox[0] < 1.8 * usual)
-    return support >= 2 and across <= 1
+                 and o.bbox[2] - o.bbox[0] < 1.8 * usual and o.bbox[3] > top and o.bbox[1] < bottom)
+    return across <= 1
 
 
 def _join_pieces(lines: list[Line], unit: float, apart: frozenset[int] = frozenset()) -> list[Line]:
@@ -467,7 +481,7 @@ def _join_pieces(lines: list[Line], unit: float, apart: frozenset[int] = frozens
             a0, a1 = cur.bbox[2], ln.bbox[0]
             merged = False
             if 0 <= a1 - a0 < 3 * unit and not (id(cur) in apart and id(ln) in apart) \
-                    and not _column_edge(a1, _near(by_y, tops, cur, unit, (cur, ln)), unit):
+                    and not _column_edge(a1, _near(by_y, tops, cur, unit, (cur, ln)), unit, union([cur.bbox, ln.bbox])):
                 lo = bisect.bisect_left(tops, cur.bbox[1] - 3 * unit)
                 hi = bisect.bisect_right(tops, cur.bbox[3] + 2 * unit)
                 for o in by_y[lo:hi]:

@@ -126,3 +126,22 @@ def test_pieces_of_a_byline_ocr_cut_at_a_wide_space_stay_one_headline():
     assert sorted(heads.values()) == [["城南老街改造"], ["夜市经济火热老街旺", "韩鹏主持并讲话"]]
     first = next(k for k, v in heads.items() if v[0] == "夜市经济火热老街旺")
     assert [ln.text for ln in ro if ln.block == first + 1] == a + b
+
+
+def test_a_short_first_line_is_not_joined_across_the_gutter_under_a_line_over_both_columns():
+    # a kicker and a byline in about body type centred over a two-column story run across its
+    # gutter; the
+    # first column's first line is short (a paragraph of its own, "本报讯（记者朱嘉）"): it is no
+    # piece of the second column's first line, which begins where that column's lines begin
+    body_left, width, gutter, top = 100.0, 12, 0.7 * EM, 200.0
+    a, b = _columns(8, width, 2)
+    a[0] = a[0][:9]
+    bx = body_left + width * EM + gutter
+    lines = [_line("傅玉静在调研时强调", body_left + 7.5 * EM, top - 1.8 * EM, 1.1 * EM),
+             _line("夜市经济火热老街旺", body_left + 2 * EM, top, 2.2 * EM),
+             _line("傅玉静丁洋出席", body_left + 8.5 * EM, top + 2.6 * EM, 1.1 * EM)]
+    for r in range(8):
+        y = top + 4.6 * EM + r * PITCH
+        lines += [_line(a[r], body_left + (2 * EM if r == 0 else 0), y), _line(b[r], bx, y)]
+    ro = reading_order(lines)
+    assert [ln.text for ln in ro if ln.block == 1] == a + b
