@@ -439,19 +439,20 @@ def _near(by_y: list[Line], tops: list[float], ln: Line, unit: float, skip: tupl
     return [o for o in by_y[lo:hi] if all(o is not x for x in skip)]
 
 
-def _column_edge(e: float, near: list[Line], unit: float, row: Box) -> bool:
-    """Whether a column begins at ``e`` (on the row of box ``row``): at least two lines nearby
-    start there, and at most one line of a column's usual width (one OCR read across the
-    gutter) runs across it, which every line does at a paragraph's indent; lines above or
-    below the column's (a kicker or byline over its story's columns) run across no gutter."""
+def _column_edge(e: float, near: list[Line], unit: float, row: Box | None = None) -> bool:
+    """Whether a column begins at ``e``: at least two lines nearby start there, and at most one
+    line of a column's usual width (one OCR read across the gutter) runs across it, which
+    every line does at a paragraph's indent. Given the ``row`` a scan's line stands on, lines
+    above or below the column's and the row's (a kicker or byline over its story's columns,
+    OCR measured about body type) cross no gutter."""
     if not near:
         return False
     usual = statistics.median(o.bbox[2] - o.bbox[0] for o in near)
     starts = [o for o in near if abs(o.bbox[0] - e) < 0.4 * unit]
     if len(starts) < 2:
         return False
-    top = min([row[1]] + [o.bbox[1] for o in starts]) - unit
-    bottom = max([row[3]] + [o.bbox[3] for o in starts]) + unit
+    top = min([row[1]] + [o.bbox[1] for o in starts]) - unit if row else float("-inf")
+    bottom = max([row[3]] + [o.bbox[3] for o in starts]) + unit if row else float("inf")
     across = sum(1 for o in near if o.bbox[0] < e - 0.5 * unit and o.bbox[2] > e + 0.5 * unit
                  and o.bbox[2] - o.bbox[0] < 1.8 * usual and o.bbox[3] > top and o.bbox[1] < bottom)
     return across <= 1
@@ -481,7 +482,8 @@ def _join_pieces(lines: list[Line], unit: float, apart: frozenset[int] = frozens
             a0, a1 = cur.bbox[2], ln.bbox[0]
             merged = False
             if 0 <= a1 - a0 < 3 * unit and not (id(cur) in apart and id(ln) in apart) \
-                    and not _column_edge(a1, _near(by_y, tops, cur, unit, (cur, ln)), unit, union([cur.bbox, ln.bbox])):
+                    and not _column_edge(a1, _near(by_y, tops, cur, unit, (cur, ln)), unit,
+                                        None if _printed(cur) else union([cur.bbox, ln.bbox])):
                 lo = bisect.bisect_left(tops, cur.bbox[1] - 3 * unit)
                 hi = bisect.bisect_right(tops, cur.bbox[3] + 2 * unit)
                 for o in by_y[lo:hi]:
