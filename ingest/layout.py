@@ -803,9 +803,9 @@ def _dashed(rows: list[Line], body: list[_Block], deck: float) -> list[Line]:
     reads it as a hyphen or "一", or drops the thin stroke. A hyphen never opens a printed line
     of a headline. A "一" or nothing is a dash when the line's box is two ems of the page's
     deck size (``deck``) wider than its other characters fill (OCR kept the dash's room), or
-    (nothing read) when its ink begins two ems right of the story's left edge (a group set
-    flush left) or stands one em right of its middle (a centred group), where a line without
-    a dash would not."""
+    (nothing read) when its ink begins about two ems right of the story's left edge (a group
+    set flush left) or stands about one em right of its middle (a centred group), where a
+    line without a dash would not."""
     if len(rows) < 2:
         return rows
     top = max(_size(ln) for ln in rows)
@@ -835,8 +835,10 @@ def _dashed(rows: list[Line], body: list[_Block], deck: float) -> list[Line]:
         elif deck and 1.6 < (x1 - x0) / deck - rest < 2.5:
             dash = True
         else:
+            # (the dash's ink, thin at its ends, is some 1.5 em wide on a scan: a flush-left
+            # line's text begins 1-2.5 ems in, a centred one's middle stands 0.5-1.3 em right)
             dash = not k and min(abs(x0 - s0), abs((x0 + x1) / 2 - (s0 + s1) / 2)) > 0.4 * em \
-                and (abs(x0 - s0 - 2 * em) < 0.4 * em or abs((x0 + x1) / 2 - (s0 + s1) / 2 - em) < 0.3 * em)
+                and (1.0 * em < x0 - s0 < 2.5 * em or 0.5 * em < (x0 + x1) / 2 - (s0 + s1) / 2 < 1.3 * em)
         out.append(replace(ln, text="——" + text[k:]) if dash else ln)
     return out
 

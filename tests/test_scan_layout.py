@@ -145,3 +145,25 @@ def test_a_short_first_line_is_not_joined_across_the_gutter_under_a_line_over_bo
         lines += [_line(a[r], body_left + (2 * EM if r == 0 else 0), y), _line(b[r], bx, y)]
     ro = reading_order(lines)
     assert [ln.text for ln in ro if ln.block == 1] == a + b
+
+
+def test_a_subtitle_dash_ocr_dropped_is_restored_by_where_its_ink_begins():
+    # the dash's thin ends leave less ink than its two ems: the text OCR read begins 1.5 em
+    # right of a flush-left group's edge, or stands 0.65 em right of a centred group's middle
+    body_left, width, gutter = 100.0, 12, EM
+    bx = body_left + width * EM + gutter
+    mid = (body_left + bx + width * EM) / 2
+    sub, em = "城南老街改造后首个暑期见闻", 1.25 * EM
+    out = []
+    for k, x_sub in enumerate((body_left + 1.5 * em, mid + 0.65 * em - len(sub) * em / 2)):
+        top = 200.0 + k * 900.0
+        title = "夜市经济火热老街人气旺"
+        x_title = body_left if k == 0 else mid - len(title) * 2.2 * EM / 2
+        lines = [_line(title, x_title, top, 2.2 * EM), _line(sub, x_sub, top + 2.6 * EM, em)]
+        a, b = _columns(8, width, 2)
+        for r in range(8):
+            y = top + 4.6 * EM + r * PITCH
+            lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+        out.append(reading_order(lines))
+    for ro in out:
+        assert [ln.text for ln in ro if ln.block == 0] == ["夜市经济火热老街人气旺", "——城南老街改造后首个暑期见闻"]
