@@ -207,7 +207,9 @@ def _gridded(by_top: list[Line], unit: float, tall: float, pitch: float) -> set[
     headline's short last line, "机的", may measure as body)."""
     tops = [ln.bbox[1] for ln in by_top]
     support = [ln for ln in by_top if 0.8 * unit < _size(ln) < _NEAR_HEAD * unit]
-    todo = {id(ln): ln for ln in by_top if _size(ln) >= _NEAR_HEAD * unit and ln.bbox[3] - ln.bbox[1] <= 1.5 * tall}
+    # (OCR's box of a line of a character or two, "菜。", stands taller round its ink)
+    todo = {id(ln): ln for ln in by_top if _size(ln) >= _NEAR_HEAD * unit
+            and ln.bbox[3] - ln.bbox[1] <= (1.7 if len(ln.text.strip()) <= 3 else 1.5) * tall}
     # where each line's printed line begins: OCR cut some lines in two or more at a wide space
     # or a comma it dropped ("流行" / "歌曲《求佛》。", "23.50亿元" / "同比下降") and measured one
     # piece larger than the other; pieces of one row, each near the next, from the left, up to

@@ -167,3 +167,23 @@ def test_a_subtitle_dash_ocr_dropped_is_restored_by_where_its_ink_begins():
         out.append(reading_order(lines))
     for ro in out:
         assert [ln.text for ln in ro if ln.block == 0] == ["夜市经济火热老街人气旺", "——城南老街改造后首个暑期见闻"]
+
+
+def test_a_paragraph_end_of_two_characters_in_a_tall_box_stays_body():
+    # OCR's box of a line's last one or two characters ("菜。") stands tall round their ink and
+    # measures them larger than body type; on the column's line pitch, it is body
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM)]
+    a, b = _columns(8, width, 2)
+    a[3] = "菜。"
+    bx = body_left + width * EM + gutter
+    for r in range(8):
+        y = top + 3.2 * EM + r * PITCH
+        if r == 3:
+            lines.append(Line(a[r], 0, 1.3 * EM, (body_left, y - 0.3 * EM, body_left + 2.6 * EM, y + 1.0 * EM)))
+        else:
+            lines.append(_line(a[r], body_left, y))
+        lines.append(_line(b[r], bx, y))
+    ro = reading_order(lines)
+    assert [ln.text for ln in ro if ln.block == 0] == ["夜市经济火热老街人气旺"]
+    assert [ln.text for ln in ro if ln.block == 1] == a + b
