@@ -187,3 +187,26 @@ def test_a_paragraph_end_of_two_characters_in_a_tall_box_stays_body():
     ro = reading_order(lines)
     assert [ln.text for ln in ro if ln.block == 0] == ["夜市经济火热老街人气旺"]
     assert [ln.text for ln in ro if ln.block == 1] == a + b
+
+
+def test_a_column_whose_line_runs_over_the_gutter_joins_the_story_beside_it():
+    # a story of three columns whose vertical headline stands right of its last one; a line of
+    # the first column OCR read a character into the gutter, so that column's box reaches the
+    # second one's: it still stands beside it and belongs to the same story
+    body_left, width, gutter, top = 100.0, 10, 0.6 * EM, 200.0
+    cols = _columns(8, width, 3)
+    xs = [body_left + k * (width * EM + gutter) for k in range(3)]
+    lines = []
+    for r in range(8):
+        y = top + r * PITCH
+        for k in range(3):
+            text = cols[k][r]
+            if k == 0 and r == 5:
+                text = cols[0][r] = text + "。"
+            lines.append(_line(text, xs[k], y))
+    hx = xs[2] + width * EM + 1.5 * EM
+    title = "海关总署推出新模式"
+    lines.append(Line(title, 0, 2.2 * EM, (hx, top, hx + 2.2 * EM, top + len(title) * 2.2 * EM)))
+    ro = reading_order(lines)
+    assert [ln.text for ln in ro if ln.block == 0] == [title]
+    assert [ln.text for ln in ro if ln.block == 1] == cols[0] + cols[1] + cols[2]
