@@ -347,7 +347,11 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
         exact = abs(_size(ln) - height) < 1e-3 * height and not ocr_sized
         if _MARK.match(ln.text):
             return False  # a continuation mark, OCR's brackets lost or not: it ends its story
-        return _size(ln) <= _SMALL * body and (exact or len(ln.text) >= 8 or height <= 0.8 * tall)
+        if _size(ln) > _SMALL * body:
+            return False
+        # (a short line of body type OCR measured small stands on its column's baseline grid; a
+        # caption's last line, "（记者姚怡摄）", over a story's first body line stands off it)
+        return exact or len(ln.text) >= 8 or height <= 0.8 * tall or bool(pitch and ocr_sized and not on_grid(ln))
 
     by_top = sorted(boxed, key=lambda o: o.bbox[1])
     tops = [o.bbox[1] for o in by_top]
@@ -364,6 +368,17 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
     # measured larger (it dropped characters, or Latin letters and digits are set wider than
     # the half em it counts them at) that stands on it, in a column of body lines, is body type
     pitch = _pitch([ln for ln in by_top if abs(_size(ln) - body) < 0.1 * body], body)
+
+    def on_grid(ln: Line) -> bool:
+        """A line of about body type one line pitch above or below it, in its column."""
+        x0, y0, x1, y1 = ln.bbox
+        cy = (y0 + y1) / 2
+        for o in by_top[bisect.bisect_left(tops, y0 - 2 * pitch): bisect.bisect_right(tops, y1 + 2 * pitch)]:
+            if o is not ln and 0.75 * body < _size(o) < 1.4 * body and _overlap(o.bbox, ln.bbox) > 0.5 * min(x1 - x0, o.bbox[2] - o.bbox[0]) \
+                    and abs(abs((o.bbox[1] + o.bbox[3]) / 2 - cy) - pitch) < 0.1 * pitch:
+                return True
+        return False
+
     gridded = _gridded(by_top, body, tall, pitch) if pitch and ocr_sized else set()
 
     def head(ln: Line) -> bool:

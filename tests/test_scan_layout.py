@@ -210,3 +210,24 @@ def test_a_column_whose_line_runs_over_the_gutter_joins_the_story_beside_it():
     ro = reading_order(lines)
     assert [ln.text for ln in ro if ln.block == 0] == [title]
     assert [ln.text for ln in ro if ln.block == 1] == cols[0] + cols[1] + cols[2]
+
+
+def test_a_caption_credit_over_a_column_stays_out_of_the_body():
+    # a photo's caption ends on a short credit line ("（记者姚怡摄）", 7.5 pt against 9 pt body,
+    # which OCR measures 0.7x body but as tall as body lines) right above a story's first
+    # column; it stands off the body's line pitch, a short body line on it
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM)]
+    a, b = _columns(8, width, 2)
+    bx = body_left + width * EM + gutter
+    lines.append(Line("（记者姚怡摄）", 0, 0.72 * EM, (bx + 0.5 * EM, top + 3.0 * EM, bx + 5.5 * EM, top + 3.85 * EM)))
+    for r in range(8):
+        y = top + 3.2 * EM + r * PITCH
+        lines.append(_line(a[r], body_left, y))
+        y += 0.5 * PITCH  # (the second column begins under the photo, off the first one's grid)
+        if 1 <= r < 7:
+            lines.append(_line(b[r], bx, y))
+        elif r == 7:  # a paragraph's end, which OCR measures small too, on the grid
+            lines.append(Line("分，", 0, 0.72 * EM, (bx, y, bx + 1.5 * EM, y + 0.85 * EM)))
+    ro = reading_order(lines)
+    assert [ln.text for ln in ro if ln.block == 1] == a + b[1:7] + ["分，"]
