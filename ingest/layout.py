@@ -347,11 +347,13 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
         exact = abs(_size(ln) - height) < 1e-3 * height and not ocr_sized
         if _MARK.match(ln.text):
             return False  # a continuation mark, OCR's brackets lost or not: it ends its story
-        if _size(ln) > _SMALL * body:
-            return False
         # (a short line of body type OCR measured small stands on its column's baseline grid; a
-        # caption's last line, "（记者姚怡摄）", over a story's first body line stands off it)
-        return exact or len(ln.text) >= 8 or height <= 0.8 * tall or bool(pitch and ocr_sized and not on_grid(ln))
+        # caption's last line, "（记者姚怡摄）", over a story's first body line stands off it:
+        # small, as far as OCR measured it up to 0.95 body)
+        off_grid = bool(pitch and ocr_sized and len(ln.text) < 8 and not on_grid(ln))
+        if _size(ln) > _SMALL * body:
+            return _size(ln) <= 0.95 * body and off_grid
+        return exact or len(ln.text) >= 8 or height <= 0.8 * tall or off_grid
 
     by_top = sorted(boxed, key=lambda o: o.bbox[1])
     tops = [o.bbox[1] for o in by_top]
