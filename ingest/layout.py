@@ -322,12 +322,13 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
     bodyish = {id(ln): "body" for ln in boxed if abs(_size(ln) - body) < 0.15 * body}
     forced: set[int] = set()
     split = []
+    grid = _pitch([ln for ln in boxed if abs(_size(ln) - body) < 0.1 * body], body)
     for ln in boxed:
         height = ln.bbox[3] - ln.bbox[1]
         # (a PDF's text layer gives em boxes, their height the type size: its reader ends lines
         # at gutters by the characters' own positions, better than a guess from edges here)
         if height <= 1.4 * tall and abs(_size(ln) - body) < 0.15 * body and not _printed(ln):  # body type
-            parts = _across_gutters(ln, boxed, bodyish, body)
+            parts = _across_gutters(ln, boxed, bodyish, body, grid)
             if len(parts) > 1:
                 forced.update(id(p) for p in parts)
             split += parts
@@ -534,10 +535,11 @@ def _w(ch: str) -> float:
     return 0.5 if ch.isascii() else 1.0
 
 
-def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> list[Line]:
+def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float, grid: float = 0.0) -> list[Line]:
     """A body line OCR read across a column gutter, cut where a column begins: a left edge
     that at least two body lines just above or below it start at, inside this line. The
-    text is cut by the characters' pitch (Chinese is set on a grid)."""
+    text is cut by the characters' pitch (Chinese is set on a grid). ``grid``: the body's
+    line pitch (0: not known)."""
     x0, y0, x1, y1 = ln.bbox
     if x1 - x0 < 6 * unit or not ln.text.strip():
         return [ln]
@@ -564,8 +566,11 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> lis
     # a line read across a gutter stands in both columns' stacks of lines: a column's line
     # right above or below it on each side (a kicker over two columns has none); that line
     # may itself run a character or two over the gutter (OCR read it across too)
+    # (one line pitch away, where the page's pitch is known: a caption in small type over two
+    # columns' first lines stands off their grid)
     def stacked(side) -> bool:
-        return any(side(o) and (0 <= o.bbox[1] - y1 <= 1.2 * unit or 0 <= y0 - o.bbox[3] <= 1.2 * unit) for o in near)
+        return any(side(o) and (0 <= o.bbox[1] - y1 <= 1.2 * unit or 0 <= y0 - o.bbox[3] <= 1.2 * unit)
+                   and (not grid or abs(abs(o.bbox[1] + o.bbox[3] - y0 - y1) / 2 - grid) < 0.1 * grid) for o in near)
     if not (stacked(lambda o: o.bbox[0] < cut - 2 * unit and o.bbox[2] <= cut + 2.5 * unit)
             and stacked(lambda o: o.bbox[2] > cut + 2 * unit and o.bbox[0] >= cut - 2.5 * unit)):
         return [ln]
@@ -583,7 +588,7 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> lis
         return [ln]
     a = replace(ln, text=left, bbox=(x0, y0, x0 + run * pitch, y1))
     b = replace(ln, text=right, bbox=(cut, y0, x1, y1))
-    return [a] + _across_gutters(b, lines, kind, unit)
+    return [a] + _across_gutters(b, lines, kind, unit, grid)
 
 
 def _column_of_text(ln: Line) -> bool:

@@ -231,3 +231,20 @@ def test_a_caption_credit_over_a_column_stays_out_of_the_body():
             lines.append(Line("分，", 0, 0.72 * EM, (bx, y, bx + 1.5 * EM, y + 0.85 * EM)))
     ro = reading_order(lines)
     assert [ln.text for ln in ro if ln.block == 1] == a + b[1:7] + ["分，"]
+
+
+def test_a_caption_over_two_columns_is_not_cut_at_their_gutter_into_the_body():
+    # a photo over both columns of a story, its caption's line in small type (OCR measures it
+    # 0.86x body) running across the gutter right above the columns' first lines, but off
+    # their line pitch: no body line read across the gutter
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    a, b = _columns(8, width, 2)
+    bx = body_left + width * EM + gutter
+    cap = "图为车主在展会现场展示改装车辆。记者阎英晨摄"
+    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM),
+             Line(cap, 0, 0.86 * EM, (body_left, top + 12 * EM, body_left + len(cap) * 0.86 * EM, top + 12.75 * EM))]
+    for r in range(8):
+        y = top + 12 * EM + 1.16 * PITCH + r * PITCH
+        lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+    ro = reading_order(lines)
+    assert [ln.text for ln in ro if ln.block == 1] == a + b
