@@ -248,3 +248,26 @@ def test_a_caption_over_two_columns_is_not_cut_at_their_gutter_into_the_body():
         lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
     ro = reading_order(lines)
     assert [ln.text for ln in ro if ln.block == 1] == a + b
+
+
+def test_a_kicker_a_size_below_a_small_title_is_told_by_its_pitch():
+    # a small headline (12 pt over 9 pt body) under a kicker one size below it (10.5 pt) with
+    # no wording of its own ("民生实事进行时"): OCR's boxes, as tall for both, do not tell them
+    # apart, the characters' pitch does
+    from ingest.articles import segment_page
+    from rag.records import IssueDate, Page
+
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    k, t = 10.5 / 9 * EM, 12 / 9 * EM
+    lines = [Line("民生实事进行时", 0, k, (body_left + 2 * EM, top, body_left + 2 * EM + 7 * k, top + 1.0 * EM)),
+             Line("所有项目改造完成后", 0, t, (body_left, top + 1.4 * EM, body_left + 9 * t, top + 2.45 * EM)),
+             Line("大幅度提升滑雪道的", 0, t, (body_left, top + 2.8 * EM, body_left + 9 * t, top + 3.85 * EM))]
+    a, b = _columns(8, width, 2)
+    a[0] = "本报讯（记者王芳）" + a[0][9:]
+    bx = body_left + width * EM + gutter
+    for r in range(8):
+        y = top + 5.2 * EM + r * PITCH
+        lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+    page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
+    (art,) = segment_page(page)
+    assert (art.kicker, art.title) == ("民生实事进行时", "所有项目改造完成后 大幅度提升滑雪道的")
