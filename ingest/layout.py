@@ -742,10 +742,9 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
                         and _vgap_clear(rules, max(bx0, ox0), min(bx1, ox1), oy1, by0):
                     key = (0, by0 - oy1)
                 else:
-                    # (side by side by the columns they stand in: a line OCR read a character
-                    # over the gutter widens a block's box)
-                    (cx0, cx1), (dx0, dx1) = b.column, o.column
-                    gap = cx0 - dx1 if cx0 >= dx1 - 0.3 * unit else dx0 - cx1 if dx0 >= cx1 - 0.3 * unit else None
+                    # (boxes overlapping by a character's ink at most: a line OCR read into the
+                    # gutter widened one of them)
+                    gap = bx0 - ox1 if bx0 >= ox1 - 0.5 * unit else ox0 - bx1 if ox0 >= bx1 - 0.5 * unit else None
                     beside = min(by1, oy1) - max(by0, oy0) > 0.5 * min(by1 - by0, oy1 - oy0)
                     if gap is None or gap > 3 * unit or not (abs(oy0 - by0) <= 1.5 * unit or beside):
                         continue
