@@ -751,6 +751,25 @@ def _sized_roles(head: list[Line], boxes: list[Box], body: float = 0.0) -> tuple
     # (a PDF's sizes are exact: a kicker or subtitle one point below the title is not title)
     big = [i for i, ln in enumerate(head) if size(ln) >= (0.97 if printed else 0.85) * top]
     lo, hi = big[0], big[-1]
+    if not printed and hi - lo >= 1:
+        # a kicker or subtitle one size below the title (10.5 pt to 12): on a scan, a first or
+        # last line clearly narrower in pitch than every other line of the title, which agree
+        # (measured on lines of ideographs only: punctuation and Latin set narrower)
+        sized = {i: size(head[i]) for i in range(lo, hi + 1)
+                 if re.fullmatch(r"[\u4e00-\u9fff]{4,}", "".join(head[i].text.split()))}
+
+        def narrower(end: int) -> bool:
+            rest = [v for i, v in sized.items() if lo <= i <= hi and i != end]
+            return end in sized and bool(rest) and max(rest) <= 1.05 * min(rest) and sized[end] < 0.93 * min(rest)
+
+        if narrower(lo):
+            lo += 1
+            # (a kicker wrapped over two lines ends on the second, the way kickers read)
+            if lo < hi and not _KICKER_END.search(head[lo - 1].text.strip()) \
+                    and _KICKER_END.search(head[lo - 1].text.strip() + head[lo].text.strip()):
+                lo += 1
+        if hi > lo and narrower(hi):
+            hi -= 1
     if lo == 0 and hi == len(head) - 1 and len(head) > 1 and top < 1.6 * body:
         # all set in one small size (a title shrunk to fit a short story): the paper's wording tells
         # a kicker ("…时强调") and a subtitle ("——…", "…出席") from the title

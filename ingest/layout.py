@@ -146,7 +146,8 @@ def _stack(lines: list[Line], kind: str, unit: float, rules: Sequence[Box], lead
                 lh, h = last[3] - last[1], y1 - y0
                 if b.kind == kind and x0 >= bx0 - 0.5 * s and x1 <= bx1 + 0.5 * s and kind == "body" and len(b.lines) > 1:
                     gap = -1.0
-                elif kind == "head" and -0.5 * unit < max(x0 - last[2], last[0] - x1) < 0.6 * unit \
+                elif kind == "head" and -0.5 * unit < max(x0 - last[2], last[0] - x1) < (
+                        2 * max(lh, h) if _under_one(b.lines, b.last, ln, unit) else 0.6 * unit) \
                         and min(lh, h) > 0.75 * max(lh, h) \
                         and x1 - x0 > 1.5 * h and last[2] - last[0] > 1.5 * lh \
                         and abs(y0 - last[1]) < 0.25 * max(lh, h) and abs(y1 - last[3]) < 0.25 * max(lh, h):
@@ -173,6 +174,16 @@ def _stack(lines: list[Line], kind: str, unit: float, rules: Sequence[Box], lead
     return blocks
 
 
+def _under_one(group: list[Line], a: Line, b: Line, unit: float) -> bool:
+    """Whether pieces ``a`` and ``b`` of one row stand under one line of ``group`` that spans
+    them both, right above them: pieces of a subtitle or byline OCR cut at a wide space
+    ("韩鹏主" / "持并讲话"), not two stories' headlines side by side."""
+    x0, x1 = min(a.bbox[0], b.bbox[0]), max(a.bbox[2], b.bbox[2])
+    top, h = min(a.bbox[1], b.bbox[1]), max(a.bbox[3] - a.bbox[1], b.bbox[3] - b.bbox[1])
+    return any(0 <= top - t.bbox[3] < 1.5 * h and t.bbox[0] <= x0 + 0.5 * unit and t.bbox[2] >= x1 - 0.5 * unit
+               for t in group if t is not a and t is not b)
+
+
 def _leading(lines: list[Line]) -> float:
     """The usual space between a body line and the next one under it, in type sizes (PDF
     boxes span the whole em, OCR boxes only the ink: ~0.5 and ~0.6 on the same page)."""
@@ -189,29 +200,49 @@ def _leading(lines: list[Line]) -> float:
 def _gridded(by_top: list[Line], unit: float, tall: float, pitch: float) -> set[int]:
     """Lines OCR measured larger than body type that stand on the body's baseline grid: one
     line pitch above or below a body line of their column (its left edge at theirs, or a
-    paragraph's indent from it), that line measured as body type or found so itself. A
-    kicker or subtitle stands off that grid (its type is larger, and so is its leading)."""
+    paragraph's indent from it), that line measured about body type (OCR measures a line
+    with narrow punctuation or digits smaller, never a headline's) or found so itself. A
+    kicker or subtitle stands off that grid (its type is larger, and so is its leading); a
+    line OCR measured larger does not stand for the grid until it is found on it (a small
+    headline's short last line, "机的", may measure as body)."""
     tops = [ln.bbox[1] for ln in by_top]
-    support = [ln for ln in by_top if abs(_size(ln) - unit) < 0.1 * unit]
-    todo = {id(ln): ln for ln in by_top if _size(ln) >= _NEAR_HEAD * unit and ln.bbox[3] - ln.bbox[1] <= 1.5 * tall}
-    # where each line's printed line begins: OCR cut some lines in two at a wide space
-    # ("流行" / "歌曲《求佛》。") and measured one piece larger than the other
+    support = [ln for ln in by_top if 0.8 * unit < _size(ln) < _NEAR_HEAD * unit]
+    # (OCR's box of a line of a character or two, "菜。", stands taller round its ink)
+    todo = {id(ln): ln for ln in by_top if _size(ln) >= _NEAR_HEAD * unit
+            and ln.bbox[3] - ln.bbox[1] <= (1.7 if len(ln.text.strip()) <= 3 else 1.5) * tall}
+    # where each line's printed line begins: OCR cut some lines in two or more at a wide space
+    # or a comma it dropped ("流行" / "歌曲《求佛》。", "23.50亿元" / "同比下降") and measured one
+    # piece larger than the other; pieces of one row, each near the next, from the left, up to
+    # where a column begins (a gutter may be narrower than a dropped comma)
+    # (and where it ends, the same way)
     begins: dict[int, float] = {}
-    for ln in (ln for ln in by_top if id(ln) in todo):
+    ends: dict[int, float] = {}
+    for ln in [ln for ln in by_top if id(ln) in todo] + support:
         x0, y0, x1, y1 = ln.bbox
+        row = sorted((o for o in by_top[bisect.bisect_left(tops, y0 - tall): bisect.bisect_right(tops, y1)]
+                      if o is not ln and min(y1, o.bbox[3]) - max(y0, o.bbox[1]) > 0.5 * min(y1 - y0, o.bbox[3] - o.bbox[1])),
+                     key=lambda o: o.bbox[0])
+        near = _near(by_top, tops, ln, unit, (ln,))
         left = x0
-        for o in by_top[bisect.bisect_left(tops, y0 - tall): bisect.bisect_right(tops, y1)]:
-            if o is not ln and 0 <= x0 - o.bbox[2] < 1.5 * unit \
-                    and min(y1, o.bbox[3]) - max(y0, o.bbox[1]) > 0.5 * min(y1 - y0, o.bbox[3] - o.bbox[1]):
-                left = min(left, o.bbox[0])
-        begins[id(ln)] = left
+        for o in reversed(row):
+            if o.bbox[2] <= left and left - o.bbox[2] < 2.5 * unit:
+                if _column_edge(left, near, unit, ln.bbox):
+                    break
+                left = o.bbox[0]
+        right = x1
+        for o in row:
+            if o.bbox[0] >= right and o.bbox[0] - right < 2.5 * unit:
+                if _column_edge(o.bbox[0], near, unit, ln.bbox):
+                    break
+                right = o.bbox[2]
+        begins[id(ln)], ends[id(ln)] = left, right
     found: set[int] = set()
     while support and todo:
         nxt = []
         for o in support:
             ocy = (o.bbox[1] + o.bbox[3]) / 2
             # (the supporting line's printed line, where it was found cut in two)
-            o0, o1 = begins.get(id(o), o.bbox[0]), o.bbox[2]
+            o0, o1 = begins.get(id(o), o.bbox[0]), ends.get(id(o), o.bbox[2])
             for ln in by_top[bisect.bisect_left(tops, o.bbox[1] - 2 * pitch): bisect.bisect_right(tops, o.bbox[3] + 2 * pitch)]:
                 if id(ln) not in todo:
                     continue
@@ -222,7 +253,7 @@ def _gridded(by_top: list[Line], unit: float, tall: float, pitch: float) -> set[
                 # its left edge, or its printed line's (a line cut in two keeps within the
                 # column), at the column's, and under it
                 for e0 in (x0, begins[id(ln)]) if x1 <= o1 + 0.5 * unit else (x0,):
-                    if abs(o.bbox[0] - e0) <= 2.5 * unit and _overlap((o0, 0, o1, 0), (e0, 0, x1, 0)) > 0.5 * min(o1 - o0, x1 - e0):
+                    if min(abs(o.bbox[0] - e0), abs(o0 - e0)) <= 2.5 * unit and _overlap((o0, 0, o1, 0), (e0, 0, x1, 0)) > 0.5 * min(o1 - o0, x1 - e0):
                         found.add(id(ln))
                         nxt.append(todo.pop(id(ln)))
                         break
@@ -291,12 +322,13 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
     bodyish = {id(ln): "body" for ln in boxed if abs(_size(ln) - body) < 0.15 * body}
     forced: set[int] = set()
     split = []
+    grid = _pitch([ln for ln in boxed if abs(_size(ln) - body) < 0.1 * body], body)
     for ln in boxed:
         height = ln.bbox[3] - ln.bbox[1]
         # (a PDF's text layer gives em boxes, their height the type size: its reader ends lines
         # at gutters by the characters' own positions, better than a guess from edges here)
         if height <= 1.4 * tall and abs(_size(ln) - body) < 0.15 * body and not _printed(ln):  # body type
-            parts = _across_gutters(ln, boxed, bodyish, body)
+            parts = _across_gutters(ln, boxed, bodyish, body, grid)
             if len(parts) > 1:
                 forced.update(id(p) for p in parts)
             split += parts
@@ -316,7 +348,13 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
         exact = abs(_size(ln) - height) < 1e-3 * height and not ocr_sized
         if _MARK.match(ln.text):
             return False  # a continuation mark, OCR's brackets lost or not: it ends its story
-        return _size(ln) <= _SMALL * body and (exact or len(ln.text) >= 8 or height <= 0.8 * tall)
+        # (a short line of body type OCR measured small stands on its column's baseline grid; a
+        # caption's last line, "（记者姚怡摄）", over a story's first body line stands off it:
+        # small, as far as OCR measured it up to 0.95 body)
+        off_grid = bool(pitch and ocr_sized and len(ln.text) < 8 and not on_grid(ln))
+        if _size(ln) > _SMALL * body:
+            return _size(ln) <= 0.95 * body and off_grid
+        return exact or len(ln.text) >= 8 or height <= 0.8 * tall or off_grid
 
     by_top = sorted(boxed, key=lambda o: o.bbox[1])
     tops = [o.bbox[1] for o in by_top]
@@ -333,6 +371,17 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
     # measured larger (it dropped characters, or Latin letters and digits are set wider than
     # the half em it counts them at) that stands on it, in a column of body lines, is body type
     pitch = _pitch([ln for ln in by_top if abs(_size(ln) - body) < 0.1 * body], body)
+
+    def on_grid(ln: Line) -> bool:
+        """A line of about body type one line pitch above or below it, in its column."""
+        x0, y0, x1, y1 = ln.bbox
+        cy = (y0 + y1) / 2
+        for o in by_top[bisect.bisect_left(tops, y0 - 2 * pitch): bisect.bisect_right(tops, y1 + 2 * pitch)]:
+            if o is not ln and 0.75 * body < _size(o) < 1.4 * body and _overlap(o.bbox, ln.bbox) > 0.5 * min(x1 - x0, o.bbox[2] - o.bbox[0]) \
+                    and abs(abs((o.bbox[1] + o.bbox[3]) / 2 - cy) - pitch) < 0.1 * pitch:
+                return True
+        return False
+
     gridded = _gridded(by_top, body, tall, pitch) if pitch and ocr_sized else set()
 
     def head(ln: Line) -> bool:
@@ -410,17 +459,23 @@ def _near(by_y: list[Line], tops: list[float], ln: Line, unit: float, skip: tupl
     return [o for o in by_y[lo:hi] if all(o is not x for x in skip)]
 
 
-def _column_edge(e: float, near: list[Line], unit: float) -> bool:
+def _column_edge(e: float, near: list[Line], unit: float, row: Box | None = None) -> bool:
     """Whether a column begins at ``e``: at least two lines nearby start there, and at most one
     line of a column's usual width (one OCR read across the gutter) runs across it, which
-    every line does at a paragraph's indent."""
+    every line does at a paragraph's indent. Given the ``row`` a scan's line stands on, lines
+    above or below the column's and the row's (a kicker or byline over its story's columns,
+    OCR measured about body type) cross no gutter."""
     if not near:
         return False
     usual = statistics.median(o.bbox[2] - o.bbox[0] for o in near)
-    support = sum(1 for o in near if abs(o.bbox[0] - e) < 0.4 * unit)
+    starts = [o for o in near if abs(o.bbox[0] - e) < 0.4 * unit]
+    if len(starts) < 2:
+        return False
+    top = min([row[1]] + [o.bbox[1] for o in starts]) - unit if row else float("-inf")
+    bottom = max([row[3]] + [o.bbox[3] for o in starts]) + unit if row else float("inf")
     across = sum(1 for o in near if o.bbox[0] < e - 0.5 * unit and o.bbox[2] > e + 0.5 * unit
-                 and o.bbox[2] - o.bbox[0] < 1.8 * usual)
-    return support >= 2 and across <= 1
+                 and o.bbox[2] - o.bbox[0] < 1.8 * usual and o.bbox[3] > top and o.bbox[1] < bottom)
+    return across <= 1
 
 
 def _join_pieces(lines: list[Line], unit: float, apart: frozenset[int] = frozenset()) -> list[Line]:
@@ -447,7 +502,8 @@ def _join_pieces(lines: list[Line], unit: float, apart: frozenset[int] = frozens
             a0, a1 = cur.bbox[2], ln.bbox[0]
             merged = False
             if 0 <= a1 - a0 < 3 * unit and not (id(cur) in apart and id(ln) in apart) \
-                    and not _column_edge(a1, _near(by_y, tops, cur, unit, (cur, ln)), unit):
+                    and not _column_edge(a1, _near(by_y, tops, cur, unit, (cur, ln)), unit,
+                                        None if _printed(cur) else union([cur.bbox, ln.bbox])):
                 lo = bisect.bisect_left(tops, cur.bbox[1] - 3 * unit)
                 hi = bisect.bisect_right(tops, cur.bbox[3] + 2 * unit)
                 for o in by_y[lo:hi]:
@@ -479,10 +535,11 @@ def _w(ch: str) -> float:
     return 0.5 if ch.isascii() else 1.0
 
 
-def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> list[Line]:
+def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float, grid: float = 0.0) -> list[Line]:
     """A body line OCR read across a column gutter, cut where a column begins: a left edge
     that at least two body lines just above or below it start at, inside this line. The
-    text is cut by the characters' pitch (Chinese is set on a grid)."""
+    text is cut by the characters' pitch (Chinese is set on a grid). ``grid``: the body's
+    line pitch (0: not known)."""
     x0, y0, x1, y1 = ln.bbox
     if x1 - x0 < 6 * unit or not ln.text.strip():
         return [ln]
@@ -509,8 +566,11 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> lis
     # a line read across a gutter stands in both columns' stacks of lines: a column's line
     # right above or below it on each side (a kicker over two columns has none); that line
     # may itself run a character or two over the gutter (OCR read it across too)
+    # (one line pitch away, where the page's pitch is known: a caption in small type over two
+    # columns' first lines stands off their grid)
     def stacked(side) -> bool:
-        return any(side(o) and (0 <= o.bbox[1] - y1 <= 1.2 * unit or 0 <= y0 - o.bbox[3] <= 1.2 * unit) for o in near)
+        return any(side(o) and (0 <= o.bbox[1] - y1 <= 1.2 * unit or 0 <= y0 - o.bbox[3] <= 1.2 * unit)
+                   and (not grid or abs(abs(o.bbox[1] + o.bbox[3] - y0 - y1) / 2 - grid) < 0.1 * grid) for o in near)
     if not (stacked(lambda o: o.bbox[0] < cut - 2 * unit and o.bbox[2] <= cut + 2.5 * unit)
             and stacked(lambda o: o.bbox[2] > cut + 2 * unit and o.bbox[0] >= cut - 2.5 * unit)):
         return [ln]
@@ -528,7 +588,7 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float) -> lis
         return [ln]
     a = replace(ln, text=left, bbox=(x0, y0, x0 + run * pitch, y1))
     b = replace(ln, text=right, bbox=(cut, y0, x1, y1))
-    return [a] + _across_gutters(b, lines, kind, unit)
+    return [a] + _across_gutters(b, lines, kind, unit, grid)
 
 
 def _column_of_text(ln: Line) -> bool:
@@ -688,7 +748,9 @@ def _own(blocks: list[_Block], heads: list[_Block], smalls: list[_Block], rules:
                         and _vgap_clear(rules, max(bx0, ox0), min(bx1, ox1), oy1, by0):
                     key = (0, by0 - oy1)
                 else:
-                    gap = bx0 - ox1 if bx0 >= ox1 - 0.3 * unit else ox0 - bx1 if ox0 >= bx1 - 0.3 * unit else None
+                    # (boxes overlapping by a character's ink at most: a line OCR read into the
+                    # gutter widened one of them)
+                    gap = bx0 - ox1 if bx0 >= ox1 - 0.5 * unit else ox0 - bx1 if ox0 >= bx1 - 0.5 * unit else None
                     beside = min(by1, oy1) - max(by0, oy0) > 0.5 * min(by1 - by0, oy1 - oy0)
                     if gap is None or gap > 3 * unit or not (abs(oy0 - by0) <= 1.5 * unit or beside):
                         continue
@@ -781,9 +843,9 @@ def _dashed(rows: list[Line], body: list[_Block], deck: float) -> list[Line]:
     reads it as a hyphen or "一", or drops the thin stroke. A hyphen never opens a printed line
     of a headline. A "一" or nothing is a dash when the line's box is two ems of the page's
     deck size (``deck``) wider than its other characters fill (OCR kept the dash's room), or
-    (nothing read) when its ink begins two ems right of the story's left edge (a group set
-    flush left) or stands one em right of its middle (a centred group), where a line without
-    a dash would not."""
+    (nothing read) when its ink begins about two ems right of the story's left edge (a group
+    set flush left) or stands about one em right of its middle (a centred group), where a
+    line without a dash would not."""
     if len(rows) < 2:
         return rows
     top = max(_size(ln) for ln in rows)
@@ -813,8 +875,10 @@ def _dashed(rows: list[Line], body: list[_Block], deck: float) -> list[Line]:
         elif deck and 1.6 < (x1 - x0) / deck - rest < 2.5:
             dash = True
         else:
+            # (the dash's ink, thin at its ends, is some 1.5 em wide on a scan: a flush-left
+            # line's text begins 1-2.5 ems in, a centred one's middle stands 0.5-1.3 em right)
             dash = not k and min(abs(x0 - s0), abs((x0 + x1) / 2 - (s0 + s1) / 2)) > 0.4 * em \
-                and (abs(x0 - s0 - 2 * em) < 0.4 * em or abs((x0 + x1) / 2 - (s0 + s1) / 2 - em) < 0.3 * em)
+                and (1.0 * em < x0 - s0 < 2.5 * em or 0.5 * em < (x0 + x1) / 2 - (s0 + s1) / 2 < 1.3 * em)
         out.append(replace(ln, text="——" + text[k:]) if dash else ln)
     return out
 

@@ -76,3 +76,198 @@ def test_a_subtitle_without_a_dash_keeps_its_text():
         lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
     head = [ln.text for ln in reading_order(lines) if ln.block == 0]
     assert head == ["夜市经济火热老街人气旺", "一场暴雨后的城南老街"]
+
+
+def test_a_piece_of_a_body_line_ocr_measured_large_stays_body():
+    # a headline over a two-column story; in the first column OCR cut a row in two where it
+    # dropped a comma ("23.50亿元" / "同比下降", nearly two ems apart) and measured the second
+    # piece 1.4× body type and its box taller, and the row above it is in pieces too, one of
+    # them measured small
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM)]
+    a, b = _columns(8, width, 2)
+    bx = body_left + width * EM + gutter
+    for r in range(8):
+        y = top + 3.2 * EM + r * PITCH
+        if r == 4:
+            lines += [_line(a[r][:3], body_left, y, 0.75 * EM), _line(a[r][3:], body_left + 3.5 * EM, y)]
+        elif r == 5:
+            lines += [_line(a[r][:5], body_left, y),
+                      Line(a[r][5:9], 0, 1.4 * EM, (body_left + 6.8 * EM, y - 2, body_left + 12 * EM, y + 1.1 * EM))]
+        else:
+            lines.append(_line(a[r], body_left, y))
+        lines.append(_line(b[r], bx, y))
+    ro = reading_order(lines)
+    assert [ln.text for ln in ro if ln.block == 0] == ["夜市经济火热老街人气旺"]
+    assert "".join(ln.text for ln in ro if ln.block == 1) == "".join(a[:5]) + a[5][:9] + "".join(a[6:]) + "".join(b)
+
+
+def test_pieces_of_a_byline_ocr_cut_at_a_wide_space_stay_one_headline():
+    # a byline centred under its title, which OCR read in two pieces nearly an em apart
+    # ("韩鹏主" / "持并讲话"); beside the story, another story's headline at the same height
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    sub = em = 1.15 * EM
+    x_sub = body_left + 8 * EM
+    lines = [_line("夜市经济火热老街旺", body_left + 1.5 * EM, top, 2.2 * EM),
+             _line("韩鹏主", x_sub, top + 2.7 * EM, sub), _line("持并讲话", x_sub + 3 * em + 0.9 * EM, top + 2.7 * EM, sub)]
+    a, b = _columns(8, width, 2)
+    bx = body_left + width * EM + gutter
+    right = bx + width * EM + gutter
+    c, = _columns(8, width, 1)
+    lines.append(_line("城南老街改造", right, top, 2.2 * EM))
+    for r in range(8):
+        y = top + 4.6 * EM + r * PITCH
+        lines += [_line(a[r], body_left, y), _line(b[r], bx, y), _line(c[r][::-1], right, y)]
+    ro = reading_order(lines)
+    heads = {ln.block: [] for ln in ro if ln.block % 2 == 0}
+    for ln in ro:
+        if ln.block % 2 == 0:
+            heads[ln.block].append(ln.text)
+    assert sorted(heads.values()) == [["城南老街改造"], ["夜市经济火热老街旺", "韩鹏主持并讲话"]]
+    first = next(k for k, v in heads.items() if v[0] == "夜市经济火热老街旺")
+    assert [ln.text for ln in ro if ln.block == first + 1] == a + b
+
+
+def test_a_short_first_line_is_not_joined_across_the_gutter_under_a_line_over_both_columns():
+    # a kicker and a byline in about body type centred over a two-column story run across its
+    # gutter; the
+    # first column's first line is short (a paragraph of its own, "本报讯（记者朱嘉）"): it is no
+    # piece of the second column's first line, which begins where that column's lines begin
+    body_left, width, gutter, top = 100.0, 12, 0.7 * EM, 200.0
+    a, b = _columns(8, width, 2)
+    a[0] = a[0][:9]
+    bx = body_left + width * EM + gutter
+    lines = [_line("傅玉静在调研时强调", body_left + 7.5 * EM, top - 1.8 * EM, 1.1 * EM),
+             _line("夜市经济火热老街旺", body_left + 2 * EM, top, 2.2 * EM),
+             _line("傅玉静丁洋出席", body_left + 8.5 * EM, top + 2.6 * EM, 1.1 * EM)]
+    for r in range(8):
+        y = top + 4.6 * EM + r * PITCH
+        lines += [_line(a[r], body_left + (2 * EM if r == 0 else 0), y), _line(b[r], bx, y)]
+    ro = reading_order(lines)
+    assert [ln.text for ln in ro if ln.block == 1] == a + b
+
+
+def test_a_subtitle_dash_ocr_dropped_is_restored_by_where_its_ink_begins():
+    # the dash's thin ends leave less ink than its two ems: the text OCR read begins 1.5 em
+    # right of a flush-left group's edge, or stands 0.65 em right of a centred group's middle
+    body_left, width, gutter = 100.0, 12, EM
+    bx = body_left + width * EM + gutter
+    mid = (body_left + bx + width * EM) / 2
+    sub, em = "城南老街改造后首个暑期见闻", 1.25 * EM
+    out = []
+    for k, x_sub in enumerate((body_left + 1.5 * em, mid + 0.65 * em - len(sub) * em / 2)):
+        top = 200.0 + k * 900.0
+        title = "夜市经济火热老街人气旺"
+        x_title = body_left if k == 0 else mid - len(title) * 2.2 * EM / 2
+        lines = [_line(title, x_title, top, 2.2 * EM), _line(sub, x_sub, top + 2.6 * EM, em)]
+        a, b = _columns(8, width, 2)
+        for r in range(8):
+            y = top + 4.6 * EM + r * PITCH
+            lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+        out.append(reading_order(lines))
+    for ro in out:
+        assert [ln.text for ln in ro if ln.block == 0] == ["夜市经济火热老街人气旺", "——城南老街改造后首个暑期见闻"]
+
+
+def test_a_paragraph_end_of_two_characters_in_a_tall_box_stays_body():
+    # OCR's box of a line's last one or two characters ("菜。") stands tall round their ink and
+    # measures them larger than body type; on the column's line pitch, it is body
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM)]
+    a, b = _columns(8, width, 2)
+    a[3] = "菜。"
+    bx = body_left + width * EM + gutter
+    for r in range(8):
+        y = top + 3.2 * EM + r * PITCH
+        if r == 3:
+            lines.append(Line(a[r], 0, 1.3 * EM, (body_left, y - 0.3 * EM, body_left + 2.6 * EM, y + 1.0 * EM)))
+        else:
+            lines.append(_line(a[r], body_left, y))
+        lines.append(_line(b[r], bx, y))
+    ro = reading_order(lines)
+    assert [ln.text for ln in ro if ln.block == 0] == ["夜市经济火热老街人气旺"]
+    assert [ln.text for ln in ro if ln.block == 1] == a + b
+
+
+def test_a_column_whose_line_runs_over_the_gutter_joins_the_story_beside_it():
+    # a story of three columns whose vertical headline stands right of its last one; a line of
+    # the first column OCR read a character into the gutter, so that column's box reaches the
+    # second one's: it still stands beside it and belongs to the same story
+    body_left, width, gutter, top = 100.0, 10, 0.6 * EM, 200.0
+    cols = _columns(8, width, 3)
+    xs = [body_left + k * (width * EM + gutter) for k in range(3)]
+    lines = []
+    for r in range(8):
+        y = top + r * PITCH
+        for k in range(3):
+            text = cols[k][r]
+            if k == 0 and r == 5:
+                text = cols[0][r] = text + "。"
+            lines.append(_line(text, xs[k], y))
+    hx = xs[2] + width * EM + 1.5 * EM
+    title = "海关总署推出新模式"
+    lines.append(Line(title, 0, 2.2 * EM, (hx, top, hx + 2.2 * EM, top + len(title) * 2.2 * EM)))
+    ro = reading_order(lines)
+    assert [ln.text for ln in ro if ln.block == 0] == [title]
+    assert [ln.text for ln in ro if ln.block == 1] == cols[0] + cols[1] + cols[2]
+
+
+def test_a_caption_credit_over_a_column_stays_out_of_the_body():
+    # a photo's caption ends on a short credit line ("（记者姚怡摄）", 7.5 pt against 9 pt body,
+    # which OCR measures 0.7x body but as tall as body lines) right above a story's first
+    # column; it stands off the body's line pitch, a short body line on it
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM)]
+    a, b = _columns(8, width, 2)
+    bx = body_left + width * EM + gutter
+    lines.append(Line("（记者姚怡摄）", 0, 0.72 * EM, (bx + 0.5 * EM, top + 3.0 * EM, bx + 5.5 * EM, top + 3.85 * EM)))
+    for r in range(8):
+        y = top + 3.2 * EM + r * PITCH
+        lines.append(_line(a[r], body_left, y))
+        y += 0.5 * PITCH  # (the second column begins under the photo, off the first one's grid)
+        if 1 <= r < 7:
+            lines.append(_line(b[r], bx, y))
+        elif r == 7:  # a paragraph's end, which OCR measures small too, on the grid
+            lines.append(Line("分，", 0, 0.72 * EM, (bx, y, bx + 1.5 * EM, y + 0.85 * EM)))
+    ro = reading_order(lines)
+    assert [ln.text for ln in ro if ln.block == 1] == a + b[1:7] + ["分，"]
+
+
+def test_a_caption_over_two_columns_is_not_cut_at_their_gutter_into_the_body():
+    # a photo over both columns of a story, its caption's line in small type (OCR measures it
+    # 0.86x body) running across the gutter right above the columns' first lines, but off
+    # their line pitch: no body line read across the gutter
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    a, b = _columns(8, width, 2)
+    bx = body_left + width * EM + gutter
+    cap = "图为车主在展会现场展示改装车辆。记者阎英晨摄"
+    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM),
+             Line(cap, 0, 0.86 * EM, (body_left, top + 12 * EM, body_left + len(cap) * 0.86 * EM, top + 12.75 * EM))]
+    for r in range(8):
+        y = top + 12 * EM + 1.16 * PITCH + r * PITCH
+        lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+    ro = reading_order(lines)
+    assert [ln.text for ln in ro if ln.block == 1] == a + b
+
+
+def test_a_kicker_a_size_below_a_small_title_is_told_by_its_pitch():
+    # a small headline (12 pt over 9 pt body) under a kicker one size below it (10.5 pt) with
+    # no wording of its own ("民生实事进行时"): OCR's boxes, as tall for both, do not tell them
+    # apart, the characters' pitch does
+    from ingest.articles import segment_page
+    from rag.records import IssueDate, Page
+
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    k, t = 10.5 / 9 * EM, 12 / 9 * EM
+    lines = [Line("民生实事进行时", 0, k, (body_left + 2 * EM, top, body_left + 2 * EM + 7 * k, top + 1.0 * EM)),
+             Line("所有项目改造完成后", 0, t, (body_left, top + 1.4 * EM, body_left + 9 * t, top + 2.45 * EM)),
+             Line("大幅度提升滑雪道的", 0, t, (body_left, top + 2.8 * EM, body_left + 9 * t, top + 3.85 * EM))]
+    a, b = _columns(8, width, 2)
+    a[0] = "本报讯（记者王芳）" + a[0][9:]
+    bx = body_left + width * EM + gutter
+    for r in range(8):
+        y = top + 5.2 * EM + r * PITCH
+        lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+    page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
+    (art,) = segment_page(page)
+    assert (art.kicker, art.title) == ("民生实事进行时", "所有项目改造完成后 大幅度提升滑雪道的")
