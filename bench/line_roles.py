@@ -64,18 +64,58 @@ def transitions(pages: list, classes: list[str]) -> dict:
     return {"same": norm(same), "new": norm(new), "first": norm(first)}
 
 
-def fit(x_tr, y_tr, x_te, y_te, args, verbose: bool = False) -> tuple[dict, dict]:
-    """A logistic regression and gradient-boosted trees on the line features; the better on the
-    test lines as ``ingest/line_roles.json`` stores it, and both accuracies."""
+def _boosted(args):
     from sklearn.ensemble import HistGradientBoostingClassifier
+
+    # no early stopping and some L2 on the leaves: with neither, sklearn's multinomial loss blew up on
+    # a few near-pure leaves and its early stopping kept 11 rounds of 250
+    return HistGradientBoostingClassifier(max_iter=args.trees, max_leaf_nodes=args.leaves, l2_regularization=args.l2,
+                                          learning_rate=args.rate, early_stopping=False, random_state=0)
+
+
+def _dump(gb) -> dict:
+    return {"baseline": gb._baseline_prediction.ravel().tolist(),
+            "trees": [[{"feature": t.nodes["feature_idx"].tolist(),
+                        "threshold": [round(float(v), 6) for v in t.nodes["num_threshold"]],
+                        "left": t.nodes["left"].tolist(), "right": t.nodes["right"].tolist(),
+                        "leaf": t.nodes["is_leaf"].astype(bool).tolist(),
+                        "value": [round(float(v), 5) for v in t.nodes["value"]],
+                        "depth": int(t.nodes["depth"].max()) + 1} for t in it] for it in gb._predictors]}
+
+
+def fit(train: list, test: list, args, verbose: bool = False) -> tuple[dict, dict]:
+    """A logistic regression and gradient-boosted trees on the line features (the trees read
+    twice: a second model on the first one's probabilities around each line, ``line_roles.context``,
+    fitted on first readings of training pages the first model did not see, two folds); the
+    better on the test lines as ``ingest/line_roles.json`` stores it, and both accuracies.
+    ``train`` and ``test``: (lines, roles, features) per page."""
+    import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
+    from ingest.line_roles import _normal, context
+
+    x_tr = np.vstack([f for _, _, f in train])
+    y_tr = np.asarray([r for _, rs, _ in train for r in rs])
+    x_te = np.vstack([f for _, _, f in test])
+    y_te = np.asarray([r for _, rs, _ in test for r in rs])
     scaler = StandardScaler().fit(x_tr)
     scaler.scale_[scaler.scale_ == 0] = 1.0
     lr = LogisticRegression(max_iter=3000, C=3.0).fit(scaler.transform(x_tr), y_tr)
-    gb = HistGradientBoostingClassifier(max_iter=args.trees, max_leaf_nodes=args.leaves, random_state=0).fit(x_tr, y_tr)
+    gb = _boosted(args).fit(x_tr, y_tr)
+    classes = [str(c) for c in gb.classes_]
     preds = {"logistic": lr.predict(scaler.transform(x_te)), "trees": gb.predict(x_te)}
+    second = None
+    if args.context:
+        half = len(train) // 2
+        firsts = []
+        for lo, hi in ((0, half), (half, len(train))):
+            rest = train[:lo] + train[hi:]
+            g = _boosted(args).fit(np.vstack([f for _, _, f in rest]), np.asarray([r for _, rs, _ in rest for r in rs]))
+            firsts += [np.hstack([f, context(ls, _normal(g._raw_predict(f)), classes)]) for ls, _, f in train[lo:hi]]
+        second = _boosted(args).fit(np.vstack(firsts), y_tr)
+        x2 = np.vstack([np.hstack([f, context(ls, _normal(gb._raw_predict(f)), classes)]) for ls, _, f in test])
+        preds["trees"] = second.predict(x2)
     accs = {k: float((v == y_te).mean()) for k, v in preds.items()}
     if verbose:
         for name, pred in preds.items():
@@ -90,13 +130,9 @@ def fit(x_tr, y_tr, x_te, y_te, args, verbose: bool = False) -> tuple[dict, dict
                      intercept=lr.intercept_.tolist())
     else:
         assert list(gb.classes_) == list(lr.classes_)
-        model["baseline"] = gb._baseline_prediction.ravel().tolist()
-        model["trees"] = [[{"feature": t.nodes["feature_idx"].tolist(),
-                            "threshold": [round(float(v), 6) for v in t.nodes["num_threshold"]],
-                            "left": t.nodes["left"].tolist(), "right": t.nodes["right"].tolist(),
-                            "leaf": t.nodes["is_leaf"].astype(bool).tolist(),
-                            "value": [round(float(v), 5) for v in t.nodes["value"]],
-                            "depth": int(t.nodes["depth"].max()) + 1} for t in it] for it in gb._predictors]
+        model.update(_dump(gb))
+        if second is not None:
+            model["context"] = _dump(second)
     return model, accs
 
 
@@ -124,8 +160,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pages", type=int, default=300)
     ap.add_argument("--train", type=int, default=900)
-    ap.add_argument("--trees", type=int, default=250, help="boosting rounds")
+    ap.add_argument("--trees", type=int, default=120, help="boosting rounds")
     ap.add_argument("--leaves", type=int, default=31, help="leaves per tree")
+    ap.add_argument("--l2", type=float, default=1.0, help="L2 regularisation of the trees' leaves")
+    ap.add_argument("--rate", type=float, default=0.1, help="the trees' learning rate")
+    ap.add_argument("--no-context", dest="context", action="store_false",
+                    help="read once (no second model on the first one's probabilities around each line)")
     ap.add_argument("--texts", default=None)
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
@@ -138,15 +178,14 @@ def main() -> None:
     train_ids = list(range(len(train_pages)))
     test_ids = list(range(len(train_pages), len(pages)))
     data = {i: labelled(pages[i]) for i in range(len(pages))}
-    x_tr = np.asarray([f for i in train_ids for f in features(data[i][0])])
+    data = {i: (ls, rs, np.asarray(features(ls), dtype=float)) for i, (ls, rs) in data.items()}
     y_tr = np.asarray([r for i in train_ids for r in data[i][1]])
-    x_te = np.asarray([f for i in test_ids for f in features(data[i][0])])
     y_te = np.asarray([r for i in test_ids for r in data[i][1]])
     classes = sorted(set(y_tr.tolist()))
-    trans = transitions([data[i] for i in train_ids], classes)
+    trans = transitions([data[i][:2] for i in train_ids], classes)
     prior = np.log(np.asarray([(y_tr == c).sum() for c in classes], dtype=float) / len(y_tr))
-    print(f"{len(train_ids)} training pages ({len(y_tr)} lines), {len(test_ids)} test pages ({len(y_te)} lines)")
-    model, accs = fit(x_tr, y_tr, x_te, y_te, args, verbose=True)
+    print(f"{len(train_ids)} training pages ({len(y_tr)} lines), {len(test_ids)} test pages ({len(y_te)} lines)", flush=True)
+    model, accs = fit([data[i] for i in train_ids], [data[i] for i in test_ids], args, verbose=True)
     if args.write:
         from ingest import line_roles
 
@@ -155,9 +194,7 @@ def main() -> None:
         # chosen on training pages held out of a model fitted to the others, by articles exact
         val = train_ids[-len(train_ids) // 6:]
         fit_ids = train_ids[: -len(train_ids) // 6]
-        xs = np.asarray([f for i in fit_ids for f in features(data[i][0])])
-        ys = np.asarray([r for i in fit_ids for r in data[i][1]])
-        held, _ = fit(xs, ys, x_te, y_te, args)
+        held, _ = fit([data[i] for i in fit_ids], [data[i] for i in test_ids], args)
         scores = {}
         for w in (0.0, 0.25, 0.5, 0.75, 1.0):
             held.update(transitions=trans, prior=prior.round(4).tolist(), prior_weight=w)

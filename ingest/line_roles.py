@@ -3,11 +3,15 @@ kicker, title, subtitle, the first line of a body, body, caption.
 
 A text layer has no geometry: only the words, the line breaks and the blank lines between
 blocks. Each line is described by a few dozen features (its length against the page's
-column width, punctuation, how it begins and ends, opening formulas, what stands before and
-after it, how much of the text after it its words predict) and classified by gradient-boosted
+column width and its block's longest line, punctuation, how it begins and ends, opening
+formulas, what stands before and after it, how much of the text after it its words predict,
+whether its words stand word for word in the text around it) and classified by gradient-boosted
 trees (or a logistic regression, whichever ``bench/line_roles.py`` measured better) trained on pages made by
 ``tests/newspages.py`` (many papers' layouts, openings and furniture) and measured there on
-pages it was not trained on. The page's lines are then read as a sequence: each line's
+pages it was not trained on. The trees read each page twice: a second model sees, beside
+each line's features, the first model's probabilities for it and the two lines either side
+and where it stands in its run of headline-like lines (a kicker over a title wrapped at its
+width, a subtitle under it: ``context``). The page's lines are then read as a sequence: each line's
 log-probabilities (less part of the class prior) plus the learned log-probabilities of one
 role following another, within a block or across a blank line, decoded by Viterbi. The
 model ships beside this file (``line_roles.json``, trees as arrays, transitions as tables);
@@ -79,7 +83,26 @@ FEATURES = (
     + [f"prev2 {f}" for f in ("len/width", "any punct")]
     + [f"next2 {f}" for f in ("len/width", "any punct")]
     + ["no prev", "no next", "same len as next", "topic shift"]
+    + ["block lines", "index in block", "index from block end", "len/block max", "block max/width",
+       "next len/len", "prev len/len", "verbatim nearby", "verbatim with next", "verbatim with prev",
+       "next verbatim nearby", "prev verbatim nearby"]
 )
+
+
+_NEAR = 4000  # characters either side where a headline's words are looked for
+
+
+def _verbatim(texts: list[str], starts: list[int], joined: str, a: int, b: int) -> float:
+    """1 when lines ``a`` to ``b`` run together (spaces and a leading dash aside) appear word for
+    word in the page's text within ``_NEAR`` characters, outside themselves."""
+    if a < 0 or b >= len(texts):
+        return 0.0
+    words = "".join("".join(texts[k].split()) for k in range(a, b + 1)).lstrip("—－-")
+    if len(words) < 4:
+        return 0.0
+    lo, hi = starts[a], starts[b] + len(texts[b])
+    around = joined[max(0, lo - _NEAR): lo].replace(" ", "") + "\0" + joined[hi: hi + _NEAR].replace(" ", "")
+    return 1.0 if words in around else 0.0
 
 
 def features(lines: Sequence[Line]) -> list[list[float]]:
@@ -95,6 +118,10 @@ def features(lines: Sequence[Line]) -> list[list[float]]:
         pos += len(t)
     rows = []
     n = len(lines)
+    blocks: dict[int, list[int]] = {}
+    for i, ln in enumerate(lines):
+        blocks.setdefault(ln.block, []).append(i)
+    verbatim = [_verbatim(texts, starts, joined, i, i) for i in range(n)]
     for i, (ln, t) in enumerate(zip(lines, texts)):
         prev = texts[i - 1] if i > 0 else ""
         nxt = texts[i + 1] if i + 1 < n else ""
@@ -133,6 +160,19 @@ def features(lines: Sequence[Line]) -> list[list[float]]:
         ahead = bigrams(joined[starts[i]: starts[i] + 200])
         behind = bigrams(joined[max(0, starts[i] - 200): starts[i]])
         row.append(1.0 - len(ahead & behind) / max(1, min(len(ahead), len(behind))) if ahead and behind else 1.0)
+        # where the line stands in its block (the lines between two blank lines) and how long it
+        # is against the block's longest: a headline wrapped at its own width, a short block of phrases
+        blk = blocks[ln.block]
+        at = blk.index(i)
+        most = max(_n(texts[j]) for j in blk)
+        nt = max(_n(t), 1)
+        row += [math.log1p(len(blk)), min(at, 6.0), min(len(blk) - 1 - at, 6.0), _n(t) / max(most, 1),
+                min(most / max(width, 1.0), 3.0), min(_n(nxt) / nt, 3.0), min(_n(prev) / nt, 3.0)]
+        # whether the line's words (alone, run on into the next or the previous) stand word for
+        # word in the text around it: a headline takes its words from its story
+        row += [verbatim[i], _verbatim(texts, starts, joined, i, i + 1) if nxt else 0.0,
+                _verbatim(texts, starts, joined, i - 1, i) if prev else 0.0,
+                verbatim[i + 1] if i + 1 < n else 0.0, verbatim[i - 1] if i > 0 else 0.0]
         rows.append(row)
     return rows
 
@@ -147,23 +187,24 @@ def _model() -> dict:
 
 
 @functools.lru_cache(maxsize=1)
-def _trees() -> list:
-    import numpy as np
-
-    return [[{k: np.asarray(v) for k, v in t.items()} for t in it] for it in _model()["trees"]]
-
-
-def _scores(x) -> np.ndarray:
-    """Per line and role, the classifier's raw score (a logit)."""
+def _trees() -> tuple[list, list]:
     import numpy as np
 
     m = _model()
-    if m["kind"] == "logistic":
-        return ((x - np.asarray(m["mean"])) / np.asarray(m["scale"])) @ np.asarray(m["coef"]).T + np.asarray(m["intercept"])
-    # gradient-boosted trees: every sample walks each tree at once
-    scores = np.tile(np.asarray(m["baseline"], dtype=float), (len(x), 1))
+
+    def arrays(trees: list) -> list:
+        return [[{k: np.asarray(v) for k, v in t.items()} for t in it] for it in trees]
+
+    return arrays(m["trees"]), arrays(m["context"]["trees"]) if "context" in m else []
+
+
+def _walk(x, baseline: Sequence[float], trees: list) -> np.ndarray:
+    """Gradient-boosted trees' raw scores (logits): every sample walks each tree at once."""
+    import numpy as np
+
+    scores = np.tile(np.asarray(baseline, dtype=float), (len(x), 1))
     rows = np.arange(len(x))
-    for it in _trees():
+    for it in trees:
         for k, t in enumerate(it):
             node = np.zeros(len(x), dtype=int)
             for _ in range(int(t["depth"])):
@@ -173,13 +214,70 @@ def _scores(x) -> np.ndarray:
     return scores
 
 
-def log_probs(lines: Sequence[Line]) -> np.ndarray:
-    """Per line, the log-probability of each role (``_model()["classes"]`` order), line by line."""
+def _scores(x) -> np.ndarray:
+    """Per line and role, the classifier's raw score (a logit)."""
     import numpy as np
 
-    s = _scores(np.asarray(features(lines), dtype=float))
+    m = _model()
+    if m["kind"] == "logistic":
+        return ((x - np.asarray(m["mean"])) / np.asarray(m["scale"])) @ np.asarray(m["coef"]).T + np.asarray(m["intercept"])
+    return _walk(x, m["baseline"], _trees()[0])
+
+
+def _normal(s: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     s = s - s.max(axis=1, keepdims=True)
     return s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+
+
+_HEAD = ("kicker", "title", "subtitle")
+
+
+def context(lines: Sequence[Line], lp: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    """A second reading's features: each line's first-reading probabilities, its neighbours'
+    (two either side), and where it stands in its run of headline-like lines (the lines the
+    first reading takes for kicker, title or subtitle in a row): the run's length, the line's
+    place in it, its length against the run's longest line, how many of the run's lines are
+    as long as that (a headline wrapped at its width)."""
+    import numpy as np
+
+    p = np.exp(lp)
+    n, k = p.shape
+    head = p[:, [classes.index(c) for c in _HEAD if c in classes]].sum(axis=1) > 0.5
+    lens = np.asarray([_n(ln.text) for ln in lines], dtype=float)
+    pad = np.zeros((2, k))
+    pp = np.vstack([pad, p, pad])
+    cols = [p] + [pp[2 + d: 2 + d + n] for d in (-2, -1, 1, 2)]
+    run = np.zeros((n, 6))
+    i = 0
+    while i < n:
+        if not head[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and head[j + 1]:
+            j += 1
+        most = lens[i: j + 1].max()
+        at_most = float((lens[i: j + 1] >= most - 1).sum())
+        for q in range(i, j + 1):
+            run[q] = [j - i + 1, q - i, j - q, lens[q] / max(most, 1.0), at_most, 1.0 if lens[q] >= most - 1 else 0.0]
+        i = j + 1
+    return np.hstack(cols + [run])
+
+
+def log_probs(lines: Sequence[Line]) -> np.ndarray:
+    """Per line, the log-probability of each role (``_model()["classes"]`` order), line by line
+    (read twice where the model has a second reading, ``context``)."""
+    import numpy as np
+
+    x = np.asarray(features(lines), dtype=float)
+    lp = _normal(_scores(x))
+    m = _model()
+    if "context" in m:
+        c = m["context"]
+        lp = _normal(_walk(np.hstack([x, context(lines, lp, m["classes"])]), c["baseline"], _trees()[1]))
+    return lp
 
 
 def decode(lp, breaks: Sequence[bool], trans: dict) -> list[int]:

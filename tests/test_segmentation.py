@@ -196,3 +196,34 @@ def test_an_opening_formula_inside_a_paragraph_starts_no_story():
 ])
 def test_reporter_named_in_an_x_reports_opening(opening, byline):
     assert _byline(opening)[0] == byline
+
+
+def test_line_roles_context_places_each_line_in_its_headline_run():
+    """The second reading's features: where a line stands in its run of headline-like lines (as
+    the first reading took them), its length against the run's longest, how many lines reach it."""
+    import numpy as np
+
+    from ingest.line_roles import context
+
+    lines = lines_from_text("聚焦高质量发展\n目前全体职工24小时驻守水\n库\n本报讯 今天全体职工驻守水库，一切正常。\n")
+    classes = ["body", "kicker", "start", "title"]
+    p = np.array([[0.1, 0.7, 0.1, 0.1], [0.1, 0.2, 0.1, 0.6], [0.2, 0.1, 0.1, 0.6], [0.1, 0.0, 0.8, 0.1]])
+    x = context(lines, np.log(np.maximum(p, 1e-9)), classes)
+    run = x[:, -6:]  # run length, place in it, lines after, length / longest, lines as long, this one as long
+    assert run[:3, 0].tolist() == [3, 3, 3] and run[:3, 1].tolist() == [0, 1, 2] and run[:3, 2].tolist() == [2, 1, 0]
+    assert run[1, 3] == 1.0 and run[2, 3] == 1 / 13 and run[1, 5] == 1.0 and run[0, 5] == 0.0
+    assert run[3].tolist() == [0.0] * 6  # a story's first line stands in no headline run
+    assert np.allclose(x[1, 8:12], p[0]) and np.allclose(x[0, 12:16], p[1])  # the line before, the line after
+    assert np.allclose(x[2, 4:8], p[0]) and x[0, 4:12].tolist() == [0.0] * 8  # two before; none before the first
+
+
+def test_a_line_whose_words_stand_in_the_text_around_it_is_marked():
+    """A headline takes its words from its story: the feature says when a line, or the line run
+    on into the next (a title wrapped at its width), stands word for word in the text nearby."""
+    from ingest.line_roles import FEATURES, features
+
+    lines = lines_from_text("民生实事进行时\n全体职工驻守\n水库\n\n本报讯 今天全体职工驻 守水库，一切正常。\n")
+    rows = features(lines)
+    at, joined = FEATURES.index("verbatim nearby"), FEATURES.index("verbatim with next")
+    assert [r[at] for r in rows[:3]] == [0.0, 1.0, 0.0]  # (a line of two characters is too short to tell)
+    assert rows[1][joined] == 1.0 and rows[0][joined] == 0.0
