@@ -838,6 +838,22 @@ def _deck_size(heads: list[_Block]) -> float:
     return statistics.median(pitches) if len(pitches) >= 3 else 0.0
 
 
+def _dash_read_as_yi(text: str) -> bool:
+    """A subtitle opening on "一" that stands as no word with what follows ("一强化治安巡查",
+    "一在这里…"; not "一季度", "一批", "一男子", "一图读懂"): the dash OCR read as one stroke.
+    (Where the deck size is unknown the line's width cannot tell a dash's two ems from one.)"""
+    import logging
+
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(logging.WARNING)
+    words = list(jieba.posseg.cut(text[:12], HMM=False))
+    if len(words) < 2 or words[0].word != "一":
+        return False
+    return words[1].flag not in ("n", "ng", "q", "m", "mq")
+
+
 def _dashed(rows: list[Line], body: list[_Block], deck: float) -> list[Line]:
     """A headline group's lines with a subtitle's opening dash ("——", two ems) as printed: OCR
     reads it as a hyphen or "一", or drops the thin stroke. A hyphen never opens a printed line
@@ -859,6 +875,17 @@ def _dashed(rows: list[Line], body: list[_Block], deck: float) -> list[Line]:
         # (a subtitle: a line of its own under the title, set clearly smaller; not a piece of a
         # title's row OCR measured smaller, nor a wrapped title's last word or two)
         alone = not any(o is not ln and min(o.bbox[3], ln.bbox[3]) - max(o.bbox[1], ln.bbox[1]) > 0 for o in rows)
+        above = [o for o in rows if o.bbox[3] <= ln.bbox[1]]
+        if alone and above and em >= 0.85 * top and len(text) >= 3 and text[0] not in _HYPHENS + "一":
+            # a subtitle set as large as its title (a small story's headline), its dash dropped: in
+            # a centred group the line's middle stands about an em right of the lines' above,
+            # which agree (a wrapped title's lines, centred, stand on one middle)
+            mids = [(o.bbox[0] + o.bbox[2]) / 2 for o in above]
+            off = (ln.bbox[0] + ln.bbox[2]) / 2 - statistics.mean(mids)
+            if max(mids) - min(mids) < 0.2 * em and 0.5 * em < off < 1.3 * em \
+                    and ln.bbox[0] > min(o.bbox[0] for o in above) + 0.5 * em:
+                out.append(replace(ln, text="——" + text))
+                continue
         if not text or em >= 0.85 * top or text.startswith(("——", "－－")) or not alone \
                 or ln.bbox[1] < title_bottom or len(text) < 3:
             out.append(ln)
@@ -873,6 +900,8 @@ def _dashed(rows: list[Line], body: list[_Block], deck: float) -> list[Line]:
         elif k and all(c in _HYPHENS for c in text[:k]):
             dash = True
         elif deck and 1.6 < (x1 - x0) / deck - rest < 2.5:
+            dash = True
+        elif k == 1 and text[0] == "一" and _dash_read_as_yi(text):
             dash = True
         else:
             # (the dash's ink, thin at its ends, is some 1.5 em wide on a scan: a flush-left

@@ -271,3 +271,42 @@ def test_a_kicker_a_size_below_a_small_title_is_told_by_its_pitch():
     page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
     (art,) = segment_page(page)
     assert (art.kicker, art.title) == ("民生实事进行时", "所有项目改造完成后 大幅度提升滑雪道的")
+
+
+def test_a_subtitle_dash_ocr_read_as_one_stroke_is_restored_where_the_deck_size_is_unknown():
+    # one story on the page (no deck size to measure the line's width by): "一" that makes no
+    # word with what follows is the dash; "一男子…" (a man) keeps its text
+    body_left, width, gutter = 100.0, 12, EM
+    bx = body_left + width * EM + gutter
+    for sub, want in (("一强化老街治安巡查", "——强化老街治安巡查"), ("一男子夜市摆摊被罚", "一男子夜市摆摊被罚")):
+        top = 200.0
+        lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM), _line(sub, body_left, top + 2.6 * EM, 1.25 * EM)]
+        a, b = _columns(8, width, 2)
+        for r in range(8):
+            y = top + 4.6 * EM + r * PITCH
+            lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+        head = [ln.text for ln in reading_order(lines) if ln.block == 0]
+        assert head == ["夜市经济火热老街人气旺", want]
+
+
+def test_a_subtitle_as_large_as_its_small_title_with_its_dash_dropped_is_told_by_its_middle():
+    # a short story's centred headline, title and subtitle in one size (12 pt over 9 pt body);
+    # OCR dropped the subtitle's dash, so what it read stands an em right of the title's middle
+    from ingest.articles import segment_page
+    from rag.records import IssueDate, Page
+
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    bx = body_left + width * EM + gutter
+    mid = (body_left + bx + width * EM) / 2
+    t = 12 / 9 * EM
+    heads = (("我从未看到过这样的表演", 0.0), ("旨在促进中外文化交流", t))
+    lines = [Line(s, 0, t, (mid + off - len(s) * t / 2, top + k * 1.4 * EM, mid + off + len(s) * t / 2, top + k * 1.4 * EM + 1.05 * EM))
+             for k, (s, off) in enumerate(heads)]
+    a, b = _columns(8, width, 2)
+    a[0] = "本报讯（记者王芳）" + a[0][9:]
+    for r in range(8):
+        y = top + 4.0 * EM + r * PITCH
+        lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+    page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
+    (art,) = segment_page(page)
+    assert (art.title, art.subtitle) == ("我从未看到过这样的表演", "——旨在促进中外文化交流")
