@@ -47,6 +47,7 @@ _HEAD = 1.12  # a line this much larger than the body is headline material
 _NEAR_HEAD = 1.05  # ... or this much, right beside a headline (a subtitle one size up)
 _SMALL = 0.87  # this much smaller: a caption or page furniture
 _MARK = re.compile(r"^\s*[（(]?\s*[下上][转接]\s*第?\s*\d+\s*版\s*[）)]?\s*$")
+_MARK_END = re.compile(r"[（(]\s*下转\s*第?\s*\d+\s*版\s*[）)]?\s*$")
 
 
 def union(boxes: Sequence[Box]) -> Box:
@@ -346,8 +347,10 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
         height = ln.bbox[3] - ln.bbox[1]
         # a PDF em box: the size is the printed one (OCR gives a short line its box's height)
         exact = abs(_size(ln) - height) < 1e-3 * height and not ocr_sized
-        if _MARK.match(ln.text):
-            return False  # a continuation mark, OCR's brackets lost or not: it ends its story
+        if _MARK.match(ln.text) or _MARK_END.search(ln.text):
+            # a continuation mark, OCR's brackets lost or not: it ends its story (set a size
+            # below body type, it makes the story's last line, "各地还要（下转8版）", measure small)
+            return False
         # (a short line of body type OCR measured small stands on its column's baseline grid; a
         # caption's last line, "（记者姚怡摄）", over a story's first body line stands off it:
         # small, as far as OCR measured it up to 0.95 body)

@@ -310,3 +310,26 @@ def test_a_subtitle_as_large_as_its_small_title_with_its_dash_dropped_is_told_by
     page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
     (art,) = segment_page(page)
     assert (art.title, art.subtitle) == ("我从未看到过这样的表演", "——旨在促进中外文化交流")
+
+
+def test_a_last_line_ending_on_a_continuation_mark_ocr_measured_small_stays_in_its_story():
+    # the mark is set a size below body type, so OCR measures the story's last line,
+    # a paragraph's first (indented two ems) after a short paragraph end, at 0.86 body
+    from ingest.articles import segment_page
+    from rag.records import IssueDate, Page
+
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    bx = body_left + width * EM + gutter
+    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM)]
+    a, b = _columns(8, width, 2)
+    a[0] = "本报讯（记者王芳）" + a[0][9:]
+    b[7] = "作物。"
+    for r in range(8):
+        y = top + 3.0 * EM + r * PITCH
+        lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+    mark = "各地还要（下转8版）"
+    y = top + 3.0 * EM + 8 * PITCH
+    lines.append(Line(mark, 0, 0.86 * EM, (bx + 2 * EM, y, bx + 2 * EM + 8.5 * 0.9 * EM, y + 0.85 * EM)))
+    page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
+    (art,) = segment_page(page)
+    assert art.continues_on_page == 8 and art.text.endswith("作物。\n各地还要")
