@@ -357,6 +357,10 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
         off_grid = bool(pitch and ocr_sized and len(ln.text) < 8 and not on_grid(ln))
         if _size(ln) > _SMALL * body:
             return _size(ln) <= 0.95 * body and off_grid
+        if ocr_sized and pitch and _size(ln) > 0.8 * body and height > 0.8 * tall and on_grid(ln):
+            # (a body line with narrow punctuation, "本报讯（记者韩冰、", OCR measured some 0.85
+            # body: on its column's baseline grid, a body line's height)
+            return False
         return exact or len(ln.text) >= 8 or height <= 0.8 * tall or off_grid
 
     by_top = sorted(boxed, key=lambda o: o.bbox[1])

@@ -333,3 +333,27 @@ def test_a_last_line_ending_on_a_continuation_mark_ocr_measured_small_stays_in_i
     page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
     (art,) = segment_page(page)
     assert art.continues_on_page == 8 and art.text.endswith("作物。\n各地还要")
+
+
+def test_a_first_body_line_ocr_measured_small_on_the_baseline_grid_stays_body():
+    # "本报讯（记者韩冰、" (brackets and the comma set narrow): OCR measures it 0.84 body; it
+    # stands one line pitch over its column's next line, as tall as body lines
+    from ingest.articles import segment_page
+    from rag.records import IssueDate, Page
+
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    bx = body_left + width * EM + gutter
+    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM)]
+    a, b = _columns(8, width, 2)
+    a[1] = "曲俊铮）8月11日，" + a[1][9:]
+    for r in range(8):
+        y = top + 3.0 * EM + r * PITCH
+        if r == 0:
+            first = "本报讯（记者韩冰、"
+            lines.append(Line(first, 0, 0.84 * EM, (body_left + 2 * EM, y, body_left + 2 * EM + 9 * 0.84 * EM, y + 0.85 * EM)))
+        else:
+            lines.append(_line(a[r], body_left, y))
+        lines.append(_line(b[r], bx, y))
+    page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
+    (art,) = segment_page(page)
+    assert "韩冰" in art.byline and art.text.startswith("8月11日")
