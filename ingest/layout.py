@@ -47,6 +47,7 @@ _HEAD = 1.12  # a line this much larger than the body is headline material
 _NEAR_HEAD = 1.05  # ... or this much, right beside a headline (a subtitle one size up)
 _SMALL = 0.87  # this much smaller: a caption or page furniture
 _MARK = re.compile(r"^\s*[（(]?\s*[下上][转接]\s*第?\s*\d+\s*版\s*[）)]?\s*$")
+_QUOTES = re.compile(r"[“”‘’\"']")
 _MARK_END = re.compile(r"[（(]\s*下转\s*第?\s*\d+\s*版\s*[）)]?\s*$")
 
 
@@ -209,8 +210,9 @@ def _gridded(by_top: list[Line], unit: float, tall: float, pitch: float) -> set[
     tops = [ln.bbox[1] for ln in by_top]
     support = [ln for ln in by_top if 0.8 * unit < _size(ln) < _NEAR_HEAD * unit]
     # (OCR's box of a line of a character or two, "菜。", stands taller round its ink)
+    # (and so does a line with quotation marks, set high: "”国民党昨天召开全代")
     todo = {id(ln): ln for ln in by_top if _size(ln) >= _NEAR_HEAD * unit
-            and ln.bbox[3] - ln.bbox[1] <= (1.7 if len(ln.text.strip()) <= 3 else 1.5) * tall}
+            and ln.bbox[3] - ln.bbox[1] <= (1.7 if len(ln.text.strip()) <= 3 or _QUOTES.search(ln.text) else 1.5) * tall}
     # where each line's printed line begins: OCR cut some lines in two or more at a wide space
     # or a comma it dropped ("流行" / "歌曲《求佛》。", "23.50亿元" / "同比下降") and measured one
     # piece larger than the other; pieces of one row, each near the next, from the left, up to
@@ -252,9 +254,10 @@ def _gridded(by_top: list[Line], unit: float, tall: float, pitch: float) -> set[
                 if abs(step - pitch) >= 0.2 * pitch:
                     continue
                 # its left edge, or its printed line's (a line cut in two keeps within the
-                # column), at the column's, and under it
+                # column), at the column's, and under it (a paragraph's two-em indent reads up to
+                # three of OCR's body sizes, which run below the printed em)
                 for e0 in (x0, begins[id(ln)]) if x1 <= o1 + 0.5 * unit else (x0,):
-                    if min(abs(o.bbox[0] - e0), abs(o0 - e0)) <= 2.5 * unit and _overlap((o0, 0, o1, 0), (e0, 0, x1, 0)) > 0.5 * min(o1 - o0, x1 - e0):
+                    if min(abs(o.bbox[0] - e0), abs(o0 - e0)) <= 3.0 * unit and _overlap((o0, 0, o1, 0), (e0, 0, x1, 0)) > 0.5 * min(o1 - o0, x1 - e0):
                         found.add(id(ln))
                         nxt.append(todo.pop(id(ln)))
                         break

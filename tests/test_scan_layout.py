@@ -357,3 +357,40 @@ def test_a_first_body_line_ocr_measured_small_on_the_baseline_grid_stays_body():
     page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
     (art,) = segment_page(page)
     assert "韩冰" in art.byline and art.text.startswith("8月11日")
+
+
+def _story_with(line_at: tuple[int, int], make) -> list[Line]:
+    """A headline over two columns of eight body lines; the line at (column, row) made by
+    ``make(text, x0, y)``."""
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    bx = body_left + width * EM + gutter
+    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM)]
+    cols = _columns(8, width, 2)
+    for c, x in enumerate((body_left, bx)):
+        for r in range(8):
+            y = top + 3.0 * EM + r * PITCH
+            lines.append(make(cols[c][r], x, y) if (c, r) == line_at else _line(cols[c][r], x, y))
+    return lines
+
+
+def test_a_body_line_opening_on_a_quotation_mark_in_a_tall_box_on_the_grid_stays_body():
+    # a paragraph opening on "”": the mark stands high, so OCR's box is 1.6 body lines tall,
+    # and the line measures 1.16 body; it stands on its column's baseline grid
+    def make(text, x, y):
+        s = "”国民党昨天召开全代"
+        return Line(s, 0, 1.16 * EM, (x + 2 * EM, y - 0.5 * EM, x + 2 * EM + 10 * 1.0 * EM, y - 0.5 * EM + 1.6 * 0.85 * EM))
+
+    ro = reading_order(_story_with((1, 4), make))
+    assert [ln.block for ln in ro if ln.text.startswith("”")] == [1]
+    assert [ln.text for ln in ro if ln.block == 0] == ["夜市经济火热老街人气旺"]
+
+
+def test_a_column_top_line_indented_a_little_over_two_and_a_half_body_sizes_is_found_on_the_grid():
+    # OCR's body size runs below the printed em, and a paragraph's first character has ink
+    # set in: the indent of "二是倡导“一卡通" (measured 1.19 body) reads 2.6 body sizes
+    def make(text, x, y):
+        s = "二是倡导“一卡通"
+        return Line(s, 0, 1.19 * EM, (x + 2.6 * EM, y, x + 2.6 * EM + 8 * 1.19 * EM, y + 0.9 * EM))
+
+    ro = reading_order(_story_with((1, 0), make))
+    assert [ln.block for ln in ro if ln.text.startswith("二是")] == [1]
