@@ -358,6 +358,10 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
         # caption's last line, "（记者姚怡摄）", over a story's first body line stands off it:
         # small, as far as OCR measured it up to 0.95 body)
         off_grid = bool(pitch and ocr_sized and len(ln.text) < 8 and not on_grid(ln))
+        if ocr_sized and _size(ln) < 0.7 * body and len(ln.text.strip()) >= 5:
+            # (five characters or more measured under 0.7 body are a caption's, "（记者夏鸣摄）",
+            # even one pitch over a story's first line)
+            return True
         if _size(ln) > _SMALL * body:
             return _size(ln) <= 0.95 * body and off_grid
         if ocr_sized and pitch and _size(ln) > 0.8 * body and height > 0.8 * tall and on_grid(ln):

@@ -394,3 +394,20 @@ def test_a_column_top_line_indented_a_little_over_two_and_a_half_body_sizes_is_f
 
     ro = reading_order(_story_with((1, 0), make))
     assert [ln.block for ln in ro if ln.text.startswith("二是")] == [1]
+
+
+def test_a_caption_credit_measured_well_under_body_type_one_pitch_over_a_story_stays_out():
+    # a photo's credit, "（记者夏鸣摄）", set at 0.63 body, happens to stand one line pitch over
+    # the story's first body line (under its headline): a caption's, not the story's
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    bx = body_left + width * EM + gutter
+    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM)]
+    a, b = _columns(8, width, 2)
+    first = top + 4.0 * EM
+    credit = "（记者夏鸣摄）"
+    lines.append(Line(credit, 0, 0.63 * EM, (body_left + EM, first - PITCH, body_left + EM + 7 * 0.63 * EM, first - PITCH + 0.7 * EM)))
+    for r in range(8):
+        y = first + r * PITCH
+        lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+    ro = reading_order(lines)
+    assert [ln.text for ln in ro if ln.block == 1] == a + b
