@@ -151,7 +151,8 @@ def _stack(lines: list[Line], kind: str, unit: float, rules: Sequence[Box], lead
                 elif kind == "head" and -0.5 * unit < max(x0 - last[2], last[0] - x1) < (
                         2 * max(lh, h) if _under_one(b.lines, b.last, ln, unit) else 0.6 * unit) \
                         and min(lh, h) > 0.75 * max(lh, h) \
-                        and x1 - x0 > 1.5 * h and last[2] - last[0] > 1.5 * lh \
+                        and (x1 - x0 > 1.5 * h and last[2] - last[0] > 1.5 * lh
+                             or max(x1 - x0 - 4 * h, last[2] - last[0] - 4 * lh) > 0) \
                         and abs(y0 - last[1]) < 0.25 * max(lh, h) and abs(y1 - last[3]) < 0.25 * max(lh, h):
                     gap = -1.0
                 else:

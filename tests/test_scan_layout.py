@@ -411,3 +411,25 @@ def test_a_caption_credit_measured_well_under_body_type_one_pitch_over_a_story_s
         lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
     ro = reading_order(lines)
     assert [ln.text for ln in ro if ln.block == 1] == a + b
+
+
+def test_a_headline_lines_last_character_ocr_cut_off_after_a_bracket_joins_its_line():
+    # OCR cut "电影《长安三万里》中" after the bracket: a piece of one character, right beside
+    # the rest of the line on its row, in the same type
+    from ingest.articles import segment_page
+    from rag.records import IssueDate, Page
+
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    bx = body_left + width * EM + gutter
+    t = 1.78 * EM
+    x = body_left + EM
+    lines = [Line("电影《长安三万里》", 0, t, (x, top, x + 9 * t, top + t)),
+             Line("中", 0, t, (x + 9 * t + 0.4 * EM, top, x + 10 * t + 0.4 * EM, top + t))]
+    a, b = _columns(8, width, 2)
+    a[0] = "本报讯（记者王芳）" + a[0][9:]
+    for r in range(8):
+        y = top + 3.0 * EM + r * PITCH
+        lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+    page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
+    arts = segment_page(page)
+    assert [art.title for art in arts] == ["电影《长安三万里》中"]
