@@ -159,7 +159,9 @@ def _stack(lines: list[Line], kind: str, unit: float, rules: Sequence[Box], lead
                     continue
             else:
                 gap = y0 - last[3]
-                if gap < -0.3 * s or gap > leading * max(s, _size(b.last)):
+                # (OCR's pieces of one vertical headline's column may overlap by half a character)
+                stacked = kind == "head" and _column_of_text(ln) and _column_of_text(b.last) and -0.8 * s < gap
+                if gap < -0.3 * s and not stacked or gap > leading * max(s, _size(b.last)):
                     continue
                 ov = _overlap(ln.bbox, (bx0, 0, bx1, 0))
                 if ov < 0.6 * min(x1 - x0, bx1 - bx0):

@@ -433,3 +433,25 @@ def test_a_headline_lines_last_character_ocr_cut_off_after_a_bracket_joins_its_l
     page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
     arts = segment_page(page)
     assert [art.title for art in arts] == ["电影《长安三万里》中"]
+
+
+def test_pieces_of_a_vertical_headlines_column_that_ocr_boxes_overlapping_are_one_headline():
+    # OCR read a vertical headline's column in two pieces whose boxes overlap by half a
+    # character ("中国在2021年超越" / "了韩国"), beside its story's columns
+    from ingest.articles import segment_page
+    from rag.records import IssueDate, Page
+
+    v = 1.5 * EM
+    vx, top = 100.0, 200.0
+    body_left, width, gutter = vx + v + EM, 10, EM
+    bx = body_left + width * EM + gutter
+    lines = [Line("中国在2021年超越", 0, v, (vx, top, vx + v, top + 8 * v)),
+             Line("了韩国", 0, v, (vx + 2, top + 7.5 * v, vx + v - 2, top + 10.5 * v))]
+    a, b = _columns(8, width, 2)
+    a[0] = "本报讯（记者王芳）" + a[0][9:]
+    for r in range(8):
+        y = top + r * PITCH
+        lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+    page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
+    arts = segment_page(page)
+    assert [art.title for art in arts] == ["中国在2021年超越了韩国"]
