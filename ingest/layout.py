@@ -260,7 +260,8 @@ def _gridded(by_top: list[Line], unit: float, tall: float, pitch: float) -> set[
                 # column), at the column's, and under it (a paragraph's two-em indent reads up to
                 # three of OCR's body sizes, which run below the printed em)
                 for e0 in (x0, begins[id(ln)]) if x1 <= o1 + 0.5 * unit else (x0,):
-                    if min(abs(o.bbox[0] - e0), abs(o0 - e0)) <= 3.0 * unit and _overlap((o0, 0, o1, 0), (e0, 0, x1, 0)) > 0.5 * min(o1 - o0, x1 - e0):
+                    c0 = min(o0, e0)  # (the column's left edge: a paragraph's first line is indented)
+                    if min(abs(o.bbox[0] - e0), abs(o0 - e0)) <= 3.0 * unit and _overlap((c0, 0, o1, 0), (e0, 0, x1, 0)) > 0.5 * min(o1 - c0, x1 - e0):
                         found.add(id(ln))
                         nxt.append(todo.pop(id(ln)))
                         break

@@ -455,3 +455,27 @@ def test_pieces_of_a_vertical_headlines_column_that_ocr_boxes_overlapping_are_on
     page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
     arts = segment_page(page)
     assert [art.title for art in arts] == ["中国在2021年超越了韩国"]
+
+
+def test_lines_measured_large_over_a_paragraph_end_and_an_indented_opening_are_found_on_the_grid():
+    # a column's top lines OCR measured large (Latin and digits): "均有所下降。核心",
+    # "CPI同比下降至", then the paragraph's short end "4.7%", then a paragraph opening two ems
+    # in: the short end overlaps the indented line below it by less than half its width
+    body_left, width, gutter, top = 100.0, 10, EM, 200.0
+    bx = body_left + width * EM + gutter
+    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM)]
+    a, b = _columns(8, width, 2)
+    big = {0: ("均有所下降。核心", 1.13, 8), 1: ("CPI同比下降至", 1.38, 7.5), 2: ("4.7%", 1.15, 2.5)}
+    for r in range(8):
+        y = top + 3.0 * EM + r * PITCH
+        lines.append(_line(a[r], body_left, y))
+        if r in big:
+            text, k, n = big[r]
+            lines.append(Line(text, 0, k * EM, (bx, y, bx + n * k * EM, y + 0.85 * EM)))
+        elif r == 3:
+            lines.append(_line(b[r][:8], bx + 2 * EM, y))
+        else:
+            lines.append(_line(b[r], bx, y))
+    ro = reading_order(lines)
+    assert [ln.text for ln in ro if ln.block == 0] == ["夜市经济火热老街人气旺"]
+    assert {ln.block for ln in ro if ln.text in ("均有所下降。核心", "CPI同比下降至", "4.7%")} == {1}
