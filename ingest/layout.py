@@ -47,6 +47,8 @@ _HEAD = 1.12  # a line this much larger than the body is headline material
 _NEAR_HEAD = 1.05  # ... or this much, right beside a headline (a subtitle one size up)
 _SMALL = 0.87  # this much smaller: a caption or page furniture
 _MARK = re.compile(r"^\s*[（(]?\s*[下上][转接]\s*第?\s*\d+\s*版\s*[）)]?\s*$")
+_QUOTES = re.compile(r"[“”‘’\"']")
+_MARK_END = re.compile(r"[（(]\s*下转\s*第?\s*\d+\s*版\s*[）)]?\s*$")
 
 
 def union(boxes: Sequence[Box]) -> Box:
@@ -149,14 +151,17 @@ def _stack(lines: list[Line], kind: str, unit: float, rules: Sequence[Box], lead
                 elif kind == "head" and -0.5 * unit < max(x0 - last[2], last[0] - x1) < (
                         2 * max(lh, h) if _under_one(b.lines, b.last, ln, unit) else 0.6 * unit) \
                         and min(lh, h) > 0.75 * max(lh, h) \
-                        and x1 - x0 > 1.5 * h and last[2] - last[0] > 1.5 * lh \
+                        and (x1 - x0 > 1.5 * h and last[2] - last[0] > 1.5 * lh
+                             or max(x1 - x0 - 4 * h, last[2] - last[0] - 4 * lh) > 0) \
                         and abs(y0 - last[1]) < 0.25 * max(lh, h) and abs(y1 - last[3]) < 0.25 * max(lh, h):
                     gap = -1.0
                 else:
                     continue
             else:
                 gap = y0 - last[3]
-                if gap < -0.3 * s or gap > leading * max(s, _size(b.last)):
+                # (OCR's pieces of one vertical headline's column may overlap by half a character)
+                stacked = kind == "head" and _column_of_text(ln) and _column_of_text(b.last) and -0.8 * s < gap
+                if gap < -0.3 * s and not stacked or gap > leading * max(s, _size(b.last)):
                     continue
                 ov = _overlap(ln.bbox, (bx0, 0, bx1, 0))
                 if ov < 0.6 * min(x1 - x0, bx1 - bx0):
@@ -208,8 +213,9 @@ def _gridded(by_top: list[Line], unit: float, tall: float, pitch: float) -> set[
     tops = [ln.bbox[1] for ln in by_top]
     support = [ln for ln in by_top if 0.8 * unit < _size(ln) < _NEAR_HEAD * unit]
     # (OCR's box of a line of a character or two, "菜。", stands taller round its ink)
+    # (and so does a line with quotation marks, set high: "”国民党昨天召开全代")
     todo = {id(ln): ln for ln in by_top if _size(ln) >= _NEAR_HEAD * unit
-            and ln.bbox[3] - ln.bbox[1] <= (1.7 if len(ln.text.strip()) <= 3 else 1.5) * tall}
+            and ln.bbox[3] - ln.bbox[1] <= (1.7 if len(ln.text.strip()) <= 3 or _QUOTES.search(ln.text) else 1.5) * tall}
     # where each line's printed line begins: OCR cut some lines in two or more at a wide space
     # or a comma it dropped ("流行" / "歌曲《求佛》。", "23.50亿元" / "同比下降") and measured one
     # piece larger than the other; pieces of one row, each near the next, from the left, up to
@@ -251,9 +257,11 @@ def _gridded(by_top: list[Line], unit: float, tall: float, pitch: float) -> set[
                 if abs(step - pitch) >= 0.2 * pitch:
                     continue
                 # its left edge, or its printed line's (a line cut in two keeps within the
-                # column), at the column's, and under it
+                # column), at the column's, and under it (a paragraph's two-em indent reads up to
+                # three of OCR's body sizes, which run below the printed em)
                 for e0 in (x0, begins[id(ln)]) if x1 <= o1 + 0.5 * unit else (x0,):
-                    if min(abs(o.bbox[0] - e0), abs(o0 - e0)) <= 2.5 * unit and _overlap((o0, 0, o1, 0), (e0, 0, x1, 0)) > 0.5 * min(o1 - o0, x1 - e0):
+                    c0 = min(o0, e0)  # (the column's left edge: a paragraph's first line is indented)
+                    if min(abs(o.bbox[0] - e0), abs(o0 - e0)) <= 3.0 * unit and _overlap((c0, 0, o1, 0), (e0, 0, x1, 0)) > 0.5 * min(o1 - c0, x1 - e0):
                         found.add(id(ln))
                         nxt.append(todo.pop(id(ln)))
                         break
@@ -346,14 +354,24 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
         height = ln.bbox[3] - ln.bbox[1]
         # a PDF em box: the size is the printed one (OCR gives a short line its box's height)
         exact = abs(_size(ln) - height) < 1e-3 * height and not ocr_sized
-        if _MARK.match(ln.text):
-            return False  # a continuation mark, OCR's brackets lost or not: it ends its story
+        if _MARK.match(ln.text) or _MARK_END.search(ln.text):
+            # a continuation mark, OCR's brackets lost or not: it ends its story (set a size
+            # below body type, it makes the story's last line, "各地还要（下转8版）", measure small)
+            return False
         # (a short line of body type OCR measured small stands on its column's baseline grid; a
         # caption's last line, "（记者姚怡摄）", over a story's first body line stands off it:
         # small, as far as OCR measured it up to 0.95 body)
         off_grid = bool(pitch and ocr_sized and len(ln.text) < 8 and not on_grid(ln))
+        if ocr_sized and _size(ln) < 0.7 * body and len(ln.text.strip()) >= 5:
+            # (five characters or more measured under 0.7 body are a caption's, "（记者夏鸣摄）",
+            # even one pitch over a story's first line)
+            return True
         if _size(ln) > _SMALL * body:
             return _size(ln) <= 0.95 * body and off_grid
+        if ocr_sized and pitch and _size(ln) > 0.8 * body and height > 0.8 * tall and on_grid(ln):
+            # (a body line with narrow punctuation, "本报讯（记者韩冰、", OCR measured some 0.85
+            # body: on its column's baseline grid, a body line's height)
+            return False
         return exact or len(ln.text) >= 8 or height <= 0.8 * tall or off_grid
 
     by_top = sorted(boxed, key=lambda o: o.bbox[1])
@@ -838,6 +856,22 @@ def _deck_size(heads: list[_Block]) -> float:
     return statistics.median(pitches) if len(pitches) >= 3 else 0.0
 
 
+def _dash_read_as_yi(text: str) -> bool:
+    """A subtitle opening on "一" that stands as no word with what follows ("一强化治安巡查",
+    "一在这里…"; not "一季度", "一批", "一男子", "一图读懂"): the dash OCR read as one stroke.
+    (Where the deck size is unknown the line's width cannot tell a dash's two ems from one.)"""
+    import logging
+
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(logging.WARNING)
+    words = list(jieba.posseg.cut(text[:12], HMM=False))
+    if len(words) < 2 or words[0].word != "一":
+        return False
+    return words[1].flag not in ("n", "ng", "q", "m", "mq")
+
+
 def _dashed(rows: list[Line], body: list[_Block], deck: float) -> list[Line]:
     """A headline group's lines with a subtitle's opening dash ("——", two ems) as printed: OCR
     reads it as a hyphen or "一", or drops the thin stroke. A hyphen never opens a printed line
@@ -859,6 +893,17 @@ def _dashed(rows: list[Line], body: list[_Block], deck: float) -> list[Line]:
         # (a subtitle: a line of its own under the title, set clearly smaller; not a piece of a
         # title's row OCR measured smaller, nor a wrapped title's last word or two)
         alone = not any(o is not ln and min(o.bbox[3], ln.bbox[3]) - max(o.bbox[1], ln.bbox[1]) > 0 for o in rows)
+        above = [o for o in rows if o.bbox[3] <= ln.bbox[1]]
+        if alone and above and em >= 0.85 * top and len(text) >= 3 and text[0] not in _HYPHENS + "一":
+            # a subtitle set as large as its title (a small story's headline), its dash dropped: in
+            # a centred group the line's middle stands about an em right of the lines' above,
+            # which agree (a wrapped title's lines, centred, stand on one middle)
+            mids = [(o.bbox[0] + o.bbox[2]) / 2 for o in above]
+            off = (ln.bbox[0] + ln.bbox[2]) / 2 - statistics.mean(mids)
+            if max(mids) - min(mids) < 0.2 * em and 0.5 * em < off < 1.3 * em \
+                    and ln.bbox[0] > min(o.bbox[0] for o in above) + 0.5 * em:
+                out.append(replace(ln, text="——" + text))
+                continue
         if not text or em >= 0.85 * top or text.startswith(("——", "－－")) or not alone \
                 or ln.bbox[1] < title_bottom or len(text) < 3:
             out.append(ln)
@@ -873,6 +918,8 @@ def _dashed(rows: list[Line], body: list[_Block], deck: float) -> list[Line]:
         elif k and all(c in _HYPHENS for c in text[:k]):
             dash = True
         elif deck and 1.6 < (x1 - x0) / deck - rest < 2.5:
+            dash = True
+        elif k == 1 and text[0] == "一" and _dash_read_as_yi(text):
             dash = True
         else:
             # (the dash's ink, thin at its ends, is some 1.5 em wide on a scan: a flush-left

@@ -271,3 +271,211 @@ def test_a_kicker_a_size_below_a_small_title_is_told_by_its_pitch():
     page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
     (art,) = segment_page(page)
     assert (art.kicker, art.title) == ("民生实事进行时", "所有项目改造完成后 大幅度提升滑雪道的")
+
+
+def test_a_subtitle_dash_ocr_read_as_one_stroke_is_restored_where_the_deck_size_is_unknown():
+    # one story on the page (no deck size to measure the line's width by): "一" that makes no
+    # word with what follows is the dash; "一男子…" (a man) keeps its text
+    body_left, width, gutter = 100.0, 12, EM
+    bx = body_left + width * EM + gutter
+    for sub, want in (("一强化老街治安巡查", "——强化老街治安巡查"), ("一男子夜市摆摊被罚", "一男子夜市摆摊被罚")):
+        top = 200.0
+        lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM), _line(sub, body_left, top + 2.6 * EM, 1.25 * EM)]
+        a, b = _columns(8, width, 2)
+        for r in range(8):
+            y = top + 4.6 * EM + r * PITCH
+            lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+        head = [ln.text for ln in reading_order(lines) if ln.block == 0]
+        assert head == ["夜市经济火热老街人气旺", want]
+
+
+def test_a_subtitle_as_large_as_its_small_title_with_its_dash_dropped_is_told_by_its_middle():
+    # a short story's centred headline, title and subtitle in one size (12 pt over 9 pt body);
+    # OCR dropped the subtitle's dash, so what it read stands an em right of the title's middle
+    from ingest.articles import segment_page
+    from rag.records import IssueDate, Page
+
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    bx = body_left + width * EM + gutter
+    mid = (body_left + bx + width * EM) / 2
+    t = 12 / 9 * EM
+    heads = (("我从未看到过这样的表演", 0.0), ("旨在促进中外文化交流", t))
+    lines = [Line(s, 0, t, (mid + off - len(s) * t / 2, top + k * 1.4 * EM, mid + off + len(s) * t / 2, top + k * 1.4 * EM + 1.05 * EM))
+             for k, (s, off) in enumerate(heads)]
+    a, b = _columns(8, width, 2)
+    a[0] = "本报讯（记者王芳）" + a[0][9:]
+    for r in range(8):
+        y = top + 4.0 * EM + r * PITCH
+        lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+    page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
+    (art,) = segment_page(page)
+    assert (art.title, art.subtitle) == ("我从未看到过这样的表演", "——旨在促进中外文化交流")
+
+
+def test_a_last_line_ending_on_a_continuation_mark_ocr_measured_small_stays_in_its_story():
+    # the mark is set a size below body type, so OCR measures the story's last line,
+    # a paragraph's first (indented two ems) after a short paragraph end, at 0.86 body
+    from ingest.articles import segment_page
+    from rag.records import IssueDate, Page
+
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    bx = body_left + width * EM + gutter
+    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM)]
+    a, b = _columns(8, width, 2)
+    a[0] = "本报讯（记者王芳）" + a[0][9:]
+    b[7] = "作物。"
+    for r in range(8):
+        y = top + 3.0 * EM + r * PITCH
+        lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+    mark = "各地还要（下转8版）"
+    y = top + 3.0 * EM + 8 * PITCH
+    lines.append(Line(mark, 0, 0.86 * EM, (bx + 2 * EM, y, bx + 2 * EM + 8.5 * 0.9 * EM, y + 0.85 * EM)))
+    page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
+    (art,) = segment_page(page)
+    assert art.continues_on_page == 8 and art.text.endswith("作物。\n各地还要")
+
+
+def test_a_first_body_line_ocr_measured_small_on_the_baseline_grid_stays_body():
+    # "本报讯（记者韩冰、" (brackets and the comma set narrow): OCR measures it 0.84 body; it
+    # stands one line pitch over its column's next line, as tall as body lines
+    from ingest.articles import segment_page
+    from rag.records import IssueDate, Page
+
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    bx = body_left + width * EM + gutter
+    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM)]
+    a, b = _columns(8, width, 2)
+    a[1] = "曲俊铮）8月11日，" + a[1][9:]
+    for r in range(8):
+        y = top + 3.0 * EM + r * PITCH
+        if r == 0:
+            first = "本报讯（记者韩冰、"
+            lines.append(Line(first, 0, 0.84 * EM, (body_left + 2 * EM, y, body_left + 2 * EM + 9 * 0.84 * EM, y + 0.85 * EM)))
+        else:
+            lines.append(_line(a[r], body_left, y))
+        lines.append(_line(b[r], bx, y))
+    page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
+    (art,) = segment_page(page)
+    assert "韩冰" in art.byline and art.text.startswith("8月11日")
+
+
+def _story_with(line_at: tuple[int, int], make) -> list[Line]:
+    """A headline over two columns of eight body lines; the line at (column, row) made by
+    ``make(text, x0, y)``."""
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    bx = body_left + width * EM + gutter
+    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM)]
+    cols = _columns(8, width, 2)
+    for c, x in enumerate((body_left, bx)):
+        for r in range(8):
+            y = top + 3.0 * EM + r * PITCH
+            lines.append(make(cols[c][r], x, y) if (c, r) == line_at else _line(cols[c][r], x, y))
+    return lines
+
+
+def test_a_body_line_opening_on_a_quotation_mark_in_a_tall_box_on_the_grid_stays_body():
+    # a paragraph opening on "”": the mark stands high, so OCR's box is 1.6 body lines tall,
+    # and the line measures 1.16 body; it stands on its column's baseline grid
+    def make(text, x, y):
+        s = "”国民党昨天召开全代"
+        return Line(s, 0, 1.16 * EM, (x + 2 * EM, y - 0.5 * EM, x + 2 * EM + 10 * 1.0 * EM, y - 0.5 * EM + 1.6 * 0.85 * EM))
+
+    ro = reading_order(_story_with((1, 4), make))
+    assert [ln.block for ln in ro if ln.text.startswith("”")] == [1]
+    assert [ln.text for ln in ro if ln.block == 0] == ["夜市经济火热老街人气旺"]
+
+
+def test_a_column_top_line_indented_a_little_over_two_and_a_half_body_sizes_is_found_on_the_grid():
+    # OCR's body size runs below the printed em, and a paragraph's first character has ink
+    # set in: the indent of "二是倡导“一卡通" (measured 1.19 body) reads 2.6 body sizes
+    def make(text, x, y):
+        s = "二是倡导“一卡通"
+        return Line(s, 0, 1.19 * EM, (x + 2.6 * EM, y, x + 2.6 * EM + 8 * 1.19 * EM, y + 0.9 * EM))
+
+    ro = reading_order(_story_with((1, 0), make))
+    assert [ln.block for ln in ro if ln.text.startswith("二是")] == [1]
+
+
+def test_a_caption_credit_measured_well_under_body_type_one_pitch_over_a_story_stays_out():
+    # a photo's credit, "（记者夏鸣摄）", set at 0.63 body, happens to stand one line pitch over
+    # the story's first body line (under its headline): a caption's, not the story's
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    bx = body_left + width * EM + gutter
+    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM)]
+    a, b = _columns(8, width, 2)
+    first = top + 4.0 * EM
+    credit = "（记者夏鸣摄）"
+    lines.append(Line(credit, 0, 0.63 * EM, (body_left + EM, first - PITCH, body_left + EM + 7 * 0.63 * EM, first - PITCH + 0.7 * EM)))
+    for r in range(8):
+        y = first + r * PITCH
+        lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+    ro = reading_order(lines)
+    assert [ln.text for ln in ro if ln.block == 1] == a + b
+
+
+def test_a_headline_lines_last_character_ocr_cut_off_after_a_bracket_joins_its_line():
+    # OCR cut "电影《长安三万里》中" after the bracket: a piece of one character, right beside
+    # the rest of the line on its row, in the same type
+    from ingest.articles import segment_page
+    from rag.records import IssueDate, Page
+
+    body_left, width, gutter, top = 100.0, 12, EM, 200.0
+    bx = body_left + width * EM + gutter
+    t = 1.78 * EM
+    x = body_left + EM
+    lines = [Line("电影《长安三万里》", 0, t, (x, top, x + 9 * t, top + t)),
+             Line("中", 0, t, (x + 9 * t + 0.4 * EM, top, x + 10 * t + 0.4 * EM, top + t))]
+    a, b = _columns(8, width, 2)
+    a[0] = "本报讯（记者王芳）" + a[0][9:]
+    for r in range(8):
+        y = top + 3.0 * EM + r * PITCH
+        lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+    page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
+    arts = segment_page(page)
+    assert [art.title for art in arts] == ["电影《长安三万里》中"]
+
+
+def test_pieces_of_a_vertical_headlines_column_that_ocr_boxes_overlapping_are_one_headline():
+    # OCR read a vertical headline's column in two pieces whose boxes overlap by half a
+    # character ("中国在2021年超越" / "了韩国"), beside its story's columns
+    from ingest.articles import segment_page
+    from rag.records import IssueDate, Page
+
+    v = 1.5 * EM
+    vx, top = 100.0, 200.0
+    body_left, width, gutter = vx + v + EM, 10, EM
+    bx = body_left + width * EM + gutter
+    lines = [Line("中国在2021年超越", 0, v, (vx, top, vx + v, top + 8 * v)),
+             Line("了韩国", 0, v, (vx + 2, top + 7.5 * v, vx + v - 2, top + 10.5 * v))]
+    a, b = _columns(8, width, 2)
+    a[0] = "本报讯（记者王芳）" + a[0][9:]
+    for r in range(8):
+        y = top + r * PITCH
+        lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
+    page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
+    arts = segment_page(page)
+    assert [art.title for art in arts] == ["中国在2021年超越了韩国"]
+
+
+def test_lines_measured_large_over_a_paragraph_end_and_an_indented_opening_are_found_on_the_grid():
+    # a column's top lines OCR measured large (Latin and digits): "均有所下降。核心",
+    # "CPI同比下降至", then the paragraph's short end "4.7%", then a paragraph opening two ems
+    # in: the short end overlaps the indented line below it by less than half its width
+    body_left, width, gutter, top = 100.0, 10, EM, 200.0
+    bx = body_left + width * EM + gutter
+    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM)]
+    a, b = _columns(8, width, 2)
+    big = {0: ("均有所下降。核心", 1.13, 8), 1: ("CPI同比下降至", 1.38, 7.5), 2: ("4.7%", 1.15, 2.5)}
+    for r in range(8):
+        y = top + 3.0 * EM + r * PITCH
+        lines.append(_line(a[r], body_left, y))
+        if r in big:
+            text, k, n = big[r]
+            lines.append(Line(text, 0, k * EM, (bx, y, bx + n * k * EM, y + 0.85 * EM)))
+        elif r == 3:
+            lines.append(_line(b[r][:8], bx + 2 * EM, y))
+        else:
+            lines.append(_line(b[r], bx, y))
+    ro = reading_order(lines)
+    assert [ln.text for ln in ro if ln.block == 0] == ["夜市经济火热老街人气旺"]
+    assert {ln.block for ln in ro if ln.text in ("均有所下降。核心", "CPI同比下降至", "4.7%")} == {1}
