@@ -318,18 +318,13 @@ def test_a_last_line_ending_on_a_continuation_mark_ocr_measured_small_stays_in_i
     from ingest.articles import segment_page
     from rag.records import IssueDate, Page
 
-    body_left, width, gutter, top = 100.0, 12, EM, 200.0
-    bx = body_left + width * EM + gutter
-    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM)]
-    a, b = _columns(8, width, 2)
-    a[0] = "本报讯（记者王芳）" + a[0][9:]
-    b[7] = "作物。"
-    for r in range(8):
-        y = top + 3.0 * EM + r * PITCH
-        lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
-    mark = "各地还要（下转8版）"
-    y = top + 3.0 * EM + 8 * PITCH
-    lines.append(Line(mark, 0, 0.86 * EM, (bx + 2 * EM, y, bx + 2 * EM + 8.5 * 0.9 * EM, y + 0.85 * EM)))
+    def edit(cols):
+        cols[0][0] = "本报讯（记者王芳）" + cols[0][0][9:]
+        cols[1][7] = "作物。"
+
+    lines = _story_with(edit=edit)
+    y = _TOP + 3.0 * EM + 8 * PITCH
+    lines.append(Line("各地还要（下转8版）", 0, 0.86 * EM, (_RIGHT + 2 * EM, y, _RIGHT + 2 * EM + 8.5 * 0.9 * EM, y + 0.85 * EM)))
     page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
     (art,) = segment_page(page)
     assert art.continues_on_page == 8 and art.text.endswith("作物。\n各地还要")
@@ -341,36 +336,35 @@ def test_a_first_body_line_ocr_measured_small_on_the_baseline_grid_stays_body():
     from ingest.articles import segment_page
     from rag.records import IssueDate, Page
 
-    body_left, width, gutter, top = 100.0, 12, EM, 200.0
-    bx = body_left + width * EM + gutter
-    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM)]
-    a, b = _columns(8, width, 2)
-    a[1] = "曲俊铮）8月11日，" + a[1][9:]
-    for r in range(8):
-        y = top + 3.0 * EM + r * PITCH
-        if r == 0:
-            first = "本报讯（记者韩冰、"
-            lines.append(Line(first, 0, 0.84 * EM, (body_left + 2 * EM, y, body_left + 2 * EM + 9 * 0.84 * EM, y + 0.85 * EM)))
-        else:
-            lines.append(_line(a[r], body_left, y))
-        lines.append(_line(b[r], bx, y))
-    page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
+    def edit(cols):
+        cols[0][1] = "曲俊铮）8月11日，" + cols[0][1][9:]
+
+    def make(text, x, y):
+        first = "本报讯（记者韩冰、"
+        return Line(first, 0, 0.84 * EM, (x + 2 * EM, y, x + 2 * EM + 9 * 0.84 * EM, y + 0.85 * EM))
+
+    page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(_story_with((0, 0), make, edit)),
+                size=(2000, 3000))
     (art,) = segment_page(page)
     assert "韩冰" in art.byline and art.text.startswith("8月11日")
 
 
-def _story_with(line_at: tuple[int, int], make) -> list[Line]:
+def _story_with(line_at: tuple[int, int] | None = None, make=None, edit=None) -> list[Line]:
     """A headline over two columns of eight body lines; the line at (column, row) made by
-    ``make(text, x0, y)``."""
-    body_left, width, gutter, top = 100.0, 12, EM, 200.0
-    bx = body_left + width * EM + gutter
-    lines = [_line("夜市经济火热老街人气旺", body_left, top, 2.2 * EM)]
-    cols = _columns(8, width, 2)
-    for c, x in enumerate((body_left, bx)):
+    ``make(text, x0, y)``; ``edit(columns)`` changes the columns' texts first."""
+    cols = _columns(8, 12, 2)
+    if edit:
+        edit(cols)
+    lines = [_line("夜市经济火热老街人气旺", _LEFT, _TOP, 2.2 * EM)]
+    for c, x in enumerate((_LEFT, _RIGHT)):
         for r in range(8):
-            y = top + 3.0 * EM + r * PITCH
+            y = _TOP + 3.0 * EM + r * PITCH
             lines.append(make(cols[c][r], x, y) if (c, r) == line_at else _line(cols[c][r], x, y))
     return lines
+
+
+_LEFT, _TOP = 100.0, 200.0  # (the story of ``_story_with``: columns of 12 characters, a gutter of one)
+_RIGHT = _LEFT + 12 * EM + EM
 
 
 def test_a_body_line_opening_on_a_quotation_mark_in_a_tall_box_on_the_grid_stays_body():
