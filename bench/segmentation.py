@@ -8,8 +8,9 @@ character, lead stories, L-shaped and boxed stories, kickers and subtitles, wrap
 headlines, photos with captions, rules or white space, ads, mastheads and folios of several
 papers, 下转/上接, many outlets' openings or none), printed by Chromium, scanned at 200 dpi
 with mild damage, and written out as OCR'd text layers. The first three pages are the seed
-page as an e-paper PDF and two pages of another paper (江南晚报). Article texts come from the
-project's fixtures, or from ``--texts`` (a JSONL file read where it lies).
+page as an e-paper PDF and two pages of another paper (江南晚报); a drawn page the generator
+laid out wrongly (stories over one another) is drawn again from another seed. Article texts
+come from the project's fixtures, or from ``--texts`` (a JSONL file read where it lies).
 
 Renders and OCR results are cached under ``bench/results/segmentation/`` (keyed by the page
 plan, and by the OCR code), so a second run only segments. An article is exact when its

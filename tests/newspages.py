@@ -567,10 +567,10 @@ def _overlap(a, b) -> float:
 def defective(r: Rendered) -> set[int]:
     """Stories the generator laid out wrongly, from what it printed (no reader involved): a
     headline, column or caption on top of another story's or of its own story's other parts,
-    a headline over none of its columns (a
-    vertical one: beside none), a headline right over another story's column or headline, a
-    line wider than its column (an unbreakable string), a story's rule drawn through
-    another story's columns. No reader can get these right; they are counted apart."""
+    a headline over none of its columns (a vertical one: beside none), a headline right over
+    another story's column or headline, a line wider than its column (an unbreakable string),
+    a story's rule drawn through another story's columns. No reader can get these right: such
+    a page is drawn again (``laid_out``), and counted apart if it stays wrong."""
     parts: dict[int, list] = defaultdict(list)
     frames: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
     widths: dict[int, list] = defaultdict(list)
