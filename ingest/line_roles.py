@@ -121,6 +121,9 @@ def features(lines: Sequence[Line]) -> list[list[float]]:
     blocks: dict[int, list[int]] = {}
     for i, ln in enumerate(lines):
         blocks.setdefault(ln.block, []).append(i)
+    # each line's place in its block, and the block's longest line (once per block)
+    place = {i: (at, len(blk)) for blk in blocks.values() for at, i in enumerate(blk)}
+    longest = {b: max(_n(texts[j]) for j in blk) for b, blk in blocks.items()}
     verbatim = [_verbatim(texts, starts, joined, i, i) for i in range(n)]
     for i, (ln, t) in enumerate(zip(lines, texts)):
         prev = texts[i - 1] if i > 0 else ""
@@ -162,11 +165,10 @@ def features(lines: Sequence[Line]) -> list[list[float]]:
         row.append(1.0 - len(ahead & behind) / max(1, min(len(ahead), len(behind))) if ahead and behind else 1.0)
         # where the line stands in its block (the lines between two blank lines) and how long it
         # is against the block's longest: a headline wrapped at its own width, a short block of phrases
-        blk = blocks[ln.block]
-        at = blk.index(i)
-        most = max(_n(texts[j]) for j in blk)
+        at, size = place[i]
+        most = longest[ln.block]
         nt = max(_n(t), 1)
-        row += [math.log1p(len(blk)), min(at, 6.0), min(len(blk) - 1 - at, 6.0), _n(t) / max(most, 1),
+        row += [math.log1p(size), min(at, 6.0), min(size - 1 - at, 6.0), _n(t) / max(most, 1),
                 min(most / max(width, 1.0), 3.0), min(_n(nxt) / nt, 3.0), min(_n(prev) / nt, 3.0)]
         # whether the line's words (alone, run on into the next or the previous) stand word for
         # word in the text around it: a headline takes its words from its story
