@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 
 from ingest.layout import body_size
 from rag.records import Article, Box, Line, Page, Place
-from rag.text import bigrams
+from rag.text import bigrams, jieba_ready
 
 __all__ = ["segment_page", "segment", "Segmented"]
 
@@ -297,10 +297,7 @@ def _byline(text: str) -> tuple[str, str, int | None]:
 def _name_before_place(s: str) -> str:
     """The reporter's name in "韩志磊滨州" (a dateline without spaces): what stands before the
     place, which the dictionary knows as a word ("滨州", "长沙")."""
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    words = jieba.lcut(s, HMM=False)
+    words = jieba_ready().lcut(s, HMM=False)
     if len(words) > 1 and len(words[-1]) >= 2 and 2 <= len(s) - len(words[-1]) <= 4:
         return s[: len(s) - len(words[-1])]
     return s[:3] if len(s) >= 5 else s[:2]
@@ -464,12 +461,9 @@ def _open_pairs(s: str) -> int:
 @functools.lru_cache(maxsize=4096)
 def _word_across(a: str, b: str) -> bool:
     """Whether a word runs across the break between two lines ("…技" / "能大比武")."""
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
     tail, head = a[-4:], b[:4]
     pos = 0
-    for w in jieba.cut(tail + head, HMM=False):
+    for w in jieba_ready().cut(tail + head, HMM=False):
         if pos < len(tail) < pos + len(w):
             return True
         pos += len(w)

@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from rag.records import Line
+from rag.text import jieba_ready
 
 __all__ = ["Box", "reading_order", "union", "body_size"]
 
@@ -860,12 +861,9 @@ def _dash_read_as_yi(text: str) -> bool:
     """A subtitle opening on "一" that stands as no word with what follows ("一强化治安巡查",
     "一在这里…"; not "一季度", "一批", "一男子", "一图读懂"): the dash OCR read as one stroke.
     (Where the deck size is unknown the line's width cannot tell a dash's two ems from one.)"""
-    import logging
-
-    import jieba
     import jieba.posseg
 
-    jieba.setLogLevel(logging.WARNING)
+    jieba_ready()
     words = list(jieba.posseg.cut(text[:12], HMM=False))
     if len(words) < 2 or words[0].word != "一":
         return False

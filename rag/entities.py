@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Protocol
 
 from rag.errors import ModelNotAvailable
+from rag.text import jieba_ready
 
 __all__ = ["Entity", "ENTITY_TYPES", "Tagger", "extract_entities", "normalize_name", "default_tagger"]
 
@@ -644,14 +645,9 @@ def _common_word(w: str) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _jieba():
-    import logging
-
-    import jieba
     import jieba.posseg
 
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    return jieba.dt, jieba.posseg.dt.word_tag_tab
+    return jieba_ready().dt, jieba.posseg.dt.word_tag_tab
 
 
 def _chinese_name(w: str) -> bool:

@@ -47,7 +47,8 @@ def _t2s():
 
 
 @functools.lru_cache(maxsize=1)
-def _jieba():
+def jieba_ready():
+    """jieba with its dictionary loaded, quietly (about a second, once per process)."""
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
@@ -63,7 +64,7 @@ def normalize(text: str) -> str:
 def tokenize(text: str, bigrams: bool = False) -> list[str]:
     """Keyword tokens: jieba search-mode words for Chinese, numbers (``0.5%``, ``2023``)
     and Latin words whole, stopwords dropped; optionally Chinese character bigrams too."""
-    jb = _jieba()
+    jb = jieba_ready()
     out: list[str] = []
     for m in _TOKEN.finditer(normalize(text)):
         s = m.group()
