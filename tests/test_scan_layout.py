@@ -254,22 +254,10 @@ def test_a_kicker_a_size_below_a_small_title_is_told_by_its_pitch():
     # a small headline (12 pt over 9 pt body) under a kicker one size below it (10.5 pt) with
     # no wording of its own ("民生实事进行时"): OCR's boxes, as tall for both, do not tell them
     # apart, the characters' pitch does
-    from ingest.articles import segment_page
-    from rag.records import IssueDate, Page
-
-    body_left, width, gutter, top = 100.0, 12, EM, 200.0
-    k, t = 10.5 / 9 * EM, 12 / 9 * EM
-    lines = [Line("民生实事进行时", 0, k, (body_left + 2 * EM, top, body_left + 2 * EM + 7 * k, top + 1.0 * EM)),
-             Line("所有项目改造完成后", 0, t, (body_left, top + 1.4 * EM, body_left + 9 * t, top + 2.45 * EM)),
-             Line("大幅度提升滑雪道的", 0, t, (body_left, top + 2.8 * EM, body_left + 9 * t, top + 3.85 * EM))]
-    a, b = _columns(8, width, 2)
-    a[0] = "本报讯（记者王芳）" + a[0][9:]
-    bx = body_left + width * EM + gutter
-    for r in range(8):
-        y = top + 5.2 * EM + r * PITCH
-        lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
-    page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
-    (art,) = segment_page(page)
+    k, t, top = 10.5 / 9 * EM, 12 / 9 * EM, _TOP
+    art = _one_story([Line("民生实事进行时", 0, k, (_LEFT + 2 * EM, top, _LEFT + 2 * EM + 7 * k, top + 1.0 * EM)),
+                      Line("所有项目改造完成后", 0, t, (_LEFT, top + 1.4 * EM, _LEFT + 9 * t, top + 2.45 * EM)),
+                      Line("大幅度提升滑雪道的", 0, t, (_LEFT, top + 2.8 * EM, _LEFT + 9 * t, top + 3.85 * EM))], 5.2)
     assert (art.kicker, art.title) == ("民生实事进行时", "所有项目改造完成后 大幅度提升滑雪道的")
 
 
@@ -292,23 +280,10 @@ def test_a_subtitle_dash_ocr_read_as_one_stroke_is_restored_where_the_deck_size_
 def test_a_subtitle_as_large_as_its_small_title_with_its_dash_dropped_is_told_by_its_middle():
     # a short story's centred headline, title and subtitle in one size (12 pt over 9 pt body);
     # OCR dropped the subtitle's dash, so what it read stands an em right of the title's middle
-    from ingest.articles import segment_page
-    from rag.records import IssueDate, Page
-
-    body_left, width, gutter, top = 100.0, 12, EM, 200.0
-    bx = body_left + width * EM + gutter
-    mid = (body_left + bx + width * EM) / 2
-    t = 12 / 9 * EM
+    mid, t, top = (_LEFT + _RIGHT + 12 * EM) / 2, 12 / 9 * EM, _TOP
     heads = (("我从未看到过这样的表演", 0.0), ("旨在促进中外文化交流", t))
-    lines = [Line(s, 0, t, (mid + off - len(s) * t / 2, top + k * 1.4 * EM, mid + off + len(s) * t / 2, top + k * 1.4 * EM + 1.05 * EM))
-             for k, (s, off) in enumerate(heads)]
-    a, b = _columns(8, width, 2)
-    a[0] = "本报讯（记者王芳）" + a[0][9:]
-    for r in range(8):
-        y = top + 4.0 * EM + r * PITCH
-        lines += [_line(a[r], body_left, y), _line(b[r], bx, y)]
-    page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
-    (art,) = segment_page(page)
+    art = _one_story([Line(s, 0, t, (mid + off - len(s) * t / 2, top + k * 1.4 * EM, mid + off + len(s) * t / 2,
+                                     top + k * 1.4 * EM + 1.05 * EM)) for k, (s, off) in enumerate(heads)], 4.0)
     assert (art.title, art.subtitle) == ("我从未看到过这样的表演", "——旨在促进中外文化交流")
 
 
@@ -361,6 +336,22 @@ def _story_with(line_at: tuple[int, int] | None = None, make=None, edit=None) ->
             y = _TOP + 3.0 * EM + r * PITCH
             lines.append(make(cols[c][r], x, y) if (c, r) == line_at else _line(cols[c][r], x, y))
     return lines
+
+
+def _one_story(head: list[Line], body_top: float):
+    """The one article of a page of ``head`` over the two columns of ``_story_with`` (opening
+    本报讯, ``body_top`` body sizes under ``_TOP``), read as a scan."""
+    from ingest.articles import segment_page
+    from rag.records import IssueDate, Page
+
+    a, b = _columns(8, 12, 2)
+    a[0] = "本报讯（记者王芳）" + a[0][9:]
+    lines = list(head)
+    for r in range(8):
+        y = _TOP + body_top * EM + r * PITCH
+        lines += [_line(a[r], _LEFT, y), _line(b[r], _RIGHT, y)]
+    (art,) = segment_page(Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000)))
+    return art
 
 
 _LEFT, _TOP = 100.0, 200.0  # (the story of ``_story_with``: columns of 12 characters, a gutter of one)
