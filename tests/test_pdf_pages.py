@@ -201,3 +201,20 @@ def test_the_whole_story_is_its_segments_page_by_page(two_pages, tmp_path):
     assert [p[0].page for p in parts] == [1, 2] and parts[0][0].article_id == seg.story_id
     assert arch.story(seg.story_id) == parts and len(arch.story(next(h.article_id for h in arch.store.find(Lookup(filters=SearchFilters(page=2)))
                                                                    if not h.story_id))) == 1
+
+
+def test_two_headlines_side_by_side_a_point_apart_in_size_are_two_lines(tmp_path):
+    # two stories' headlines on one baseline, 23 and 24 pt, half an em apart: one PDF line had
+    # read them as one ("区委常委会召上清寺街道…")
+    html = """<!doctype html><html><head><meta charset='utf-8'><style>
+    @page { size: 200mm 60mm; margin: 0 }
+    body { margin: 0; font-family: "Noto Sans CJK SC", sans-serif; font-weight: 900 }
+    div { position: absolute; white-space: nowrap; line-height: 1 }
+    </style></head><body>
+    <div style="left: 10mm; top: 10mm; font-size: 23pt">区委常委会召</div>
+    <div style="left: 63mm; top: 10.1mm; font-size: 24pt">上清寺街道社区成功申报</div>
+    <div style="left: 10mm; top: 30mm; font-size: 9pt; font-weight: 400">本报讯 12月1日，区委常委会召开会议，传达学习有关精神，研究部署近期工作。</div>
+    </body></html>"""
+    res = read_file(render_pdf(html, tmp_path / "page.pdf"))
+    texts = [ln.text for ln in res.pages[0].lines]
+    assert "区委常委会召" in texts and "上清寺街道社区成功申报" in texts, texts
