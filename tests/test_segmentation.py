@@ -227,3 +227,26 @@ def test_a_line_whose_words_stand_in_the_text_around_it_is_marked():
     at, joined = FEATURES.index("verbatim nearby"), FEATURES.index("verbatim with next")
     assert [r[at] for r in rows[:3]] == [0.0, 1.0, 0.0]  # (a line of two characters is too short to tell)
     assert rows[1][joined] == 1.0 and rows[0][joined] == 0.0
+
+
+def test_a_vertical_headline_owns_the_column_beside_it_under_an_empty_column_top():
+    # a story low in the first column with its headline set vertically on its right; the
+    # column above it is empty, so the headline of the story in the next column, high up,
+    # reaches over it: the vertical headline beside the body, level with its top, owns it
+    from ingest.layout import reading_order
+    from rag.records import Line
+
+    def at(text, x0, y0, size, x1):
+        return Line(text, 0, size, (x0, y0, x1, y0 + size))
+
+    a_body = "山西平遥十八日在古老的县衙举办第二十三届平遥国际摄影大展新闻发布会本届摄影展共收到全球二十八个国家和地区的两千多名摄影师作品将聚焦人工智能与摄影探索人工智能与摄影艺术融合发展。"
+    b_body = "女子谈未让座遭大妈诅咒近日一段女子未让座被大妈辱骂诅咒家人的视频引起网友关注当事女子称大妈来抢座还推了自己自己离得近便率先坐下然后遭到辱骂大妈骂了两三站后来下车离开了现场。"
+    lines = [at("民生实事进行时", 135, 55, 11, 212), at("也创下大展历年之最", 135, 72, 16, 279),
+             at("本报讯（记者胡健）" + a_body[:2], 136, 100, 9, 235)]
+    lines += [at(a_body[k: k + 11], 136, 113.5 + (k - 2) // 11 * 13.5, 9, 235) for k in range(2, len(a_body), 11)]
+    lines.append(at("本报讯（记者赖彬）", 28, 302, 9, 91))
+    lines += [at(b_body[k: k + 7], 28, 315.5 + k // 7 * 13.5, 9, 91) for k in range(0, len(b_body), 7)]
+    lines += [Line(ch, 0, 20, (105, 301 + 20 * k, 125, 321 + 20 * k)) for k, ch in enumerate("你小心给我摔那")]
+    page = Page("山城商报", IssueDate(), 1, "pdf", "page:b/x/1", reading_order(lines, []), size=(600, 800))
+    got = {a.title: a.text for a in segment_page(page)}
+    assert got["你小心给我摔那"].startswith("女子谈未让座") and got["也创下大展历年之最"].startswith("山西平遥")
