@@ -82,6 +82,19 @@ def test_a_rotated_noisy_scan_is_read_the_right_way_up(seed_pdf, ocr, tmp_path):
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("turned", [0, 90, 180])
+def test_a_page_whose_middle_is_white_is_judged_upright_by_its_text_elsewhere(seed_pdf, ocr, tmp_path, turned):
+    """The turn is judged on the page's middle; white space there (or a photo) reads too little
+    text, and a page turned on its side was left on its side."""
+    from PIL import Image
+
+    page = Image.open(scan(seed_pdf, tmp_path / "page-01.png", dpi=200)).convert("L")
+    w, h = page.size
+    page.paste(255, (w // 2 - 600, h // 2 - 600, w // 2 + 600, h // 2 + 600))
+    assert ocr.orientation(page.rotate(turned, expand=True)) == (360 - turned) % 360
+
+
+@pytest.mark.integration
 @pytest.mark.slow
 def test_a_scan_saved_as_pdf_is_read_by_ocr_and_a_page_of_pictures_only_is_reported(seed_pdf, ocr, tmp_path):
     png = scan(seed_pdf, tmp_path / "scan.png", dpi=200)

@@ -106,12 +106,19 @@ class RapidOcr(OcrEngine):
         return self._engine
 
     def orientation(self, image) -> int:
-        """Read a square from the page's middle as given and, when that reads poorly,
-        turned each way, without the line classifier (which would mend upside-down lines
-        one by one): the turn that reads best."""
-        w, h = image.size
-        side = min(1000, w, h)  # a square from the middle at full resolution: text at its printed size
-        probe = image.convert("L").crop(((w - side) // 2, (h - side) // 2, (w + side) // 2, (h + side) // 2))
+        """Read a square of the page as given and, when that reads poorly, turned each way,
+        without the line classifier (which would mend upside-down lines one by one): the
+        turn that reads best. The square is the page's middle; where that holds too little
+        text to judge (white space, a photo), the inkiest of the page's quarter squares."""
+        gray = image.convert("L")
+        for probe in _probes(gray, min(1000, *gray.size)):  # text at its printed size
+            turn = self._orientation_of(probe)
+            if turn is not None:
+                return turn
+        return 0
+
+    def _orientation_of(self, probe) -> int | None:
+        """The turn that reads ``probe`` best, or None where no turn reads enough text to judge."""
 
         def read(turn: int) -> list:
             img = probe.rotate(turn, expand=True) if turn else probe
@@ -127,7 +134,8 @@ class RapidOcr(OcrEngine):
         if len(upright) >= 5 and across >= 0.7 * len(upright) and sum(float(r[2]) for r in upright) / len(upright) >= 0.9:
             return 0
         scores = {0: score(upright), **{turn: score(read(turn)) for turn in (90, 270, 180)}}
-        return max(scores, key=lambda t: (scores[t], t == 0))
+        best = max(scores, key=lambda t: (scores[t], t == 0))
+        return best if scores[best] >= _ENOUGH_TO_ORIENT else None
 
     def skew(self, image) -> float:
         """The median slant of the long lines the detector finds in the page's middle."""
@@ -217,6 +225,25 @@ def _width_of(quad) -> float:
 
 def _height_of(quad) -> float:
     return max(p[1] for p in quad) - min(p[1] for p in quad)
+
+
+_ENOUGH_TO_ORIENT = 20.0  # characters read across (confidence-weighted): two short lines
+
+
+def _probes(gray, side: int):
+    """Squares of ``side`` to judge a page's turn by: its middle, then the two inkiest of
+    the squares centred on its quarter points (a middle of white space or a photo reads too
+    little)."""
+    w, h = gray.size
+
+    def square(cx: float, cy: float):
+        x0 = min(max(int(cx - side / 2), 0), w - side)
+        y0 = min(max(int(cy - side / 2), 0), h - side)
+        return gray.crop((x0, y0, x0 + side, y0 + side))
+
+    yield square(w / 2, h / 2)
+    quarters = [square(w * fx, h * fy) for fx in (0.25, 0.75) for fy in (0.25, 0.75)]
+    yield from sorted(quarters, key=lambda sq: -float((np.asarray(sq) < 128).mean()))[:2]
 
 
 def _ink_pieces(line: np.ndarray, width: int) -> list[tuple[int, int]]:
