@@ -94,6 +94,26 @@ def test_a_page_whose_middle_is_white_is_judged_upright_by_its_text_elsewhere(se
     assert ocr.orientation(page.rotate(turned, expand=True)) == (360 - turned) % 360
 
 
+_VERTICAL_PAGE = """<!doctype html><html><head><style>@page{{size:150mm 180mm;margin:10mm}}
+body{{margin:0;font-family:"Noto Serif CJK SC",serif;font-size:10.5pt;line-height:1.6}}
+.v{{float:right;writing-mode:vertical-rl;font-family:"Noto Sans CJK SC",sans-serif;font-weight:900;
+font-size:24pt;margin-left:4mm}}</style></head><body><div class="v">{title}</div><p>{body}</p></body></html>"""
+
+
+@pytest.mark.integration
+def test_a_vertical_headline_taller_than_the_strips_overlap_is_read_whole(ocr, tmp_path):
+    """The page is read in strips that overlap by less than a vertical headline is tall, and
+    digits stand sideways in it: the detector gives the headline in pieces, which are read
+    as one line from the page."""
+    title = "发行价格为131.11元每股"
+    body = "本报讯 记者王明报道：" + "区里今年推进老旧小区改造，已完成加装电梯和雨污分流的工程。" * 8
+    png = scan(render_pdf(_VERTICAL_PAGE.format(title=title, body=body), tmp_path / "v.pdf"), tmp_path / "v.png")
+    from PIL import Image
+
+    lines = RapidOcr(strip=500, overlap=100).read(Image.open(png))
+    assert any(_close(ln.text, title, 0.1) for ln in lines), [ln.text for ln in lines if len(ln.text) < 12]
+
+
 @pytest.mark.integration
 @pytest.mark.slow
 def test_a_scan_saved_as_pdf_is_read_by_ocr_and_a_page_of_pictures_only_is_reported(seed_pdf, ocr, tmp_path):

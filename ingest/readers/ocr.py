@@ -155,29 +155,40 @@ class RapidOcr(OcrEngine):
         arr = np.asarray(image.convert("RGB"))[:, :, ::-1]  # BGR, as OpenCV reads
         h = arr.shape[0]
         out: list[OcrLine] = []
+        cut: list[tuple[float, float, float, float]] = []
         step = max(self.strip - self.overlap, 1)
         with self._lock:
             engine = self._load()
             top = 0
             while True:
                 bottom = min(top + self.strip, h)
-                out.extend(self._strip(engine, arr[top:bottom], top, top > 0, bottom < h))
+                lines, cuts = self._strip(engine, arr[top:bottom], top, top > 0, bottom < h)
+                out.extend(lines)
+                cut.extend(cuts)
                 if bottom >= h:
                     break
                 top += step
-        return _dedupe(out)
+            return _whole_columns(engine, arr, _dedupe(out), cut)
 
-    def _strip(self, engine, part: np.ndarray, top: int, cut_above: bool, cut_below: bool) -> list[OcrLine]:
-        """Detect the strip's lines, split lines that span a gutter, then read each piece."""
+    def _strip(self, engine, part: np.ndarray, top: int, cut_above: bool,
+               cut_below: bool) -> tuple[list[OcrLine], list[tuple[float, float, float, float]]]:
+        """Detect the strip's lines, split lines that span a gutter, then read each piece; and
+        the page boxes of upright columns of text (a vertical headline) cut by its edges."""
         boxes, _ = engine.text_det(part)
         if boxes is None or len(boxes) == 0:
-            return []
+            return [], []
         gray = part.min(axis=2)
         quads: list[np.ndarray] = []
+        cuts: list[tuple[float, float, float, float]] = []
         for quad in engine.sorted_boxes(boxes):
             ys = quad[:, 1]
-            # a line touching a strip edge that the next strip holds whole is read there
+            # a line touching a strip edge that the next strip holds whole is read there; a
+            # vertical headline taller than the strips' overlap is whole in none, so it is
+            # read from the page once the strips are done (``_whole_columns``)
             if (cut_above and ys.min() <= 2) or (cut_below and ys.max() >= part.shape[0] - 3):
+                if _height_of(quad) >= 2 * _width_of(quad):
+                    xs = quad[:, 0]
+                    cuts.append((float(xs.min()), float(ys.min()) + top, float(xs.max()), float(ys.max()) + top))
                 continue
             x0, x1 = int(quad[:, 0].min()), int(quad[:, 0].max()) + 1
             box = (max(0, x0), max(0, int(ys.min())), x1, int(ys.max()) + 1)
@@ -185,7 +196,7 @@ class RapidOcr(OcrEngine):
             for a, b in _gutters_only(gray, box, _ink_pieces(_straight(gray, quad), width)):
                 quads.append(_sub_quad(quad, a / width, b / width))
         if not quads:
-            return []
+            return [], cuts
         # no line-by-line orientation classifier: the page is upright already (``orientation``),
         # and the classifier turns some upright lines over (a bold 本报讯 opening, for one)
         read, _ = engine.text_rec(engine.get_crop_img_list(part, quads))
@@ -195,7 +206,7 @@ class RapidOcr(OcrEngine):
                 xs, ys = quad[:, 0], quad[:, 1]
                 lines.append(OcrLine(text.strip(), (float(xs.min()), float(ys.min()) + top, float(xs.max()),
                                                     float(ys.max()) + top), float(score)))
-        return lines
+        return lines, cuts
 
 
 def _sub_quad(quad: np.ndarray, t0: float, t1: float) -> np.ndarray:
@@ -305,6 +316,51 @@ def _gutters_only(gray: np.ndarray, box: tuple[int, int, int, int], pieces: list
             out.append((a, b))
         else:
             out[-1] = (out[-1][0], b)  # no gutter: the pieces are one line
+    return out
+
+
+def _whole_columns(engine, arr: np.ndarray, lines: list[OcrLine],
+                   cut: list[tuple[float, float, float, float]]) -> list[OcrLine]:
+    """Upright columns of text (a vertical headline) read whole from the page. The detector
+    gives a tall headline in pieces: cut by strip edges, or broken where digits or Latin
+    letters stand sideways. From each piece cut by an edge and each tall line read, the
+    column grows by the pieces and lines in line with it (about as wide, not lying flat,
+    sharing most of its width, at most two characters below or above); one cut by an edge
+    or grown from two or more lines is read as one line, which replaces the lines inside
+    it. Where the whole column reads below the recogniser's floor, the pieces stay."""
+    items = [(box, None) for box in cut] + [(ln.box, ln) for ln in lines]
+    taken = [False] * len(items)
+    out = list(lines)
+    for i, (box, seed) in enumerate(items):
+        if taken[i] or (seed is not None and box[3] - box[1] < 2 * (box[2] - box[0])):
+            continue
+        taken[i] = True
+        x0, y0, x1, y1 = box
+        members = [seed] if seed is not None else []
+        cut_by_edge, grown = seed is None, True
+        while grown:
+            grown = False
+            width = x1 - x0
+            for j, (b, ln) in enumerate(items):
+                if taken[j]:
+                    continue
+                shared = min(x1, b[2]) - max(x0, b[0])
+                gap = max(b[1] - y1, y0 - b[3])
+                w, h = b[2] - b[0], b[3] - b[1]
+                if 0.6 * width <= w <= 1.3 * width and h >= 0.8 * w and shared >= 0.6 * w and gap <= 2 * width:
+                    taken[j], grown = True, True
+                    x0, y0, x1, y1 = min(x0, b[0]), min(y0, b[1]), max(x1, b[2]), max(y1, b[3])
+                    if ln is None:
+                        cut_by_edge = True
+                    else:
+                        members.append(ln)
+        if not cut_by_edge and len(members) < 2:
+            continue
+        quad = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
+        (text, score), = engine.text_rec(engine.get_crop_img_list(arr, [quad]))[0]
+        if text.strip() and score >= 0.5:
+            whole = OcrLine(text.strip(), (float(x0), float(y0), float(x1), float(y1)), float(score))
+            out = [ln for ln in out if _overlap(ln.box, whole.box) < 0.6] + [whole]
     return out
 
 
