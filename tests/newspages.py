@@ -569,7 +569,8 @@ def defective(r: Rendered) -> set[int]:
     headline, column or caption on top of another story's or of its own story's other parts,
     a headline over none of its columns (a vertical one: beside none), a headline right over
     another story's column or headline, a line wider than its column (an unbreakable string),
-    a story's rule drawn through another story's columns. No reader can get these right: such
+    a vertical headline longer than its story is tall (run on into a second column), a
+    story's rule drawn through another story's columns. No reader can get these right: such
     a page is drawn again (``laid_out``), and counted apart if it stays wrong."""
     parts: dict[int, list] = defaultdict(list)
     frames: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
@@ -600,6 +601,8 @@ def defective(r: Rendered) -> set[int]:
             bad.add(sid)
         ws = sorted(widths[sid])
         if ws and ws[-1] > 1.15 * ws[len(ws) // 2]:
+            bad.add(sid)
+        if across and len(heads) > 1:  # a vertical headline (one column, up to 14 characters) run on into a second
             bad.add(sid)
         # its own headline, columns and caption on top of each other (a vertical headline run
         # over into its body, a caption over the headline)

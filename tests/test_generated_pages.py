@@ -23,7 +23,17 @@ from rag.records import IssueDate, Page
 from rag.store import InMemoryStore
 from ui.cli import main
 
-from .newspages import Renderer, TextPool, corpus_plans, laid_out, score_page, text_layer
+from .newspages import (
+    PrintedLine,
+    Rendered,
+    Renderer,
+    TextPool,
+    corpus_plans,
+    defective,
+    laid_out,
+    score_page,
+    text_layer,
+)
 
 PAGES = 30  # the seed e-paper page, the two other-paper pages and 27 planned ones
 
@@ -180,3 +190,15 @@ def test_scans_of_generated_pages_give_their_articles(corpus, tmp_path):
         exact += sum(sc.exact)
         n += len(sc.exact)
     assert exact >= 2, (exact, n)
+
+
+def test_a_vertical_headline_run_on_into_a_second_column_is_a_layout_the_generator_draws_again():
+    """Too long for its story's height, a vertical headline ran on into a column of one
+    character beside it, over the story's box: no paper prints that."""
+    body = [PrintedLine("区里今年推进老旧小区改造，", "body", 0, (30, 20 + 5 * i, 80, 24 + 5 * i), 9, 0) for i in range(20)]
+    one = [PrintedLine("目前全体职工驻守水库", "title", 0, (13, 22, 25, 126), 24)]
+    plan = {"stories": [{"sid": 0, "vertical": True}]}
+    assert defective(Rendered("p", plan, [], one + body)) == set()
+    run_on = [PrintedLine("目前全体职工驻守水", "title", 0, (13, 22, 25, 116), 24),
+              PrintedLine("库", "title", 0, (3, 22, 15, 31), 24)]
+    assert defective(Rendered("p", plan, [], run_on + body)) == {0}
