@@ -464,3 +464,41 @@ def test_lines_measured_large_over_a_paragraph_end_and_an_indented_opening_are_f
     ro = reading_order(lines)
     assert [ln.text for ln in ro if ln.block == 0] == ["夜市经济火热老街人气旺"]
     assert {ln.block for ln in ro if ln.text in ("均有所下降。核心", "CPI同比下降至", "4.7%")} == {1}
+
+
+def _side_by_side_stories(first_row: list[Line]) -> list:
+    """Two one-column stories side by side (a one-em gutter), each under a headline of two
+    centred lines in twice body type: "城南老街改造" / "人气正旺" and "江北新区招商" / "引资正忙";
+    ``first_row``: how OCR read the headlines' first lines. Their articles, read as a scan."""
+    from ingest.articles import segment_page
+    from rag.records import IssueDate, Page
+
+    head = 2 * EM
+    lines = list(first_row)
+    lines += [_line("人气正旺", _LEFT + 2 * EM, _TOP + 1.2 * head, head),
+              _line("引资正忙", _RIGHT + 2 * EM, _TOP + 1.2 * head, head)]
+    a, b = _columns(8, 12, 2)
+    a[0] = "本报讯（记者王芳）" + a[0][9:]
+    b[0] = "本报讯（记者李明）" + b[0][9:]
+    for r in range(8):
+        y = _TOP + 3.0 * head + r * PITCH
+        lines += [_line(a[r], _LEFT, y), _line(b[r], _RIGHT, y)]
+    page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
+    return segment_page(page)
+
+
+def test_two_headlines_side_by_side_ocr_read_as_one_line_are_cut_at_the_gutter():
+    # OCR read both headlines' first lines as one line across the one-em gutter: each story's
+    # second line stands centred under its own half, not under the whole
+    row = Line("城南老街改造江北新区招商", 0, 2 * EM, (_LEFT, _TOP, _RIGHT + 12 * EM, _TOP + 1.7 * EM))
+    got = sorted((a.title, a.byline) for a in _side_by_side_stories([row]))
+    assert got == [("城南老街改造人气正旺", "记者 王芳"), ("江北新区招商引资正忙", "记者 李明")]
+
+
+def test_two_headlines_side_by_side_whose_ocr_boxes_reach_over_the_gutter_stay_apart():
+    # OCR's boxes of the two first lines reach into the one-em gutter and overlap a little:
+    # not one headline cut at a wide space
+    left = Line("城南老街改造", 0, 2 * EM, (_LEFT, _TOP, _LEFT + 12 * EM + 0.8 * EM, _TOP + 1.7 * EM))
+    right = Line("江北新区招商", 0, 2 * EM, (_RIGHT - 0.4 * EM, _TOP, _RIGHT + 12 * EM, _TOP + 1.7 * EM))
+    got = sorted((a.title, a.byline) for a in _side_by_side_stories([left, right]))
+    assert got == [("城南老街改造人气正旺", "记者 王芳"), ("江北新区招商引资正忙", "记者 李明")]
