@@ -346,7 +346,12 @@ def _gridded(by_top: list[Line], unit: float, tall: float, pitch: float) -> set[
                     continue
                 x0, y0, x1, y1 = ln.bbox
                 step = abs((y0 + y1) / 2 - ocy)
-                if abs(step - pitch) >= 0.2 * pitch:
+                # (within a tenth of a pitch: a small title's lines and the subtitle in body type
+                # under them stand some 1.1-1.15 pitches apart, their own leading; a fifth for a
+                # line whose box stands taller round its ink, a quotation mark set high or a
+                # character or two)
+                loose = len(ln.text.strip()) <= 3 or _QUOTES.search(ln.text)
+                if abs(step - pitch) >= (0.2 if loose else 0.1) * pitch:
                     continue
                 # its left edge, or its printed line's (a line cut in two keeps within the
                 # column), at the column's, and under it (a paragraph's two-em indent reads up to

@@ -502,3 +502,21 @@ def test_two_headlines_side_by_side_whose_ocr_boxes_reach_over_the_gutter_stay_a
     right = Line("江北新区招商", 0, 2 * EM, (_RIGHT - 0.4 * EM, _TOP, _RIGHT + 12 * EM, _TOP + 1.7 * EM))
     got = sorted((a.title, a.byline) for a in _side_by_side_stories([left, right]))
     assert got == [("城南老街改造人气正旺", "记者 王芳"), ("江北新区招商引资正忙", "记者 李明")]
+
+
+def test_a_small_titles_lines_a_little_over_the_body_pitch_apart_stay_headline():
+    # a title in 1.3 body sizes, its two lines and the subtitle in body type under them each
+    # 1.13 body line pitches apart (a headline's leading): off the body's grid, which a body
+    # line OCR measured large stands on (within a tenth of a pitch)
+    title, mid = 1.3 * EM, _LEFT + 6 * EM  # (centred over the first column)
+    step = 1.13 * PITCH
+
+    def centred(text: str, cy: float, em: float) -> Line:
+        w = len(text) * em
+        return Line(text, 0, em, (mid - w / 2, cy - 0.425 * em, mid + w / 2, cy + 0.425 * em))
+
+    cy = _TOP + 0.5 * title
+    head = [centred("城南老街改造后", cy, title), centred("夜市人气更旺了", cy + step, title),
+            centred("韩鹏主持并讲话", cy + 2 * step, EM)]
+    art = _one_story(head, (cy + 2 * step + 1.3 * PITCH - _TOP) / EM)
+    assert (art.title, art.subtitle) == ("城南老街改造后 夜市人气更旺了", "韩鹏主持并讲话")
