@@ -542,6 +542,22 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
             if len(under) >= 2 and ln.bbox[0] > min(o.bbox[0] for o in under) + 0.3 * body \
                     and ln.bbox[2] < max(o.bbox[2] for o in under) - 0.3 * body:
                 kind[id(ln)] = "head"
+    # and a kicker in body type right over one: centred on its axis, set in from both edges of
+    # the column under the headline group, and no body line right above it (not the last line
+    # of a column over the headline)
+    for h in [ln for ln in boxed if kind[id(ln)] == "head"]:
+        hc = (h.bbox[0] + h.bbox[2]) / 2
+        for ln in boxed:
+            if kind[id(ln)] != "body" or not 0 <= h.bbox[1] - ln.bbox[3] < 0.8 * _size(ln) \
+                    or abs((ln.bbox[0] + ln.bbox[2]) / 2 - hc) > 0.5 * body or len(ln.text.strip()) < 4:
+                continue
+            col = [o for o in boxed if kind[id(o)] == "body" and o is not ln and _overlap(o.bbox, ln.bbox) > 0.5 * (ln.bbox[2] - ln.bbox[0])]
+            if any(0 <= ln.bbox[1] - o.bbox[3] < 1.5 * tall for o in col):
+                continue
+            under = sorted((o for o in col if o.bbox[1] > h.bbox[3] and o.bbox[1] - h.bbox[3] < 10 * tall), key=lambda o: o.bbox[1])[:3]
+            if len(under) >= 2 and ln.bbox[0] > min(o.bbox[0] for o in under) + 0.3 * body \
+                    and ln.bbox[2] < max(o.bbox[2] for o in under) - 0.3 * body:
+                kind[id(ln)] = "head"
     joined = _join_pieces([ln for ln in boxed if kind[id(ln)] == "body"], body, frozenset(forced))
     kind.update({id(ln): "body" for ln in joined})
     boxed = [ln for ln in boxed if kind[id(ln)] != "body"] + joined

@@ -548,3 +548,17 @@ def test_a_kicker_a_size_below_its_title_leaves_a_subtitle_about_the_titles_size
         y += 1.35 * em
     art = _one_story(head, (y + 0.5 * EM - _TOP) / EM)
     assert (art.kicker, art.title, art.subtitle) == ("聚焦高质量发展", "城南老街改造后 夜市人气更旺了", "韩鹏主持并讲话")
+
+
+def test_a_kicker_in_body_type_right_over_a_centred_title_is_headline():
+    # a kicker set in body type, centred over a title centred on the first column, two thirds of a
+    # body size over it (off the body's grid): not a body line (none stands right above it)
+    mid, title = _LEFT + 6 * EM, 1.5 * EM
+
+    def centred(text: str, y: float, em: float) -> Line:
+        w = len(text) * em
+        return Line(text, 0, em, (mid - w / 2, y, mid + w / 2, y + 0.85 * em))
+
+    head = [centred("民生实事进行时", _TOP, EM), centred("城南老街改造后", _TOP + 0.85 * EM + 20, title)]
+    art = _one_story(head, 4.0)
+    assert (art.kicker, art.title) == ("民生实事进行时", "城南老街改造后")
