@@ -752,9 +752,12 @@ def _sized_roles(head: list[Line], boxes: list[Box], body: float = 0.0) -> tuple
         sized = {i: size(head[i]) for i in range(lo, hi + 1)
                  if re.fullmatch(r"[\u4e00-\u9fff]{4,}", "".join(head[i].text.split()))}
 
+        # (the title's lines: those about as wide in pitch as the widest; a kicker and a
+        # subtitle, each of one line or two, may stand round them)
+        core = [v for v in sized.values() if v >= 0.93 * max(sized.values())] if sized else []
+
         def narrower(end: int) -> bool:
-            rest = [v for i, v in sized.items() if lo <= i <= hi and i != end]
-            return end in sized and bool(rest) and max(rest) <= 1.05 * min(rest) and sized[end] < 0.93 * min(rest)
+            return end in sized and max(core) <= 1.05 * min(core) and sized[end] < 0.93 * min(core)
 
         if narrower(lo):
             lo += 1
@@ -762,16 +765,22 @@ def _sized_roles(head: list[Line], boxes: list[Box], body: float = 0.0) -> tuple
             if lo < hi and not _KICKER_END.search(head[lo - 1].text.strip()) \
                     and _KICKER_END.search(head[lo - 1].text.strip() + head[lo].text.strip()):
                 lo += 1
+            while lo < hi and narrower(lo):
+                lo += 1
         if hi > lo and narrower(hi):
             hi -= 1
-    if lo == 0 and hi == len(head) - 1 and len(head) > 1 and top < 1.6 * body:
-        # all set in one small size (a title shrunk to fit a short story): the paper's wording tells
-        # a kicker ("…时强调") and a subtitle ("——…", "…出席") from the title
+            while hi > lo and narrower(hi):
+                hi -= 1
+    if hi == len(head) - 1 and len(head) > 1 and top < 1.6 * body:
+        # all set in one small size (a title shrunk to fit a short story), or the title and
+        # its subtitle so under a smaller kicker: the paper's wording tells a kicker ("…时强调")
+        # and a subtitle ("——…", "…出席") from the title
         # (a kicker wrapped over two lines ends on the second, the way kickers read: "…时要求";
         # a subtitle opens with its dash)
-        lo = 1 if _KICKER_END.search(head[0].text.strip()) else 0
-        if not lo and len(head) > 2 and re.search(r"(?:时|上)" + _KICKER_END.pattern, head[0].text + head[1].text):
-            lo = 2
+        if lo == 0:
+            lo = 1 if _KICKER_END.search(head[0].text.strip()) else 0
+            if not lo and len(head) > 2 and re.search(r"(?:时|上)" + _KICKER_END.pattern, head[0].text + head[1].text):
+                lo = 2
         dash = [j for j in range(lo + 1, len(head)) if head[j].text.lstrip().startswith(("——", "－－"))]
         if dash:
             hi = dash[0] - 1

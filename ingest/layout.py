@@ -154,7 +154,8 @@ def _stack(lines: list[Line], kind: str, unit: float, rules: Sequence[Box], lead
                         and min(lh, h) > 0.75 * max(lh, h) \
                         and (x1 - x0 > 1.5 * h and last[2] - last[0] > 1.5 * lh
                              or max(x1 - x0 - 4 * h, last[2] - last[0] - 4 * lh) > 0) \
-                        and abs(y0 - last[1]) < 0.25 * max(lh, h) and abs(y1 - last[3]) < 0.25 * max(lh, h):
+                        and abs(y0 - last[1]) < 0.25 * max(lh, h) and abs(y1 - last[3]) < 0.25 * max(lh, h) \
+                        and not _side_by_side(b.last, ln, lines):
                     gap = -1.0
                 else:
                     continue
@@ -178,6 +179,96 @@ def _stack(lines: list[Line], kind: str, unit: float, rules: Sequence[Box], lead
             blocks.append(best)
         best.lines.append(ln)
     return blocks
+
+
+def _aligned(m: Box, x0: float, x1: float, tol: float) -> bool:
+    """Whether a headline's line ``m`` stands centred on x0..x1, or flush with its left or
+    right edge (a wrapped headline's lines stand so on one another)."""
+    return abs((m[0] + m[2]) / 2 - (x0 + x1) / 2) < tol or abs(m[0] - x0) < tol or abs(m[2] - x1) < tol
+
+
+def _next_rows(ln: Line, heads: Sequence[Line]) -> list[Line]:
+    """Headline lines of about ``ln``'s height in the row right above or below it, under or
+    over it: the lines of its headline before and after it, where it is wrapped."""
+    x0, y0, x1, y1 = ln.bbox
+    h = y1 - y0
+    return [m for m in heads if m is not ln and _overlap(m.bbox, ln.bbox) > 0
+            and abs((m.bbox[3] - m.bbox[1]) - h) < 0.35 * h
+            and (-0.3 * h <= m.bbox[1] - y1 < h or -0.3 * h <= y0 - m.bbox[3] < h)]
+
+
+def _side_by_side(a: Line, b: Line, heads: Sequence[Line]) -> bool:
+    """Whether two pieces of a row of headline type are two stories' headlines side by side
+    (a narrow gutter apart, OCR's boxes reaching into it), not one headline OCR cut at a wide
+    space: a line of the row above or below stands centred or flush on one piece, on its
+    side, and not so on both together."""
+    p, q = sorted((a, b), key=lambda ln: ln.bbox[0])
+    x0, x1 = p.bbox[0], q.bbox[2]
+    n = sum(_w(c) for c in p.text.strip() + q.text.strip())
+    if n < 4:
+        return False
+    tol = 0.6 * (x1 - x0) / n
+    for m in _next_rows(p, heads) + _next_rows(q, heads):
+        if m is a or m is b or _aligned(m.bbox, x0, x1, tol):
+            continue
+        if m.bbox[2] <= q.bbox[0] + tol and _aligned(m.bbox, p.bbox[0], p.bbox[2], tol) \
+                or m.bbox[0] >= p.bbox[2] - tol and _aligned(m.bbox, q.bbox[0], q.bbox[2], tol):
+            return True
+    return False
+
+
+def _gutter(body: Sequence[Line], g: float, pitch: float) -> tuple[float, float] | None:
+    """The column gutter at about ``g`` in ``body`` (lines under a headline): where lines on
+    its left end and lines on its right begin, none running across; None if there is none."""
+    left = [o for o in body if g - 2 * pitch <= o.bbox[2] <= g + pitch and o.bbox[0] < g - pitch]
+    right = [o for o in body if g - pitch <= o.bbox[0] <= g + 2 * pitch and o.bbox[2] > g + pitch]
+    across = [o for o in body if o.bbox[0] < g - pitch and o.bbox[2] > g + pitch]
+    if len(left) < 2 or len(right) < 2 or len(across) > 1:
+        return None
+    a, b = max(o.bbox[2] for o in left), min(o.bbox[0] for o in right)
+    return (a, b) if a <= b else ((a + b) / 2, (a + b) / 2)
+
+
+def _two_headlines(heads: list[Line], body: Sequence[Line], unit: float) -> list[Line]:
+    """Headline lines with one OCR read across two stories' headlines side by side (a narrow
+    gutter between them) cut at that gutter: a line of the row above or below stands centred
+    or flush on a piece of it, not on the whole, and the columns under it have a gutter where
+    that piece ends. The text is cut by the characters' pitch."""
+    out = []
+    for ln in heads:
+        text = ln.text.strip()
+        n = sum(_w(c) for c in text)
+        x0, y0, x1, y1 = ln.bbox
+        if n < 6 or _column_of_text(ln):
+            out.append(ln)
+            continue
+        tol = 0.6 * (x1 - x0) / n
+        under = [o for o in body if y1 <= o.bbox[1] < y1 + 15 * unit and o.bbox[0] < x1 and o.bbox[2] > x0]
+        cut = None
+        for m in _next_rows(ln, heads):
+            mx0, _, mx1, _ = m.bbox
+            if cut or _aligned(m.bbox, x0, x1, tol) or mx0 < x0 - tol or mx1 > x1 + tol:
+                continue
+            cm = (mx0 + mx1) / 2
+            # where the left piece ends (m centred or flush right on it), or the right one begins
+            for g in (2 * cm - x0, mx1, 2 * cm - x1, mx0):
+                gut = _gutter(under, g, (x1 - x0) / n)
+                if gut and (mx1 <= gut[0] + tol or mx0 >= gut[1] - tol):
+                    cut = gut
+                    break
+        if cut is None:
+            out.append(ln)
+            continue
+        pitch = (x1 - x0 - (cut[1] - cut[0])) / n
+        run, k = 0.0, 0
+        while k < len(text) and x0 + (run + 0.5 * _w(text[k])) * pitch <= cut[0]:
+            run += _w(text[k])
+            k += 1
+        if run < 2 or n - run < 2:
+            out.append(ln)
+            continue
+        out += [replace(ln, text=text[:k], bbox=(x0, y0, cut[0], y1)), replace(ln, text=text[k:], bbox=(cut[1], y0, x1, y1))]
+    return out
 
 
 def _under_one(group: list[Line], a: Line, b: Line, unit: float) -> bool:
@@ -255,7 +346,12 @@ def _gridded(by_top: list[Line], unit: float, tall: float, pitch: float) -> set[
                     continue
                 x0, y0, x1, y1 = ln.bbox
                 step = abs((y0 + y1) / 2 - ocy)
-                if abs(step - pitch) >= 0.2 * pitch:
+                # (within a tenth of a pitch: a small title's lines and the subtitle in body type
+                # under them stand some 1.1-1.15 pitches apart, their own leading; a fifth for a
+                # line whose box stands taller round its ink, a quotation mark set high or a
+                # character or two)
+                loose = len(ln.text.strip()) <= 3 or _QUOTES.search(ln.text)
+                if abs(step - pitch) >= (0.2 if loose else 0.1) * pitch:
                     continue
                 # its left edge, or its printed line's (a line cut in two keeps within the
                 # column), at the column's, and under it (a paragraph's two-em indent reads up to
@@ -446,6 +542,22 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
             if len(under) >= 2 and ln.bbox[0] > min(o.bbox[0] for o in under) + 0.3 * body \
                     and ln.bbox[2] < max(o.bbox[2] for o in under) - 0.3 * body:
                 kind[id(ln)] = "head"
+    # and a kicker in body type right over one: centred on its axis, set in from both edges of
+    # the column under the headline group, and no body line right above it (not the last line
+    # of a column over the headline)
+    for h in [ln for ln in boxed if kind[id(ln)] == "head"]:
+        hc = (h.bbox[0] + h.bbox[2]) / 2
+        for ln in boxed:
+            if kind[id(ln)] != "body" or not 0 <= h.bbox[1] - ln.bbox[3] < 0.8 * _size(ln) \
+                    or abs((ln.bbox[0] + ln.bbox[2]) / 2 - hc) > 0.5 * body or len(ln.text.strip()) < 4:
+                continue
+            col = [o for o in boxed if kind[id(o)] == "body" and o is not ln and _overlap(o.bbox, ln.bbox) > 0.5 * (ln.bbox[2] - ln.bbox[0])]
+            if any(0 <= ln.bbox[1] - o.bbox[3] < 1.5 * tall for o in col):
+                continue
+            under = sorted((o for o in col if o.bbox[1] > h.bbox[3] and o.bbox[1] - h.bbox[3] < 10 * tall), key=lambda o: o.bbox[1])[:3]
+            if len(under) >= 2 and ln.bbox[0] > min(o.bbox[0] for o in under) + 0.3 * body \
+                    and ln.bbox[2] < max(o.bbox[2] for o in under) - 0.3 * body:
+                kind[id(ln)] = "head"
     joined = _join_pieces([ln for ln in boxed if kind[id(ln)] == "body"], body, frozenset(forced))
     kind.update({id(ln): "body" for ln in joined})
     boxed = [ln for ln in boxed if kind[id(ln)] != "body"] + joined
@@ -463,7 +575,8 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
                 body_lines.append(ln)
                 break
     body_blocks = _stack([ln for ln in boxed if kind[id(ln)] == "body"], "body", body, rules, lead + 0.6)
-    heads = _stack([ln for ln in boxed if kind[id(ln)] == "head"], "head", body, rules, 0.9)
+    heads = _stack(_two_headlines([ln for ln in boxed if kind[id(ln)] == "head"],
+                                  [ln for ln in boxed if kind[id(ln)] == "body"], body), "head", body, rules, 0.9)
     smalls = _stack([ln for ln in boxed if kind[id(ln)] == "small"], "small", body, rules, lead + 0.6)
     heads = _vertical_columns(heads)
     _own(body_blocks, heads, smalls, rules, body)

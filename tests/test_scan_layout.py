@@ -464,3 +464,101 @@ def test_lines_measured_large_over_a_paragraph_end_and_an_indented_opening_are_f
     ro = reading_order(lines)
     assert [ln.text for ln in ro if ln.block == 0] == ["夜市经济火热老街人气旺"]
     assert {ln.block for ln in ro if ln.text in ("均有所下降。核心", "CPI同比下降至", "4.7%")} == {1}
+
+
+def _side_by_side_stories(first_row: list[Line]) -> list:
+    """Two one-column stories side by side (a one-em gutter), each under a headline of two
+    centred lines in twice body type: "城南老街改造" / "人气正旺" and "江北新区招商" / "引资正忙";
+    ``first_row``: how OCR read the headlines' first lines. Their articles, read as a scan."""
+    from ingest.articles import segment_page
+    from rag.records import IssueDate, Page
+
+    head = 2 * EM
+    lines = list(first_row)
+    lines += [_line("人气正旺", _LEFT + 2 * EM, _TOP + 1.2 * head, head),
+              _line("引资正忙", _RIGHT + 2 * EM, _TOP + 1.2 * head, head)]
+    a, b = _columns(8, 12, 2)
+    a[0] = "本报讯（记者王芳）" + a[0][9:]
+    b[0] = "本报讯（记者李明）" + b[0][9:]
+    for r in range(8):
+        y = _TOP + 3.0 * head + r * PITCH
+        lines += [_line(a[r], _LEFT, y), _line(b[r], _RIGHT, y)]
+    page = Page("渝中报", IssueDate(), 1, "scan", "page:b/x/1", reading_order(lines), size=(2000, 3000))
+    return segment_page(page)
+
+
+def test_two_headlines_side_by_side_ocr_read_as_one_line_are_cut_at_the_gutter():
+    # OCR read both headlines' first lines as one line across the one-em gutter: each story's
+    # second line stands centred under its own half, not under the whole
+    row = Line("城南老街改造江北新区招商", 0, 2 * EM, (_LEFT, _TOP, _RIGHT + 12 * EM, _TOP + 1.7 * EM))
+    got = sorted((a.title, a.byline) for a in _side_by_side_stories([row]))
+    assert got == [("城南老街改造人气正旺", "记者 王芳"), ("江北新区招商引资正忙", "记者 李明")]
+
+
+def test_two_headlines_side_by_side_whose_ocr_boxes_reach_over_the_gutter_stay_apart():
+    # OCR's boxes of the two first lines reach into the one-em gutter and overlap a little:
+    # not one headline cut at a wide space
+    left = Line("城南老街改造", 0, 2 * EM, (_LEFT, _TOP, _LEFT + 12 * EM + 0.8 * EM, _TOP + 1.7 * EM))
+    right = Line("江北新区招商", 0, 2 * EM, (_RIGHT - 0.4 * EM, _TOP, _RIGHT + 12 * EM, _TOP + 1.7 * EM))
+    got = sorted((a.title, a.byline) for a in _side_by_side_stories([left, right]))
+    assert got == [("城南老街改造人气正旺", "记者 王芳"), ("江北新区招商引资正忙", "记者 李明")]
+
+
+def test_a_small_titles_lines_a_little_over_the_body_pitch_apart_stay_headline():
+    # a title in 1.3 body sizes, its two lines and the subtitle in body type under them each
+    # 1.13 body line pitches apart (a headline's leading): off the body's grid, which a body
+    # line OCR measured large stands on (within a tenth of a pitch)
+    title, mid = 1.3 * EM, _LEFT + 6 * EM  # (centred over the first column)
+    step = 1.13 * PITCH
+
+    def centred(text: str, cy: float, em: float) -> Line:
+        w = len(text) * em
+        return Line(text, 0, em, (mid - w / 2, cy - 0.425 * em, mid + w / 2, cy + 0.425 * em))
+
+    cy = _TOP + 0.5 * title
+    head = [centred("城南老街改造后", cy, title), centred("夜市人气更旺了", cy + step, title),
+            centred("韩鹏主持并讲话", cy + 2 * step, EM)]
+    art = _one_story(head, (cy + 2 * step + 1.3 * PITCH - _TOP) / EM)
+    assert (art.title, art.subtitle) == ("城南老街改造后 夜市人气更旺了", "韩鹏主持并讲话")
+
+
+def test_a_kicker_of_two_lines_over_a_title_and_subtitle_a_size_below_it_is_told_by_its_pitch():
+    # kicker and subtitle a size below the title (1.15 and 1.3 body sizes, as OCR measures
+    # their pitch), each round a title of two lines: the title is the lines of its pitch
+    kick, title = 1.15 * EM, 1.3 * EM
+    rows = [("奋进新征程", kick), ("建功新时代", kick), ("城南老街改造后", title), ("夜市人气更旺了", title),
+            ("韩鹏主持并讲话", kick)]
+    head, y = [], _TOP
+    for text, em in rows:
+        head.append(_line(text, _LEFT, y, em))
+        y += 1.35 * em
+    art = _one_story(head, (y + 0.5 * EM - _TOP) / EM)
+    assert (art.kicker, art.title, art.subtitle) == ("奋进新征程 建功新时代", "城南老街改造后 夜市人气更旺了", "韩鹏主持并讲话")
+
+
+def test_a_kicker_a_size_below_its_title_leaves_a_subtitle_about_the_titles_size_to_its_wording():
+    # the kicker a size below the title; the subtitle as OCR measured it neither the title's
+    # size nor clearly below it (0.92-0.93 of the title's lines), told by the paper's wording
+    # ("…主持并讲话")
+    rows = [("聚焦高质量发展", 1.15 * EM), ("城南老街改造后", 1.3 * EM), ("夜市人气更旺了", 1.32 * EM),
+            ("韩鹏主持并讲话", 1.215 * EM)]
+    head, y = [], _TOP
+    for text, em in rows:
+        head.append(_line(text, _LEFT, y, em))
+        y += 1.35 * em
+    art = _one_story(head, (y + 0.5 * EM - _TOP) / EM)
+    assert (art.kicker, art.title, art.subtitle) == ("聚焦高质量发展", "城南老街改造后 夜市人气更旺了", "韩鹏主持并讲话")
+
+
+def test_a_kicker_in_body_type_right_over_a_centred_title_is_headline():
+    # a kicker set in body type, centred over a title centred on the first column, two thirds of a
+    # body size over it (off the body's grid): not a body line (none stands right above it)
+    mid, title = _LEFT + 6 * EM, 1.5 * EM
+
+    def centred(text: str, y: float, em: float) -> Line:
+        w = len(text) * em
+        return Line(text, 0, em, (mid - w / 2, y, mid + w / 2, y + 0.85 * em))
+
+    head = [centred("民生实事进行时", _TOP, EM), centred("城南老街改造后", _TOP + 0.85 * EM + 20, title)]
+    art = _one_story(head, 4.0)
+    assert (art.kicker, art.title) == ("民生实事进行时", "城南老街改造后")
