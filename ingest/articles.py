@@ -864,10 +864,10 @@ def _segment_roles(page: Page) -> list[Article]:
     for b in bodies:
         if not b.lines:
             continue
-        first = b.lines[0].text
-        if len(b.lines) > 1 and (_BYLINE_ONLY.match(first) or _OWN_BYLINE.match(first)):
-            b.byline = _clean_byline(_unbox(first))
-            _, b.text, b.continued_from_page = _byline(_join(b.lines[1:]))
+        own, rest = _own_line_byline(b.lines)
+        if own:
+            b.byline = own
+            _, b.text, b.continued_from_page = _byline(_join(rest))
         else:
             b.byline, b.text, b.continued_from_page = _byline(_join(b.lines))
         b.lead = bigrams(b.text[:200])
@@ -896,6 +896,42 @@ def _segment_roles(page: Page) -> list[Article]:
         kicker, title, subtitle = _run_roles(run, b.lead)
         out.append(_article(page, b, [ln for ln, _ in run], kicker, title, subtitle))
     return out
+
+
+# a byline's last name, cut short where the line ran out ("江南晚报评论员 何娜" / "桂")
+_NAME_END = re.compile(r"(?:记者|通讯员|评论员|实习生)\s*([\u4e00-\u9fff·]{1,3})$")
+# what follows a reporter's name in an "X reports" opening: "昆明报道"
+_PLACE_REPORTS = re.compile(r"^([\u4e00-\u9fff]{2,6}报道)(?:\s+|$)")
+
+
+def _own_line_byline(lines: list[Line]) -> tuple[str, list[Line]]:
+    """A byline printed on a text layer's first line(s) of a body: (the byline, the body's lines
+    after it), or ("", lines). A byline line wrapped at the column's width runs on into the next
+    line: a second byline ("□本报记者 丁梅华" / "通讯员 康鸣霞"), the rest of a name up to a space or
+    the line's end ("江南晚报评论员 何娜" / "桂"), a place reporting from ("封面新闻记者 雷敏" /
+    "昆明报道 今晚…"). (Without geometry, a line as wide as the lines under it is a full one.)"""
+    first = lines[0].text.strip()
+    if len(lines) < 2 or not (_BYLINE_ONLY.match(first) or _OWN_BYLINE.match(first)):
+        return "", lines
+    text, rest = first, list(lines[1:])
+    nxt = rest[0].text.strip()
+    if _BYLINE_ONLY.match(nxt) or _OWN_BYLINE.match(nxt):
+        text, rest = f"{text} {nxt}", rest[1:]
+    elif len(rest) > 1:
+        under = sorted(_width(ln.text.strip()) for ln in rest[:6])
+        name = _NAME_END.search(first)
+        if name and _width(first) >= under[len(under) // 2] - 1.5:
+            after = nxt
+            tail = re.match(r"([\u4e00-\u9fff]{1,2})(?:\s+|$)", after)
+            if tail and 2 <= len(name.group(1)) + len(tail.group(1)) <= 3:
+                text += tail.group(1)
+                after = after[tail.end():]
+            place = _PLACE_REPORTS.match(after)
+            if place:
+                after = after[place.end():]
+            if after != nxt:
+                rest = ([replace(rest[0], text=after)] if after else []) + rest[1:]
+    return _clean_byline(_unbox(text)), rest
 
 
 def _run_roles(run: list[tuple[Line, str]], lead: set[str]) -> tuple[str, str, str]:

@@ -250,3 +250,24 @@ def test_a_vertical_headline_owns_the_column_beside_it_under_an_empty_column_top
     page = Page("山城商报", IssueDate(), 1, "pdf", "page:b/x/1", reading_order(lines, []), size=(600, 800))
     got = {a.title: a.text for a in segment_page(page)}
     assert got["你小心给我摔那"].startswith("女子谈未让座") and got["也创下大展历年之最"].startswith("山西平遥")
+
+
+@pytest.mark.parametrize("text, byline, first", [
+    # the rest of a name on the next line, alone or before a space
+    ("江南晚报评论员 何娜\n桂\n△犯罪嫌疑人指认\n盗窃财物重庆一男\n子做生意经营不善\n", "江南晚报 评论员 何娜桂", "△犯罪嫌疑人指认"),
+    ("金融投资报记者 吉雪\n娇 四川在线记者 田\n姣华小峰8月16日，\n《白皮书》正式对外\n发布，引起关注。\n",
+     "金融投资报 记者 吉雪娇", "四川在线记者 田"),
+    # the place reported from
+    ("封面新闻记者 雷敏\n昆明报道 今晚湖南北部\n局地大雨，明天高温\n热带低压北上影响\n", "封面新闻 记者 雷敏", "今晚湖南北部"),
+    # a second byline on a line of its own
+    ("□本报记者 丁梅华\n通讯员 康鸣霞\n8月18日，中邮创业\n基金发布高管变更\n", "本报记者 丁梅华 通讯员 康鸣霞", "8月18日，中邮创业"),
+    # a short byline line: the next line is the body's ("今天" is no part of the name)
+    ("本报记者 张三\n今天 上午，区里召开全区\n工作会议，部署下一阶\n段的重点工作任务。\n", "本报记者 张三", "今天 上午，区里召开全区"),
+])
+def test_a_byline_line_wrapped_at_the_column_runs_on_into_the_next(text, byline, first):
+    """A text layer's byline on a line of its own, cut where the column ran out: the rest of the
+    name, a second byline or the place reported from stands on the next line, not in the body."""
+    from ingest.articles import _own_line_byline
+
+    got, rest = _own_line_byline(list(lines_from_text(text)))
+    assert got == byline and rest[0].text == first
