@@ -838,12 +838,14 @@ def _segment_roles(page: Page) -> list[Article]:
             and (not current.lines or _SENT_END.search(current.lines[-1].text) is not None)
         if run is not None and not starts and current.lines:
             # after a headline: a body that ended its sentence there gives way to the next story
-            # (a headline floating inside a body stands at a column break mid-sentence)
+            # (a headline floating inside a body stands at a column break mid-sentence), unless the
+            # headline's words are more the body's so far (all of it: a headline floating after a
+            # story's first column takes its words from anywhere in that column) than the next lines'
             prev_text = current.lines[-1].text
             run_text = "".join(x.text for x, _ in run)
             starts = bool(_SENT_END.search(prev_text)) and \
                 _overlap(run_text, bigrams("".join(x.text for x in lines[idx: idx + 8]))) >= \
-                _overlap(run_text, bigrams("".join(x.text for x in current.lines[:8])))
+                _overlap(run_text, bigrams("".join(x.text for x in current.lines)))
         if starts:
             current = _Body()
             bodies.append(current)

@@ -271,3 +271,20 @@ def test_a_byline_line_wrapped_at_the_column_runs_on_into_the_next(text, byline,
 
     got, rest = _own_line_byline(list(lines_from_text(text)))
     assert got == byline and rest[0].text == first
+
+
+def test_a_headline_after_a_story_first_column_stays_with_it_when_its_words_are_that_column(monkeypatch):
+    """Read by line roles: a headline standing after a column that ends a sentence heads the
+    story that goes on below it when its words are in that column (anywhere in it, not only in its
+    first lines) rather than in the lines after it."""
+    from ingest import articles, line_roles
+
+    column = ["本报讯（记者 王五）区里今天召开", "全区工作会议，研究部署", "下一阶段的重点工作，各", "部门负责同志参加会议。",
+              "会议听取了各部门工作", "情况汇报，分析了当前形", "势，明确了下一步的目标", "和措施，要求抓好落实。",
+              "会议强调，要全力推进乡", "村振兴，做好各项工作。"]
+    rest = ["会议还对安全生产、防汛", "抗旱等工作作出安排，要", "求压实责任，确保群众生", "命财产安全和社会稳定。"]
+    text = "\n".join(column) + "\n\n全力推进乡村振兴\n\n" + "\n".join(rest) + "\n"
+    roles = ["start"] + ["body"] * (len(column) - 1) + ["title"] + ["body"] * len(rest)
+    monkeypatch.setattr(line_roles, "predict", lambda lines, sequence=True: roles)
+    (a,) = articles.segment(Page("渝中报", IssueDate(), 1, "t", "k", lines_from_text(text)), "roles").articles
+    assert a.title == "全力推进乡村振兴" and a.text.endswith("命财产安全和社会稳定。")
