@@ -876,20 +876,17 @@ def _segment_roles(page: Page) -> list[Article]:
         b.grams = bigrams(b.text)
     # each headline run to the body it stands over or floats in (the first choice of text
     # layers) or the one it follows (a headline printed after its body), by what its words
-    # share with the body; the best pairs first, a body and a run taken once
-    pairs = []
-    for k, (run, prev, nxt, starts_next) in enumerate(runs):
+    # share with the body; a body and a run taken once
+    options = []
+    for run, prev, nxt, starts_next in runs:
         text = "".join(ln.text for ln, _ in run)
+        opts = []
         if nxt >= 0:
-            pairs.append((_overlap(text, bodies[nxt].grams) + (0.3 if starts_next else 0.6), -k, nxt))
+            opts.append((_overlap(text, bodies[nxt].grams) + (0.3 if starts_next else 0.6), nxt))
         if prev >= 0 and prev != nxt:
-            pairs.append((_overlap(text, bodies[prev].grams), -k, prev))
-    headed: dict[int, list[tuple[Line, str]]] = {}
-    taken: set[int] = set()
-    for _, k, b in sorted(pairs, reverse=True):
-        if -k not in taken and b not in headed:
-            headed[b] = runs[-k][0]
-            taken.add(-k)
+            opts.append((_overlap(text, bodies[prev].grams), prev))
+        options.append(opts)
+    headed = {b: runs[k][0] for k, b in _match_runs(options).items()}
     out = []
     for i, b in enumerate(bodies):
         if not b.text:
@@ -934,6 +931,23 @@ def _own_line_byline(lines: list[Line]) -> tuple[str, list[Line]]:
             if after != nxt:
                 rest = ([replace(rest[0], text=after)] if after else []) + rest[1:]
     return _clean_byline(_unbox(text)), rest
+
+
+def _match_runs(options: list[list[tuple[float, int]]]) -> dict[int, int]:
+    """Each run (in reading order) to one of its bodies, no body twice, for the largest sum of
+    scores. ``options[k]``: (score, body) for run k, the body before it or after it. The runs'
+    bodies never go back (a run's bodies stand at or after the ones of every run before it), so
+    the best matching is found run by run, keeping the best for each last body taken."""
+    best: dict[int, tuple[float, dict[int, int]]] = {-1: (0.0, {})}
+    for k, opts in enumerate(options):
+        nxt = dict(best)
+        for last, (total, chosen) in best.items():
+            for score, b in opts:
+                score += 1e-6  # (a run given a body it shares no word with beats one given none)
+                if b > last and (b not in nxt or nxt[b][0] < total + score):
+                    nxt[b] = (total + score, {**chosen, k: b})
+        best = nxt  # (one state per last body taken, the best way to it)
+    return max(best.values(), key=lambda v: v[0])[1]
 
 
 def _run_roles(run: list[tuple[Line, str]], lead: set[str]) -> tuple[str, str, str]:

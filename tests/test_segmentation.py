@@ -288,3 +288,14 @@ def test_a_headline_after_a_story_first_column_stays_with_it_when_its_words_are_
     monkeypatch.setattr(line_roles, "predict", lambda lines, sequence=True: roles)
     (a,) = articles.segment(Page("渝中报", IssueDate(), 1, "t", "k", lines_from_text(text)), "roles").articles
     assert a.title == "全力推进乡村振兴" and a.text.endswith("命财产安全和社会稳定。")
+
+
+def test_headline_runs_go_to_bodies_for_the_best_sum_not_the_best_pair_first():
+    """A headline printed after its story's body (the run's options: the body after it, with the
+    bonus of standing above it, or the body before it) gives way to the next story's own headline
+    when that one can go nowhere else; a run sharing no word with its only body still heads it."""
+    from ingest.articles import _match_runs
+
+    assert _match_runs([[(0.8, 1), (0.6, 0)], [(0.7, 1)]]) == {0: 0, 1: 1}
+    assert _match_runs([[(0.5, 0)], [(0.0, 1)], [(0.9, 2), (0.0, 1)]]) == {0: 0, 1: 1, 2: 2}
+    assert _match_runs([[(0.9, 1), (0.1, 0)], [(0.2, 1)]]) == {0: 1}  # a pair worth more than both
