@@ -299,3 +299,16 @@ def test_headline_runs_go_to_bodies_for_the_best_sum_not_the_best_pair_first():
     assert _match_runs([[(0.8, 1), (0.6, 0)], [(0.7, 1)]]) == {0: 0, 1: 1}
     assert _match_runs([[(0.5, 0)], [(0.0, 1)], [(0.9, 2), (0.0, 1)]]) == {0: 0, 1: 1, 2: 2}
     assert _match_runs([[(0.9, 1), (0.1, 0)], [(0.2, 1)]]) == {0: 1}  # a pair worth more than both
+
+
+def test_a_headline_line_wider_than_where_another_wrapped_is_set_smaller():
+    """The second reading's wrap features (a text layer has no type sizes): a title phrase wrapped
+    at its width ("在现场葡萄集" / "市上"), and a line under it wider than that (a subtitle, set
+    smaller); two lines wrapping at one width are one size."""
+    from ingest.line_roles import _wrap_sizes
+
+    wraps, wrapped, above, below, same = zip(*_wrap_sizes(["在现场葡萄集", "市上", "按照往年的销售"]))
+    assert wraps == (1.0, 0.0, 0.0) and wrapped == (0.0, 1.0, 0.0)
+    assert above == (0.0, 0.0, 7 / 6) and below == (0.0, 0.0, 0.0) and same == (0.0, 0.0, 0.0)
+    rows = _wrap_sizes(["的名义骗取医保部", "门授权文件", "抓获犯罪嫌疑人7", "名", "此次公布的典型案例中"])
+    assert [r[4] for r in rows] == [1.0, 0.0, 1.0, 0.0, 0.0] and rows[4][2] == 10 / 7.5
