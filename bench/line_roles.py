@@ -7,7 +7,7 @@ first use). The model learns from ``--train`` pages of their own seeds (10,000 o
 measured on the ``--pages`` pages ``bench.segmentation`` measures (seeds 0 on, the seed
 e-paper page and the two other-paper pages first), none of which it saw. Per line, the
 learned classifier's roles (``ingest/line_roles.py``: a multinomial logistic regression and
-gradient-boosted trees on line features, the better shipped), line by line and decoded as a
+gradient-boosted trees on line features, the better on held-out training pages shipped), line by line and decoded as a
 sequence with the role-to-role transitions counted on the training pages; then articles
 exact by the rules, by the learned roles, and by ``auto``. ``--write`` stores the better
 model and the transitions in ``ingest/line_roles.json`` (what newsrag ships).
@@ -83,11 +83,12 @@ def _dump(gb) -> dict:
                         "depth": int(t.nodes["depth"].max()) + 1} for t in it] for it in gb._predictors]}
 
 
-def fit(train: list, test: list, args, verbose: bool = False) -> tuple[dict, dict]:
+def fit(train: list, test: list, args, verbose: bool = False, kind: str | None = None) -> tuple[dict, dict]:
     """A logistic regression and gradient-boosted trees on the line features (the trees read
     twice: a second model on the first one's probabilities around each line, ``line_roles.context``,
-    fitted on first readings of training pages the first model did not see, two folds); the
-    better on the test lines as ``ingest/line_roles.json`` stores it, and both accuracies.
+    fitted on first readings of training pages the first model did not see, two folds); ``kind``
+    (or, not given, the better on the ``test`` lines: pass held-out training pages there to choose)
+    as ``ingest/line_roles.json`` stores it, and both accuracies on ``test``.
     ``train`` and ``test``: (lines, roles, features) per page."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
@@ -121,7 +122,7 @@ def fit(train: list, test: list, args, verbose: bool = False) -> tuple[dict, dic
         for name, pred in preds.items():
             per = {c: f"{float((pred[y_te == c] == c).mean()):.3f}" for c in ROLES if (y_te == c).any()}
             print(f"{name}: line accuracy {accs[name]:.3f}; recall per role {per}")
-    kind = max(accs, key=accs.get)
+    kind = kind or max(accs, key=accs.get)
     model = {"kind": kind, "features": FEATURES, "classes": [str(c) for c in lr.classes_],
              "trained_on": f"{len(x_tr)} lines of pages of tests/newspages.py ({Path(args.texts).name if args.texts else 'fixtures'})",
              "test_line_accuracy": round(accs[kind], 4)}
@@ -185,16 +186,20 @@ def main() -> None:
     trans = transitions([data[i][:2] for i in train_ids], classes)
     prior = np.log(np.asarray([(y_tr == c).sum() for c in classes], dtype=float) / len(y_tr))
     print(f"{len(train_ids)} training pages ({len(y_tr)} lines), {len(test_ids)} test pages ({len(y_te)} lines)", flush=True)
-    model, accs = fit([data[i] for i in train_ids], [data[i] for i in test_ids], args, verbose=True)
+    # the classifier (logistic or trees) chosen on training pages held out of a model fitted to
+    # the others, not on the test pages measured below
+    val = train_ids[-len(train_ids) // 6:]
+    fit_ids = train_ids[: -len(train_ids) // 6]
+    held, held_accs = fit([data[i] for i in fit_ids], [data[i] for i in val], args)
+    print(f"held-out training pages ({len(val)}): line accuracy "
+          f"{', '.join(f'{k} {v:.3f}' for k, v in held_accs.items())}; {held['kind']} chosen", flush=True)
+    model, accs = fit([data[i] for i in train_ids], [data[i] for i in test_ids], args, verbose=True, kind=held["kind"])
     if args.write:
         from ingest import line_roles
 
         # how much of the class prior the sequence decoding takes off each line's posterior
         # (rare roles, a story's first line, a title, are otherwise drowned by body lines):
-        # chosen on training pages held out of a model fitted to the others, by articles exact
-        val = train_ids[-len(train_ids) // 6:]
-        fit_ids = train_ids[: -len(train_ids) // 6]
-        held, _ = fit([data[i] for i in fit_ids], [data[i] for i in test_ids], args)
+        # chosen on the held-out training pages, by articles exact
         scores = {}
         for w in (0.0, 0.25, 0.5, 0.75, 1.0):
             held.update(transitions=trans, prior=prior.round(4).tolist(), prior_weight=w)

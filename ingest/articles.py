@@ -847,12 +847,14 @@ def _segment_roles(page: Page) -> list[Article]:
             and (not current.lines or _SENT_END.search(current.lines[-1].text) is not None)
         if run is not None and not starts and current.lines:
             # after a headline: a body that ended its sentence there gives way to the next story
-            # (a headline floating inside a body stands at a column break mid-sentence)
+            # (a headline floating inside a body stands at a column break mid-sentence), unless the
+            # headline's words are more the body's so far (all of it: a headline floating after a
+            # story's first column takes its words from anywhere in that column) than the next lines'
             prev_text = current.lines[-1].text
             run_text = "".join(x.text for x, _ in run)
             starts = bool(_SENT_END.search(prev_text)) and \
                 _overlap(run_text, bigrams("".join(x.text for x in lines[idx: idx + 8]))) >= \
-                _overlap(run_text, bigrams("".join(x.text for x in current.lines[:8])))
+                _overlap(run_text, bigrams("".join(x.text for x in current.lines)))
         if starts:
             current = _Body()
             bodies.append(current)
@@ -873,30 +875,27 @@ def _segment_roles(page: Page) -> list[Article]:
     for b in bodies:
         if not b.lines:
             continue
-        first = b.lines[0].text
-        if len(b.lines) > 1 and (_BYLINE_ONLY.match(first) or _OWN_BYLINE.match(first)):
-            b.byline = _clean_byline(_unbox(first))
-            _, b.text, b.continued_from_page = _byline(_join(b.lines[1:]))
+        own, rest = _own_line_byline(b.lines)
+        if own:
+            b.byline = own
+            _, b.text, b.continued_from_page = _byline(_join(rest))
         else:
             b.byline, b.text, b.continued_from_page = _byline(_join(b.lines))
         b.lead = bigrams(b.text[:200])
         b.grams = bigrams(b.text)
     # each headline run to the body it stands over or floats in (the first choice of text
     # layers) or the one it follows (a headline printed after its body), by what its words
-    # share with the body; the best pairs first, a body and a run taken once
-    pairs = []
-    for k, (run, prev, nxt, starts_next) in enumerate(runs):
+    # share with the body; a body and a run taken once
+    options = []
+    for run, prev, nxt, starts_next in runs:
         text = "".join(ln.text for ln, _ in run)
+        opts = []
         if nxt >= 0:
-            pairs.append((_overlap(text, bodies[nxt].grams) + (0.3 if starts_next else 0.6), -k, nxt))
+            opts.append((_overlap(text, bodies[nxt].grams) + (0.3 if starts_next else 0.6), nxt))
         if prev >= 0 and prev != nxt:
-            pairs.append((_overlap(text, bodies[prev].grams), -k, prev))
-    headed: dict[int, list[tuple[Line, str]]] = {}
-    taken: set[int] = set()
-    for _, k, b in sorted(pairs, reverse=True):
-        if -k not in taken and b not in headed:
-            headed[b] = runs[-k][0]
-            taken.add(-k)
+            opts.append((_overlap(text, bodies[prev].grams), prev))
+        options.append(opts)
+    headed = {b: runs[k][0] for k, b in _match_runs(options).items()}
     out = []
     for i, b in enumerate(bodies):
         if not b.text:
@@ -905,6 +904,59 @@ def _segment_roles(page: Page) -> list[Article]:
         kicker, title, subtitle = _run_roles(run, b.lead)
         out.append(_article(page, b, [ln for ln, _ in run], kicker, title, subtitle))
     return out
+
+
+# a byline's last name, cut short where the line ran out ("江南晚报评论员 何娜" / "桂")
+_NAME_END = re.compile(r"(?:记者|通讯员|评论员|实习生)\s*([\u4e00-\u9fff·]{1,3})$")
+# what follows a reporter's name in an "X reports" opening: "昆明报道"
+_PLACE_REPORTS = re.compile(r"^([\u4e00-\u9fff]{2,6}报道)(?:\s+|$)")
+
+
+def _own_line_byline(lines: list[Line]) -> tuple[str, list[Line]]:
+    """A byline printed on a text layer's first line(s) of a body: (the byline, the body's lines
+    after it), or ("", lines). A byline line wrapped at the column's width runs on into the next
+    line: a second byline ("□本报记者 丁梅华" / "通讯员 康鸣霞"), the rest of a name up to a space or
+    the line's end ("江南晚报评论员 何娜" / "桂"), a place reporting from ("封面新闻记者 雷敏" /
+    "昆明报道 今晚…"). (Without geometry, a line as wide as the lines under it is a full one.)"""
+    first = lines[0].text.strip()
+    if len(lines) < 2 or not (_BYLINE_ONLY.match(first) or _OWN_BYLINE.match(first)):
+        return "", lines
+    text, rest = first, list(lines[1:])
+    nxt = rest[0].text.strip()
+    if _BYLINE_ONLY.match(nxt) or _OWN_BYLINE.match(nxt):
+        text, rest = f"{text} {nxt}", rest[1:]
+    elif len(rest) > 1:
+        under = sorted(_width(ln.text.strip()) for ln in rest[:6])
+        name = _NAME_END.search(first)
+        if name and _width(first) >= under[len(under) // 2] - 1.5:
+            after = nxt
+            tail = re.match(r"([\u4e00-\u9fff]{1,2})(?:\s+|$)", after)
+            if tail and 2 <= len(name.group(1)) + len(tail.group(1)) <= 3:
+                text += tail.group(1)
+                after = after[tail.end():]
+            place = _PLACE_REPORTS.match(after)
+            if place:
+                after = after[place.end():]
+            if after != nxt:
+                rest = ([replace(rest[0], text=after)] if after else []) + rest[1:]
+    return _clean_byline(_unbox(text)), rest
+
+
+def _match_runs(options: list[list[tuple[float, int]]]) -> dict[int, int]:
+    """Each run (in reading order) to one of its bodies, no body twice, for the largest sum of
+    scores. ``options[k]``: (score, body) for run k, the body before it or after it. The runs'
+    bodies never go back (a run's bodies stand at or after the ones of every run before it), so
+    the best matching is found run by run, keeping the best for each last body taken."""
+    best: dict[int, tuple[float, dict[int, int]]] = {-1: (0.0, {})}
+    for k, opts in enumerate(options):
+        nxt = dict(best)
+        for last, (total, chosen) in best.items():
+            for score, b in opts:
+                score += 1e-6  # (a run given a body it shares no word with beats one given none)
+                if b > last and (b not in nxt or nxt[b][0] < total + score):
+                    nxt[b] = (total + score, {**chosen, k: b})
+        best = nxt  # (one state per last body taken, the best way to it)
+    return max(best.values(), key=lambda v: v[0])[1]
 
 
 def _run_roles(run: list[tuple[Line, str]], lead: set[str]) -> tuple[str, str, str]:

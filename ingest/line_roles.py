@@ -6,12 +6,14 @@ blocks. Each line is described by a few dozen features (its length against the p
 column width and its block's longest line, punctuation, how it begins and ends, opening
 formulas, what stands before and after it, how much of the text after it its words predict,
 whether its words stand word for word in the text around it) and classified by gradient-boosted
-trees (or a logistic regression, whichever ``bench/line_roles.py`` measured better) trained on pages made by
+trees (or a logistic regression, whichever ``bench/line_roles.py`` measured better on held-out
+training pages) trained on pages made by
 ``tests/newspages.py`` (many papers' layouts, openings and furniture) and measured there on
 pages it was not trained on. The trees read each page twice: a second model sees, beside
 each line's features, the first model's probabilities for it and the two lines either side
 and where it stands in its run of headline-like lines (a kicker over a title wrapped at its
-width, a subtitle under it: ``context``). The page's lines are then read as a sequence: each line's
+width, a subtitle under it, a line wider than where another line of the run wrapped: set
+smaller; ``context``). The page's lines are then read as a sequence: each line's
 log-probabilities (less part of the class prior) plus the learned log-probabilities of one
 role following another, within a block or across a blank line, decoded by Viterbi. The
 model ships beside this file (``line_roles.json``, trees as arrays, transitions as tables);
@@ -241,7 +243,8 @@ def context(lines: Sequence[Line], lp: np.ndarray, classes: Sequence[str]) -> np
     (two either side), and where it stands in its run of headline-like lines (the lines the
     first reading takes for kicker, title or subtitle in a row): the run's length, the line's
     place in it, its length against the run's longest line, how many of the run's lines are
-    as long as that (a headline wrapped at its width)."""
+    as long as that (a headline wrapped at its width), and what the widths where the run's lines
+    wrap say of their type sizes (``_wrap_sizes``)."""
     import numpy as np
 
     p = np.exp(lp)
@@ -252,6 +255,7 @@ def context(lines: Sequence[Line], lp: np.ndarray, classes: Sequence[str]) -> np
     pp = np.vstack([pad, p, pad])
     cols = [p] + [pp[2 + d: 2 + d + n] for d in (-2, -1, 1, 2)]
     run = np.zeros((n, 6))
+    wrap = np.zeros((n, 5))
     i = 0
     while i < n:
         if not head[i]:
@@ -264,8 +268,49 @@ def context(lines: Sequence[Line], lp: np.ndarray, classes: Sequence[str]) -> np
         at_most = float((lens[i: j + 1] >= most - 1).sum())
         for q in range(i, j + 1):
             run[q] = [j - i + 1, q - i, j - q, lens[q] / max(most, 1.0), at_most, 1.0 if lens[q] >= most - 1 else 0.0]
+        wrap[i: j + 1] = _wrap_sizes([lines[q].text for q in range(i, j + 1)])
         i = j + 1
-    return np.hstack(cols + [run])
+    return np.hstack(cols + [wrap, run])
+
+
+def _wraps(a: str, b: str) -> bool:
+    """Whether headline line ``a`` runs on into ``b`` (a phrase the layout wrapped at its width): a
+    tail of a character or two, or a word across the break ("…技" / "能大比武")."""
+    a, b = "".join(a.split()), "".join(b.split())
+    if not a or not b:
+        return False
+    if len(b) <= 2:
+        return True
+    from rag.text import jieba_ready
+
+    tail, head = a[-4:], b[:4]
+    pos = 0
+    for w in jieba_ready().cut(tail + head, HMM=False):
+        if pos < len(tail) < pos + len(w):
+            return True
+        pos += len(w)
+    return False
+
+
+def _wrap_sizes(texts: list[str]) -> list[list[float]]:
+    """For each line of a headline run, what its width says of its type size (a text layer has
+    no sizes): whether it runs on into the next line, whether the line before ran on into it,
+    how much wider it is than a line of the run that wrapped above it and below it (the ratio,
+    0 where none wrapped; wider than where another line wrapped: set smaller, a kicker or a
+    subtitle beside a title), and whether
+    it wraps at the width another line wraps at (one size, one role)."""
+    w = [sum(0.5 if c.isascii() else 1.0 for c in t if not c.isspace()) for t in texts]
+    n = len(texts)
+    wraps = [k + 1 < n and _wraps(texts[k], texts[k + 1]) for k in range(n)]
+    out = []
+    for q in range(n):
+        # (as a ratio of widths, as type sizes go: a character more is noise on a long line)
+        above = [w[q] / w[p] for p in range(q) if wraps[p] and p != q - 1 and w[p]]
+        below = [w[q] / w[p] for p in range(q + 1, n) if wraps[p] and w[p]]
+        same = wraps[q] and any(wraps[p] and abs(w[p] - w[q]) <= 0.5 for p in range(n) if p != q)
+        out.append([float(wraps[q]), float(q > 0 and wraps[q - 1]), min(max(above, default=0.0), 3.0),
+                    min(max(below, default=0.0), 3.0), float(same)])
+    return out
 
 
 def log_probs(lines: Sequence[Line]) -> np.ndarray:

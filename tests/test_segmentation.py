@@ -250,3 +250,65 @@ def test_a_vertical_headline_owns_the_column_beside_it_under_an_empty_column_top
     page = Page("山城商报", IssueDate(), 1, "pdf", "page:b/x/1", reading_order(lines, []), size=(600, 800))
     got = {a.title: a.text for a in segment_page(page)}
     assert got["你小心给我摔那"].startswith("女子谈未让座") and got["也创下大展历年之最"].startswith("山西平遥")
+
+
+@pytest.mark.parametrize("text, byline, first", [
+    # the rest of a name on the next line, alone or before a space
+    ("江南晚报评论员 何娜\n桂\n△犯罪嫌疑人指认\n盗窃财物重庆一男\n子做生意经营不善\n", "江南晚报 评论员 何娜桂", "△犯罪嫌疑人指认"),
+    ("金融投资报记者 吉雪\n娇 四川在线记者 田\n姣华小峰8月16日，\n《白皮书》正式对外\n发布，引起关注。\n",
+     "金融投资报 记者 吉雪娇", "四川在线记者 田"),
+    # the place reported from
+    ("封面新闻记者 雷敏\n昆明报道 今晚湖南北部\n局地大雨，明天高温\n热带低压北上影响\n", "封面新闻 记者 雷敏", "今晚湖南北部"),
+    # a second byline on a line of its own
+    ("□本报记者 丁梅华\n通讯员 康鸣霞\n8月18日，中邮创业\n基金发布高管变更\n", "本报记者 丁梅华 通讯员 康鸣霞", "8月18日，中邮创业"),
+    # a short byline line: the next line is the body's ("今天" is no part of the name)
+    ("本报记者 张三\n今天 上午，区里召开全区\n工作会议，部署下一阶\n段的重点工作任务。\n", "本报记者 张三", "今天 上午，区里召开全区"),
+])
+def test_a_byline_line_wrapped_at_the_column_runs_on_into_the_next(text, byline, first):
+    """A text layer's byline on a line of its own, cut where the column ran out: the rest of the
+    name, a second byline or the place reported from stands on the next line, not in the body."""
+    from ingest.articles import _own_line_byline
+
+    got, rest = _own_line_byline(list(lines_from_text(text)))
+    assert got == byline and rest[0].text == first
+
+
+def test_a_headline_after_a_story_first_column_stays_with_it_when_its_words_are_that_column(monkeypatch):
+    """Read by line roles: a headline standing after a column that ends a sentence heads the
+    story that goes on below it when its words are in that column (anywhere in it, not only in its
+    first lines) rather than in the lines after it."""
+    from ingest import articles, line_roles
+
+    column = ["本报讯（记者 王五）区里今天召开", "全区工作会议，研究部署", "下一阶段的重点工作，各", "部门负责同志参加会议。",
+              "会议听取了各部门工作", "情况汇报，分析了当前形", "势，明确了下一步的目标", "和措施，要求抓好落实。",
+              "会议强调，要全力推进乡", "村振兴，做好各项工作。"]
+    rest = ["会议还对安全生产、防汛", "抗旱等工作作出安排，要", "求压实责任，确保群众生", "命财产安全和社会稳定。"]
+    text = "\n".join(column) + "\n\n全力推进乡村振兴\n\n" + "\n".join(rest) + "\n"
+    roles = ["start"] + ["body"] * (len(column) - 1) + ["title"] + ["body"] * len(rest)
+    monkeypatch.setattr(line_roles, "predict", lambda lines, sequence=True: roles)
+    (a,) = articles.segment(Page("渝中报", IssueDate(), 1, "t", "k", lines_from_text(text)), "roles").articles
+    assert a.title == "全力推进乡村振兴" and a.text.endswith("命财产安全和社会稳定。")
+
+
+def test_headline_runs_go_to_bodies_for_the_best_sum_not_the_best_pair_first():
+    """A headline printed after its story's body (the run's options: the body after it, with the
+    bonus of standing above it, or the body before it) gives way to the next story's own headline
+    when that one can go nowhere else; a run sharing no word with its only body still heads it."""
+    from ingest.articles import _match_runs
+
+    assert _match_runs([[(0.8, 1), (0.6, 0)], [(0.7, 1)]]) == {0: 0, 1: 1}
+    assert _match_runs([[(0.5, 0)], [(0.0, 1)], [(0.9, 2), (0.0, 1)]]) == {0: 0, 1: 1, 2: 2}
+    assert _match_runs([[(0.9, 1), (0.1, 0)], [(0.2, 1)]]) == {0: 1}  # a pair worth more than both
+
+
+def test_a_headline_line_wider_than_where_another_wrapped_is_set_smaller():
+    """The second reading's wrap features (a text layer has no type sizes): a title phrase wrapped
+    at its width ("在现场葡萄集" / "市上"), and a line under it wider than that (a subtitle, set
+    smaller); two lines wrapping at one width are one size."""
+    from ingest.line_roles import _wrap_sizes
+
+    wraps, wrapped, above, below, same = zip(*_wrap_sizes(["在现场葡萄集", "市上", "按照往年的销售"]))
+    assert wraps == (1.0, 0.0, 0.0) and wrapped == (0.0, 1.0, 0.0)
+    assert above == (0.0, 0.0, 7 / 6) and below == (0.0, 0.0, 0.0) and same == (0.0, 0.0, 0.0)
+    rows = _wrap_sizes(["的名义骗取医保部", "门授权文件", "抓获犯罪嫌疑人7", "名", "此次公布的典型案例中"])
+    assert [r[4] for r in rows] == [1.0, 0.0, 1.0, 0.0, 0.0] and rows[4][2] == 10 / 7.5
