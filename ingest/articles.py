@@ -28,7 +28,6 @@ of their own, so the seed page reads exactly as before.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import re
@@ -38,7 +37,7 @@ from dataclasses import dataclass, field, replace
 
 from ingest.layout import body_size
 from rag.records import Article, Box, Line, Page, Place
-from rag.text import bigrams, jieba_ready
+from rag.text import bigrams, jieba_ready, word_across
 
 __all__ = ["segment_page", "segment", "Segmented"]
 
@@ -458,18 +457,6 @@ def _open_pairs(s: str) -> int:
     return sum(abs(s.count(a) - s.count(b)) for a, b in _PAIRS)
 
 
-@functools.lru_cache(maxsize=4096)
-def _word_across(a: str, b: str) -> bool:
-    """Whether a word runs across the break between two lines ("…技" / "能大比武")."""
-    tail, head = a[-4:], b[:4]
-    pos = 0
-    for w in jieba_ready().cut(tail + head, HMM=False):
-        if pos < len(tail) < pos + len(w):
-            return True
-        pos += len(w)
-    return False
-
-
 def _headline_runs(lines: list[Line]) -> list[tuple[int, int]]:
     """(start, end) of each run of headline-ish lines in one block, standing where a body
     cannot be mid-sentence (the same places ``_headline_flags`` accepts)."""
@@ -504,7 +491,7 @@ def _wrapped(phrase: str, last: str, b: str, width: float | None) -> str:
     line filled the column, which a phrase ending at the column's edge does too) or ""."""
     if _open_pairs(phrase) and _open_pairs(phrase + b) < _open_pairs(phrase):
         return "sure"  # a quote or bracket opened on one line closes on the next
-    if len(b) <= 2 or _word_across(last, b):
+    if len(b) <= 2 or word_across(last, b):
         return "sure"
     if width is None:
         return ""

@@ -281,15 +281,9 @@ def _wraps(a: str, b: str) -> bool:
         return False
     if len(b) <= 2:
         return True
-    from rag.text import jieba_ready
+    from rag.text import word_across
 
-    tail, head = a[-4:], b[:4]
-    pos = 0
-    for w in jieba_ready().cut(tail + head, HMM=False):
-        if pos < len(tail) < pos + len(w):
-            return True
-        pos += len(w)
-    return False
+    return word_across(a, b)
 
 
 def _wrap_sizes(texts: list[str]) -> list[list[float]]:

@@ -56,6 +56,19 @@ def jieba_ready():
     return jieba
 
 
+@functools.lru_cache(maxsize=4096)
+def word_across(a: str, b: str) -> bool:
+    """Whether a word runs across the break between two lines ("…技" / "能大比武"): jieba
+    cuts the last characters of ``a`` and the first of ``b`` with a word over the seam."""
+    tail, head = a[-4:], b[:4]
+    pos = 0
+    for w in jieba_ready().cut(tail + head, HMM=False):
+        if pos < len(tail) < pos + len(w):
+            return True
+        pos += len(w)
+    return False
+
+
 def normalize(text: str) -> str:
     """NFKC (full-width to half-width), traditional to simplified, lower case."""
     return _t2s().convert(unicodedata.normalize("NFKC", text)).lower()
