@@ -11,7 +11,8 @@ height: the detector then sees text at its printed size (the whole page would be
 to the model's input size), no line is cut by a strip edge that the next strip does not
 hold whole, and columns keep their gutters. A detected line that spans a gap between its
 characters standing in a channel of white down the page (two columns read as one across a
-gutter as narrow as one character) is split there.
+gutter as narrow as one character) is split there. A vertical headline taller than the
+strips' overlap, whole in none of them, is read from the page as one column at the end.
 """
 
 from __future__ import annotations
