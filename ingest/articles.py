@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 
 from ingest.layout import body_size
 from rag.records import Article, Box, Line, Page, Place
-from rag.text import bigrams, jieba_ready, word_across
+from rag.text import bigrams, jieba_ready, printed_width, word_across
 
 __all__ = ["segment_page", "segment", "Segmented"]
 
@@ -207,10 +207,6 @@ def _split(page: Page, flags: list[bool]) -> tuple[list[_Body], list[_Run]]:
     return [b for b in bodies if b.lines], runs
 
 
-def _width(s: str) -> float:
-    return sum(0.5 if ch.isascii() else 1.0 for ch in s)
-
-
 def _join(lines: list[Line]) -> str:
     """Join column-broken lines; a line ending a sentence well short of its
     neighbours' width ends a paragraph (columns differ in width, so the
@@ -226,8 +222,8 @@ def _join(lines: list[Line]) -> str:
         if i == len(lines) - 1 or not _SENT_END.search(s):
             continue
         near = [o for o in (lines[i - 1] if i else None, lines[i + 1]) if o is not None and o.block == ln.block]
-        ref = max((_width(o.text) for o in near), default=0.0)
-        if _width(s) < 0.75 * ref:
+        ref = max((printed_width(o.text) for o in near), default=0.0)
+        if printed_width(s) < 0.75 * ref:
             out.append("\n")
     text = "".join(out)
     text = re.sub(r"(?<=\d)[ \t]+(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])[ \t]+(?=\d)", "", text)
@@ -478,7 +474,7 @@ def _wrap_width(lines: list[Line], runs: list[tuple[int, int]]) -> float | None:
     """The column width headlines were wrapped at, when the page shows one: many headline
     lines followed by another of their run have exactly that width. Pages whose headline
     lines are the printed phrases show no such width."""
-    widths = [_width(lines[k].text) for i, j in runs for k in range(i, j - 1)]
+    widths = [printed_width(lines[k].text) for i, j in runs for k in range(i, j - 1)]
     if not widths:
         return None
     w, n = Counter(widths).most_common(1)[0]
@@ -496,7 +492,7 @@ def _wrapped(phrase: str, last: str, b: str, width: float | None) -> str:
     if width is None:
         return ""
     # the last line filled the column (or stopped one short because b opens with a quote)
-    full = _width(last) >= width or (_width(last) >= width - 1 and b[:1] in _OPEN_MARKS)
+    full = printed_width(last) >= width or (printed_width(last) >= width - 1 and b[:1] in _OPEN_MARKS)
     return "likely" if full else ""
 
 
@@ -913,9 +909,9 @@ def _own_line_byline(lines: list[Line]) -> tuple[str, list[Line]]:
     if _BYLINE_ONLY.match(nxt) or _OWN_BYLINE.match(nxt):
         text, rest = f"{text} {nxt}", rest[1:]
     elif len(rest) > 1:
-        under = sorted(_width(ln.text.strip()) for ln in rest[:6])
+        under = sorted(printed_width(ln.text.strip()) for ln in rest[:6])
         name = _NAME_END.search(first)
-        if name and _width(first) >= under[len(under) // 2] - 1.5:
+        if name and printed_width(first) >= under[len(under) // 2] - 1.5:
             after = nxt
             tail = re.match(r"([\u4e00-\u9fff]{1,2})(?:\s+|$)", after)
             if tail and 2 <= len(name.group(1)) + len(tail.group(1)) <= 3:
@@ -955,11 +951,11 @@ def _run_roles(run: list[tuple[Line, str]], lead: set[str]) -> tuple[str, str, s
         return _roles([ln for ln, _ in run], lead)
     lo, hi = titles[0], titles[-1]
     texts = [" ".join(ln.text.split()) for ln, _ in run]
-    longest = max(_width(t) for t in texts[lo: hi + 1])
+    longest = max(printed_width(t) for t in texts[lo: hi + 1])
     title = texts[lo]
     for k in range(lo + 1, hi + 1):
         # a line as long as the longest ran on into the next (wrapped); else a printed phrase
-        title = _glue(title, texts[k]) if _width(texts[k - 1]) >= longest - 1 and len(texts[k]) <= 3 else title + " " + texts[k]
+        title = _glue(title, texts[k]) if printed_width(texts[k - 1]) >= longest - 1 and len(texts[k]) <= 3 else title + " " + texts[k]
     return " ".join(texts[:lo]), title, " ".join(texts[hi + 1:])
 
 

@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from rag.records import Line
-from rag.text import jieba_ready
+from rag.text import jieba_ready, printed_width
 
 __all__ = ["Box", "reading_order", "union", "body_size"]
 
@@ -204,7 +204,7 @@ def _side_by_side(a: Line, b: Line, heads: Sequence[Line]) -> bool:
     side, and not so on both together."""
     p, q = sorted((a, b), key=lambda ln: ln.bbox[0])
     x0, x1 = p.bbox[0], q.bbox[2]
-    n = sum(_w(c) for c in p.text.strip() + q.text.strip())
+    n = printed_width(p.text.strip() + q.text.strip())
     if n < 4:
         return False
     tol = 0.6 * (x1 - x0) / n
@@ -237,7 +237,7 @@ def _two_headlines(heads: list[Line], body: Sequence[Line], unit: float) -> list
     out = []
     for ln in heads:
         text = ln.text.strip()
-        n = sum(_w(c) for c in text)
+        n = printed_width(text)
         x0, y0, x1, y1 = ln.bbox
         if n < 6 or _column_of_text(ln):
             out.append(ln)
@@ -261,8 +261,8 @@ def _two_headlines(heads: list[Line], body: Sequence[Line], unit: float) -> list
             continue
         pitch = (x1 - x0 - (cut[1] - cut[0])) / n
         run, k = 0.0, 0
-        while k < len(text) and x0 + (run + 0.5 * _w(text[k])) * pitch <= cut[0]:
-            run += _w(text[k])
+        while k < len(text) and x0 + (run + 0.5 * printed_width(text[k])) * pitch <= cut[0]:
+            run += printed_width(text[k])
             k += 1
         if run < 2 or n - run < 2:
             out.append(ln)
@@ -663,10 +663,6 @@ def _join_pieces(lines: list[Line], unit: float, apart: frozenset[int] = frozens
     return out
 
 
-def _w(ch: str) -> float:
-    return 0.5 if ch.isascii() else 1.0
-
-
 def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float, grid: float = 0.0) -> list[Line]:
     """A body line OCR read across a column gutter, cut where a column begins: a left edge
     that at least two body lines just above or below it start at, inside this line. The
@@ -707,11 +703,11 @@ def _across_gutters(ln: Line, lines: list[Line], kind: dict, unit: float, grid: 
             and stacked(lambda o: o.bbox[2] > cut + 2 * unit and o.bbox[0] >= cut - 2.5 * unit)):
         return [ln]
     text = ln.text
-    total = sum(_w(c) for c in text) or 1.0
+    total = printed_width(text) or 1.0
     pitch = (x1 - x0) / total
     run, k = 0.0, 0
-    while k < len(text) and x0 + (run + _w(text[k])) * pitch <= cut - 0.5 * unit:
-        run += _w(text[k])  # up to the last character whose right edge stands before the gutter
+    while k < len(text) and x0 + (run + printed_width(text[k])) * pitch <= cut - 0.5 * unit:
+        run += printed_width(text[k])  # up to the last character whose right edge stands before the gutter
         k += 1
     if k == len(text):
         return [ln]
@@ -966,7 +962,7 @@ def _deck_size(heads: list[_Block]) -> float:
         for ln in rows:
             text = ln.text.strip()
             if _size(ln) < 0.8 * top and len(text) >= 4 and text[0] not in _HYPHENS + "一":
-                pitches.append((ln.bbox[2] - ln.bbox[0]) / sum(_w(c) for c in text))
+                pitches.append((ln.bbox[2] - ln.bbox[0]) / printed_width(text))
     return statistics.median(pitches) if len(pitches) >= 3 else 0.0
 
 
@@ -1022,7 +1018,7 @@ def _dashed(rows: list[Line], body: list[_Block], deck: float) -> list[Line]:
         k = 0
         while k < min(len(text), 2) and text[k] in _HYPHENS + "一":
             k += 1
-        rest = sum(_w(c) for c in text[k:])
+        rest = printed_width(text[k:])
         x0, _, x1, _ = ln.bbox
         if not rest:
             dash = False

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.records import Line
-from rag.text import bigrams
+from rag.text import bigrams, printed_width
 
 if TYPE_CHECKING:
     import numpy as np
@@ -293,7 +293,7 @@ def _wrap_sizes(texts: list[str]) -> list[list[float]]:
     0 where none wrapped; wider than where another line wrapped: set smaller, a kicker or a
     subtitle beside a title), and whether
     it wraps at the width another line wraps at (one size, one role)."""
-    w = [sum(0.5 if c.isascii() else 1.0 for c in t if not c.isspace()) for t in texts]
+    w = [printed_width("".join(t.split())) for t in texts]
     n = len(texts)
     wraps = [k + 1 < n and _wraps(texts[k], texts[k + 1]) for k in range(n)]
     out = []

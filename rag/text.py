@@ -69,6 +69,12 @@ def word_across(a: str, b: str) -> bool:
     return False
 
 
+def printed_width(s: str) -> float:
+    """How wide ``s`` prints, in Chinese characters: an ASCII character (a letter, a digit, a
+    space) takes half a character's width."""
+    return sum(0.5 if ch.isascii() else 1.0 for ch in s)
+
+
 def normalize(text: str) -> str:
     """NFKC (full-width to half-width), traditional to simplified, lower case."""
     return _t2s().convert(unicodedata.normalize("NFKC", text)).lower()
