@@ -522,17 +522,23 @@ def test_a_small_titles_lines_a_little_over_the_body_pitch_apart_stay_headline()
     assert (art.title, art.subtitle) == ("城南老街改造后 夜市人气更旺了", "韩鹏主持并讲话")
 
 
+def _stacked_story(rows: list[tuple[str, float]]):
+    """``_one_story`` under headline lines ``rows`` (text, OCR's size) set flush left from
+    ``_TOP``, 1.35 sizes apart, the body half a body size under the last."""
+    head, y = [], _TOP
+    for text, em in rows:
+        head.append(_line(text, _LEFT, y, em))
+        y += 1.35 * em
+    return _one_story(head, (y + 0.5 * EM - _TOP) / EM)
+
+
 def test_a_kicker_of_two_lines_over_a_title_and_subtitle_a_size_below_it_is_told_by_its_pitch():
     # kicker and subtitle a size below the title (1.15 and 1.3 body sizes, as OCR measures
     # their pitch), each round a title of two lines: the title is the lines of its pitch
     kick, title = 1.15 * EM, 1.3 * EM
     rows = [("奋进新征程", kick), ("建功新时代", kick), ("城南老街改造后", title), ("夜市人气更旺了", title),
             ("韩鹏主持并讲话", kick)]
-    head, y = [], _TOP
-    for text, em in rows:
-        head.append(_line(text, _LEFT, y, em))
-        y += 1.35 * em
-    art = _one_story(head, (y + 0.5 * EM - _TOP) / EM)
+    art = _stacked_story(rows)
     assert (art.kicker, art.title, art.subtitle) == ("奋进新征程 建功新时代", "城南老街改造后 夜市人气更旺了", "韩鹏主持并讲话")
 
 
@@ -542,11 +548,7 @@ def test_a_kicker_a_size_below_its_title_leaves_a_subtitle_about_the_titles_size
     # ("…主持并讲话")
     rows = [("聚焦高质量发展", 1.15 * EM), ("城南老街改造后", 1.3 * EM), ("夜市人气更旺了", 1.32 * EM),
             ("韩鹏主持并讲话", 1.215 * EM)]
-    head, y = [], _TOP
-    for text, em in rows:
-        head.append(_line(text, _LEFT, y, em))
-        y += 1.35 * em
-    art = _one_story(head, (y + 0.5 * EM - _TOP) / EM)
+    art = _stacked_story(rows)
     assert (art.kicker, art.title, art.subtitle) == ("聚焦高质量发展", "城南老街改造后 夜市人气更旺了", "韩鹏主持并讲话")
 
 
