@@ -181,6 +181,13 @@ def _stack(lines: list[Line], kind: str, unit: float, rules: Sequence[Box], lead
     return blocks
 
 
+def _set_in(ln: Line, column: Sequence[Line], body: float) -> bool:
+    """Whether ``ln`` stands set in from both edges of ``column`` (two lines of it at least)
+    by 0.3 body sizes: a line of a headline's, where a body line spans its column."""
+    return len(column) >= 2 and ln.bbox[0] > min(o.bbox[0] for o in column) + 0.3 * body \
+        and ln.bbox[2] < max(o.bbox[2] for o in column) - 0.3 * body
+
+
 def _aligned(m: Box, x0: float, x1: float, tol: float) -> bool:
     """Whether a headline's line ``m`` stands centred on x0..x1, or flush with its left or
     right edge (a wrapped headline's lines stand so on one another)."""
@@ -539,8 +546,7 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
                 continue
             under = [o for o in boxed if kind[id(o)] == "body" and o is not ln and 0 <= o.bbox[1] - ln.bbox[3] < 4 * tall
                      and _overlap(o.bbox, ln.bbox) > 0.5 * (ln.bbox[2] - ln.bbox[0])]
-            if len(under) >= 2 and ln.bbox[0] > min(o.bbox[0] for o in under) + 0.3 * body \
-                    and ln.bbox[2] < max(o.bbox[2] for o in under) - 0.3 * body:
+            if _set_in(ln, under, body):
                 kind[id(ln)] = "head"
     # and a kicker in body type right over one: centred on its axis, set in from both edges of
     # the column under the headline group, and no body line right above it (not the last line
@@ -555,8 +561,7 @@ def reading_order(lines: Sequence[Line], rules: Sequence[Box] = ()) -> tuple[Lin
             if any(0 <= ln.bbox[1] - o.bbox[3] < 1.5 * tall for o in col):
                 continue
             under = sorted((o for o in col if o.bbox[1] > h.bbox[3] and o.bbox[1] - h.bbox[3] < 10 * tall), key=lambda o: o.bbox[1])[:3]
-            if len(under) >= 2 and ln.bbox[0] > min(o.bbox[0] for o in under) + 0.3 * body \
-                    and ln.bbox[2] < max(o.bbox[2] for o in under) - 0.3 * body:
+            if _set_in(ln, under, body):
                 kind[id(ln)] = "head"
     joined = _join_pieces([ln for ln in boxed if kind[id(ln)] == "body"], body, frozenset(forced))
     kind.update({id(ln): "body" for ln in joined})
